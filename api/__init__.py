@@ -1,0 +1,1 @@
+"""The edge: the command line and (later) HTTP. Composes the ledger and its views."""

@@ -1,0 +1,1 @@
+"""The read side: views kept current from the ledger's event log."""

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Prints a PostgreSQL URL for the tests, starting the local cluster and creating a role
+# and database when needed. Honours CE_LEDGER_TEST_POSTGRES_URL if it is already set.
+set -euo pipefail
+if [[ -n "${CE_LEDGER_TEST_POSTGRES_URL:-}" ]]; then
+  echo "$CE_LEDGER_TEST_POSTGRES_URL"; exit 0
+fi
+url="postgresql://ce_ledger:ce_ledger@127.0.0.1:5432/ce_ledger_test"
+if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && \
+   PGPASSWORD=ce_ledger psql -qtA -h 127.0.0.1 -U ce_ledger -d ce_ledger_test -c 'select 1' >/dev/null 2>&1; then
+  echo "$url"; exit 0
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  command -v pg_ctlcluster >/dev/null || { echo "PostgreSQL is not installed: set CE_LEDGER_TEST_POSTGRES_URL" >&2; exit 1; }
+  version=$(ls /etc/postgresql | sort -n | tail -1)
+  pg_ctlcluster "$version" main start >&2
+  for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+as_postgres() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+as_postgres psql -qtA -c "select 1 from pg_roles where rolname='ce_ledger'" | grep -q 1 || \
+  as_postgres psql -q -c "create role ce_ledger login password 'ce_ledger'" >&2
+as_postgres psql -qtA -c "select 1 from pg_database where datname='ce_ledger_test'" | grep -q 1 || \
+  as_postgres psql -q -c "create database ce_ledger_test owner ce_ledger" >&2
+echo "$url"

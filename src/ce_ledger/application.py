@@ -1,0 +1,315 @@
+"""The ledger application: the service layer. It owns transactions and retries.
+
+Every command loads a record, asks the aggregate to decide, and saves what it
+triggered in one transaction. A lost race (another writer saved the same version
+first) is retried from a fresh load; a retried request finds its own earlier
+write and reports a duplicate, so nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import ClassVar
+from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from ce_ledger.domain.commands import Registration, Verification, Voiding
+from ce_ledger.domain.details import ActivityDetails
+from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
+from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
+from ce_ledger.domain.identity import mask, professional_id
+from ce_ledger.domain.professional import Outcome, Professional, project_professional
+from ce_ledger.domain.values import Level, Series
+from ce_ledger.persistence import PydanticMapper, UnusedTranscoder
+from ce_ledger.rules.published import PUBLISHED
+from ce_ledger.rules.ruleset import Registry
+from ce_ledger.rules.verdict import Verdict
+
+KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _retrying() -> Retrying:
+    # Random backoff so that racing writers stop colliding; 30 tries is far past
+    # what two-core contention needs, and a clear IntegrityError beats an endless loop.
+    return Retrying(
+        retry=retry_if_exception_type(IntegrityError),
+        stop=stop_after_attempt(30),
+        wait=wait_random_exponential(multiplier=0.002, max=0.1),
+        reraise=True,
+    )
+
+
+@dataclass(frozen=True)
+class Registered:
+    professional_id: UUID
+    created: bool
+
+
+class Ledger(Application[UUID]):
+    name = "ledger"
+    env: ClassVar[dict[str, str]] = {
+        "MAPPER_TOPIC": get_topic(PydanticMapper),
+        "TRANSCODER_TOPIC": get_topic(UnusedTranscoder),
+    }
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        secret_key: bytes,
+        timezone: str = "Asia/Shanghai",
+        clock: Callable[[], datetime] = utc_now,
+        rule_sets: Registry = PUBLISHED,
+    ):
+        super().__init__(env)
+        self._secret_key = secret_key
+        self._zone = ZoneInfo(timezone)
+        self.clock = clock
+        self.rule_sets = rule_sets
+
+    # -- time ------------------------------------------------------------------------
+
+    def _now(self) -> tuple[datetime, date]:
+        """Transaction time in UTC, and "today" where the ledger's users live."""
+        now = self.clock()
+        return now, now.astimezone(self._zone).date()
+
+    # -- identity --------------------------------------------------------------------
+
+    def professional_id_for(self, id_number: str) -> UUID:
+        """The stream id of a (validated, normalised) ID number; reads nothing."""
+        return professional_id(id_number, self._secret_key)
+
+    # -- commands --------------------------------------------------------------------
+
+    def register(self, registration: Registration) -> Registered:
+        pid = self.professional_id_for(registration.id_number)
+        if self._exists(pid):
+            return Registered(pid, created=False)
+        now, today = self._now()
+        professional = Professional.register(
+            pid,
+            masked_id=mask(registration.id_number),
+            name=registration.name,
+            series=Series(
+                name=registration.series,
+                requires_foreign_language_exam=registration.requires_foreign_language_exam,
+                requires_computer_exam=registration.requires_computer_exam,
+                own_ce_regulation=registration.own_ce_regulation,
+            ),
+            employer_unit=registration.employer_unit,
+            now=now,
+            today=today,
+        )
+        try:
+            self.save(professional)
+        except IntegrityError:
+            return Registered(pid, created=False)  # registered concurrently: same person, same id
+        return Registered(pid, created=True)
+
+    def record(self, professional_id: UUID, details: ActivityDetails) -> Outcome:
+        """Record one activity, or recognise its retry (reading 13)."""
+        generation: int | None = None
+        for attempt in _retrying():
+            with attempt:
+                professional = self.professional(professional_id)
+                now, today = self._now()
+                try:
+                    return self._record_into(professional, details, now, today, generation)
+                except IntegrityError:
+                    if details.key_is_global:
+                        generation = self._generation_for(professional_id, details)
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def record_batch(
+        self, items: Sequence[tuple[UUID, ActivityDetails]]
+    ) -> list[Outcome | LedgerError]:
+        """Record many activities in one transaction; one bad item never blocks the others.
+
+        The optimistic path loads each record once and saves everything together. If
+        another writer got in first, the batch falls back to one command per item,
+        each with its own retry, so the outcome is the same, only slower.
+        """
+        results: list[Outcome | LedgerError | None] = [None] * len(items)
+        records: dict[UUID, Professional | None] = {}
+        reservations: list[ActivityKeyReserved] = []
+        now, today = self._now()
+        for i, (pid, details) in enumerate(items):
+            if pid not in records:
+                records[pid] = self._get_or_none(pid)
+            professional = records[pid]
+            if professional is None:
+                results[i] = NotFound("professional_id", "no such professional is registered")
+                continue
+            try:
+                outcome = self._decide(professional, details, now, today, None, reservations)
+            except LedgerError as e:
+                results[i] = e
+            else:
+                results[i] = outcome
+        try:
+            self.save(*(p for p in records.values() if p is not None), *reservations)
+        except IntegrityError:
+            return [
+                r if isinstance(r, LedgerError) else self._record_or_error(pid, details)
+                for r, (pid, details) in zip(results, items, strict=True)
+            ]
+        return results  # type: ignore[return-value]
+
+    def decide(
+        self, professional_id: UUID, activity_id: UUID, verification: Verification, *, by: str
+    ) -> Outcome:
+        """Verify or reject a specialty claim (§3(5))."""
+
+        def command(p: Professional, now: datetime, today: date) -> Outcome:
+            return p.decide(
+                activity_id, verification.decision, by=by, reason=verification.reason, now=now, today=today
+            )
+
+        return self._update(professional_id, command)
+
+    def void(self, professional_id: UUID, activity_id: UUID, voiding: Voiding, *, by: str) -> Outcome:
+        def command(p: Professional, now: datetime, today: date) -> Outcome:
+            return p.void(
+                activity_id,
+                by=by,
+                reason=voiding.reason,
+                decision_ref=voiding.decision_ref,
+                now=now,
+                today=today,
+            )
+
+        return self._update(professional_id, command)
+
+    # -- queries ---------------------------------------------------------------------
+
+    def professional(self, professional_id: UUID, version: int | None = None) -> Professional:
+        try:
+            return self.repository.get(
+                professional_id, version=version, projector_func=project_professional
+            )
+        except AggregateNotFoundError:
+            raise NotFound("professional_id", "no such professional is registered") from None
+
+    def history(self, professional_id: UUID) -> list[LedgerEvent]:
+        events = list(self.events.get(professional_id))
+        if not events:
+            raise NotFound("professional_id", "no such professional is registered")
+        return events  # type: ignore[return-value]
+
+    def evaluate(
+        self,
+        professional_id: UUID,
+        level: Level,
+        evaluation_year: int,
+        *,
+        rule_set: str | None = None,
+        version: int | None = None,
+    ) -> Verdict:
+        """A verdict on the record as known at ``version`` (default: now)."""
+        rules = self.rule_sets.get(rule_set) if rule_set else self.rule_sets.in_force(evaluation_year)
+        return rules.evaluate(self.professional(professional_id, version), level, evaluation_year)
+
+    # -- inside ----------------------------------------------------------------------
+
+    def _exists(self, pid: UUID) -> bool:
+        return bool(self.recorder.select_events(pid, limit=1))
+
+    def _get_or_none(self, pid: UUID) -> Professional | None:
+        try:
+            return self.professional(pid)
+        except NotFound:
+            return None
+
+    def _record_or_error(self, pid: UUID, details: ActivityDetails) -> Outcome | LedgerError:
+        try:
+            return self.record(pid, details)
+        except LedgerError as e:
+            return e
+
+    def _decide(
+        self,
+        professional: Professional,
+        details: ActivityDetails,
+        now: datetime,
+        today: date,
+        generation: int | None,
+        reservations: list[ActivityKeyReserved],
+    ) -> Outcome:
+        key = details.natural_key()
+        if generation is None:
+            generation = len(professional.keys.get(key, []))
+        outcome = professional.record(details, now=now, today=today, generation=generation)
+        if outcome.status == "recorded" and details.key_is_global:
+            reservations.append(
+                ActivityKeyReserved(
+                    originator_id=uuid5(KEY_NAMESPACE, key),
+                    originator_version=generation + 1,
+                    recorded_at=now,
+                    professional_id=professional.id,
+                    activity_id=outcome.activity_id,
+                )
+            )
+        return outcome
+
+    def _record_into(
+        self,
+        professional: Professional,
+        details: ActivityDetails,
+        now: datetime,
+        today: date,
+        generation: int | None,
+    ) -> Outcome:
+        reservations: list[ActivityKeyReserved] = []
+        outcome = self._decide(professional, details, now, today, generation, reservations)
+        if outcome.status == "recorded":
+            self.save(professional, *reservations)
+        return outcome
+
+    def _generation_for(self, pid: UUID, details: ActivityDetails) -> int | None:
+        """After a clash on a global key: may this person take it, and as which generation?
+
+        Reading 12: a certificate or platform record is one credit across everyone.
+        Another person's live claim on it is a conflict; a voided one frees the key.
+        """
+        key = details.natural_key()
+        held = list(self.events.get(uuid5(KEY_NAMESPACE, key), desc=True, limit=1))
+        if not held:
+            return None
+        last: ActivityKeyReserved = held[0]  # type: ignore[assignment]
+        if last.professional_id == pid:
+            return None  # our own record moved on; reload and decide again
+        holder = self.professional(last.professional_id)
+        if holder.activities[last.activity_id].void is None:
+            field = "record_id" if key.startswith("platform-record:") else "certificate_no"
+            raise Conflict(
+                field,
+                f"{key} is already credited to another professional; one certificate or "
+                "platform record is one credit (reading 12)",
+            )
+        return last.originator_version
+
+    def _update(
+        self, professional_id: UUID, command: Callable[[Professional, datetime, date], Outcome]
+    ) -> Outcome:
+        for attempt in _retrying():
+            with attempt:
+                professional = self.professional(professional_id)
+                now, today = self._now()
+                outcome = command(professional, now, today)
+                if outcome.status == "recorded":
+                    self.save(professional)
+                return outcome
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,91 @@
+"""Settings: every one an environment variable prefixed ``CE_LEDGER_``.
+
+``CE_LEDGER_DATABASE_URL`` alone chooses the store: ``sqlite:///PATH`` (the default,
+no setup) or ``postgresql://USER:PASSWORD@HOST:PORT/DB[?schema=NAME]``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from platformdirs import user_data_dir
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(user_data_dir("ce-ledger", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CE_LEDGER_", extra="ignore")
+
+    database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'ledger.sqlite'}"
+    secret_key: SecretStr | None = None
+    timezone: str = "Asia/Shanghai"
+    postgres_pool_size: int = 8
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///")).expanduser()
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def persistence_env(settings: Settings) -> dict[str, str]:
+    """The library's own settings for the chosen store."""
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    url = urlparse(settings.database_url)
+    if url.scheme not in ("postgresql", "postgres"):
+        raise ConfigurationError(
+            "CE_LEDGER_DATABASE_URL: must start with sqlite:/// or postgresql://"
+        )
+    query = parse_qs(url.query)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/"),
+        "POSTGRES_HOST": url.hostname or "localhost",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or ""),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+        "POSTGRES_LOCK_TIMEOUT": "5",
+    }
+
+
+def secret_key(settings: Settings) -> bytes:
+    """The key of the ID-number hash. Embedded mode keeps a generated one beside the database."""
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value()
+        if len(value) < 32:
+            raise ConfigurationError("CE_LEDGER_SECRET_KEY: must be at least 32 characters")
+        return value.encode()
+    if not settings.is_sqlite:
+        raise ConfigurationError(
+            "CE_LEDGER_SECRET_KEY: must be set for PostgreSQL (every server must share it, "
+            "or the same person gets two records)"
+        )
+    key_file = settings.sqlite_path.with_name(settings.sqlite_path.name + ".key")
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip().encode()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    return key_file.read_text().strip().encode()

@@ -1,0 +1,1 @@
+"""The professional's record: values, events and the aggregate. No I/O here."""

@@ -1,0 +1,193 @@
+"""What each kind of activity records: the content of an event, and of the command for it.
+
+These models check what is true of an activity whenever it is read (hours positive, a
+graduation after its enrolment, ...). What depends on the day of recording (nothing in
+the future) is checked by the aggregate, which is told the date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar, Self
+
+from pydantic import Field, model_validator
+
+from ce_ledger.domain.values import (
+    ActivityKind,
+    Code,
+    Day,
+    DegreeKind,
+    Exam,
+    Hours,
+    Route,
+    Text,
+    Value,
+)
+
+MAX_HOURS_TAUGHT_PER_DAY = 24
+
+
+class ActivityDetails(Value):
+    kind: ClassVar[ActivityKind]
+
+    @property
+    def occurred_on(self) -> date:
+        """Valid time: the day that places the activity in a window (reading 8)."""
+        raise NotImplementedError
+
+    def natural_key(self) -> str:
+        """The retry key of reading 13 (personal keys are scoped by the aggregate)."""
+        raise NotImplementedError
+
+    # Platform record ids and certificates are unique across everyone (reading 12, 13).
+    key_is_global: ClassVar[bool] = False
+
+    def dates(self) -> dict[str, date]:
+        """Every date field by name, for the "not in the future" check."""
+        return {name: v for name, v in self.__dict__.items() if isinstance(v, date)}
+
+
+class PublicCourse(ActivityDetails):
+    """公需课, completed on the platform and auto-verified (§3(1), §3(5))."""
+
+    kind: ClassVar[ActivityKind] = ActivityKind.PUBLIC_COURSE
+    key_is_global: ClassVar[bool] = True
+
+    record_id: Code
+    course_code: Code
+    title: Text
+    hours: Hours
+    completed_on: Day
+
+    @property
+    def occurred_on(self) -> date:
+        return self.completed_on
+
+    def natural_key(self) -> str:
+        return f"platform-record:{self.record_id}"
+
+
+class SpecialtyCredit(ActivityDetails):
+    """专业课, from a completion certificate; counts once verified (§3(1), §3(5))."""
+
+    kind: ClassVar[ActivityKind] = ActivityKind.SPECIALTY
+    key_is_global: ClassVar[bool] = True
+
+    provider_code: Code
+    certificate_no: Code
+    route: Route
+    subject: Text
+    hours: Hours
+    completed_on: Day
+    programme_code: Code | None = None
+
+    @property
+    def occurred_on(self) -> date:
+        return self.completed_on
+
+    def natural_key(self) -> str:
+        return f"certificate:{self.provider_code}:{self.certificate_no}"
+
+
+class StudyTour(ActivityDetails):
+    """国内外考察、专业技术交流: days excluding travel, × 6 h (§3(3))."""
+
+    kind: ClassVar[ActivityKind] = ActivityKind.STUDY_TOUR
+
+    first_day: Day
+    last_day: Day
+    days: int = Field(ge=1, description="days of the tour or training, travel excluded")
+    subject: Text
+    document_ref: Code
+
+    @model_validator(mode="after")
+    def _days_fit_the_dates(self) -> Self:
+        if self.last_day < self.first_day:
+            raise ValueError("last_day: must not be before first_day")
+        span = (self.last_day - self.first_day).days + 1
+        if self.days > span:
+            raise ValueError(
+                f"days: {self.days} days do not fit between first_day and last_day ({span} days)"
+            )
+        return self
+
+    @property
+    def occurred_on(self) -> date:
+        return self.last_day  # reading 8: a tour belongs to the year of its last day
+
+    def natural_key(self) -> str:
+        return f"study-tour:{self.document_ref}"
+
+
+class Teaching(ActivityDetails):
+    """担任继续教育培训师资: 1 hour taught = 3 hours (§3(3), reading 8)."""
+
+    kind: ClassVar[ActivityKind] = ActivityKind.TEACHING
+
+    taught_on: Day
+    hours_taught: Hours = Field(le=MAX_HOURS_TAUGHT_PER_DAY)
+    course: Text
+    document_ref: Code
+
+    @property
+    def occurred_on(self) -> date:
+        return self.taught_on
+
+    def natural_key(self) -> str:
+        return f"teaching:{self.document_ref}"
+
+
+class ExamPass(ActivityDetails):
+    """职称外语 or a 计算机应用能力 module, passed (§3(4))."""
+
+    kind: ClassVar[ActivityKind] = ActivityKind.EXAM_PASS
+
+    exam: Exam
+    module: Code | None = None
+    passed_on: Day
+    certificate_no: Code
+
+    @model_validator(mode="after")
+    def _module_iff_computer(self) -> Self:
+        if self.exam is Exam.COMPUTER_MODULE and self.module is None:
+            raise ValueError("module: required for a computer_module pass (each module counts once)")
+        if self.exam is Exam.FOREIGN_LANGUAGE and self.module is not None:
+            raise ValueError("module: only a computer_module pass has a module")
+        return self
+
+    @property
+    def occurred_on(self) -> date:
+        return self.passed_on
+
+    def natural_key(self) -> str:
+        return f"exam:{self.exam}:{self.module or '-'}:{self.certificate_no}"
+
+
+class Degree(ActivityDetails):
+    """高一级学历或第二学历 (§3(3), reading 10)."""
+
+    kind: ClassVar[ActivityKind] = ActivityKind.DEGREE
+
+    degree: DegreeKind
+    institution: Text
+    enrolled_on: Day
+    graduated_on: Day
+    certified_hours: Hours | None = None
+
+    @model_validator(mode="after")
+    def _graduated_after_enrolling(self) -> Self:
+        if self.graduated_on <= self.enrolled_on:
+            raise ValueError("graduated_on: must be after enrolled_on")
+        return self
+
+    @property
+    def occurred_on(self) -> date:
+        return self.graduated_on  # reading 10: obtained = graduated
+
+    def natural_key(self) -> str:
+        return f"degree:{self.degree}:{self.institution}:{self.graduated_on.isoformat()}"
+
+
+DETAILS_BY_KIND: dict[ActivityKind, type[ActivityDetails]] = {
+    cls.kind: cls for cls in (PublicCourse, SpecialtyCredit, StudyTour, Teaching, ExamPass, Degree)
+}

@@ -1,0 +1,139 @@
+"""The events of a professional's record, named in the past tense of the domain.
+
+Each carries its transaction time (``recorded_at``, UTC) and exposes its valid time
+(``valid_on``: when the activity happened or the decision was taken). Events are
+frozen pydantic models; their JSON is what the store keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar
+from uuid import UUID
+
+from ce_ledger.domain.details import (
+    ActivityDetails,
+    Degree,
+    ExamPass,
+    PublicCourse,
+    SpecialtyCredit,
+    StudyTour,
+    Teaching,
+)
+from ce_ledger.domain.values import Code, Day, Series, Text, Value
+
+
+class LedgerEvent(Value):
+    originator_id: UUID
+    originator_version: int
+    recorded_at: datetime
+
+    @property
+    def valid_on(self) -> date:
+        raise NotImplementedError
+
+
+class ProfessionalRegistered(LedgerEvent):
+    """The record opened. Holds the masked ID number only, never the clear one."""
+
+    masked_id: str
+    name: Text
+    series: Series
+    employer_unit: Code
+    registered_on: Day
+
+    @property
+    def valid_on(self) -> date:
+        return self.registered_on
+
+
+class ActivityRecorded(LedgerEvent):
+    """Base of the six activity events; the subclass mixes in the activity's details."""
+
+    details_class: ClassVar[type[ActivityDetails]]
+    activity_id: UUID
+
+    @property
+    def valid_on(self) -> date:
+        return self.occurred_on  # type: ignore[attr-defined]  # from the details mixin
+
+    def details(self) -> ActivityDetails:
+        fields = self.details_class.model_fields
+        return self.details_class.model_construct(**{k: getattr(self, k) for k in fields})
+
+
+class PublicCourseCompleted(ActivityRecorded, PublicCourse):
+    details_class: ClassVar[type[ActivityDetails]] = PublicCourse
+
+
+class SpecialtyCreditClaimed(ActivityRecorded, SpecialtyCredit):
+    details_class: ClassVar[type[ActivityDetails]] = SpecialtyCredit
+
+
+class StudyTourRecorded(ActivityRecorded, StudyTour):
+    details_class: ClassVar[type[ActivityDetails]] = StudyTour
+
+
+class TeachingRecorded(ActivityRecorded, Teaching):
+    details_class: ClassVar[type[ActivityDetails]] = Teaching
+
+
+class ExamPassed(ActivityRecorded, ExamPass):
+    details_class: ClassVar[type[ActivityDetails]] = ExamPass
+
+
+class DegreeObtained(ActivityRecorded, Degree):
+    details_class: ClassVar[type[ActivityDetails]] = Degree
+
+
+EVENT_FOR_DETAILS: dict[type[ActivityDetails], type[ActivityRecorded]] = {
+    cls.details_class: cls
+    for cls in (
+        PublicCourseCompleted,
+        SpecialtyCreditClaimed,
+        StudyTourRecorded,
+        TeachingRecorded,
+        ExamPassed,
+        DegreeObtained,
+    )
+}
+
+
+class DecisionRecorded(LedgerEvent):
+    activity_id: UUID
+    decided_by: Text
+    reason: Text
+    decided_on: Day
+
+    @property
+    def valid_on(self) -> date:
+        return self.decided_on
+
+
+class SpecialtyCreditVerified(DecisionRecorded):
+    """An employer or committee attested the certificate and its relevance (§3(5))."""
+
+
+class SpecialtyCreditRejected(DecisionRecorded):
+    """An employer or committee refused the certificate (§3(5), reading 4)."""
+
+
+class ActivityVoided(DecisionRecorded):
+    """A wrong or fraudulent activity struck out by a later decision (§3(5))."""
+
+    decision_ref: Code
+
+
+class ActivityKeyReserved(LedgerEvent):
+    """On a key's own stream: who holds a globally unique retry key (reading 12, 13).
+
+    Saved in the same transaction as the activity, so two people can never both
+    hold one platform record id or one certificate.
+    """
+
+    professional_id: UUID
+    activity_id: UUID
+
+    @property
+    def valid_on(self) -> date:
+        return self.recorded_at.date()

@@ -1,0 +1,322 @@
+"""The professional: one event stream per person, the aggregate that guards it.
+
+Commands check the record's invariants and *trigger* events; ``apply`` is the only
+place state changes, so replaying the stored events rebuilds exactly what the
+commands saw. Nothing here touches a clock or a database: the caller passes
+``today`` and ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from functools import singledispatchmethod
+from typing import Iterable, Literal
+from uuid import UUID, uuid5
+
+from ce_ledger.domain.details import MAX_HOURS_TAUGHT_PER_DAY, ActivityDetails, Teaching
+from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
+from ce_ledger.domain.events import (
+    EVENT_FOR_DETAILS,
+    ActivityRecorded,
+    ActivityVoided,
+    DecisionRecorded,
+    LedgerEvent,
+    ProfessionalRegistered,
+    SpecialtyCreditClaimed,
+    SpecialtyCreditRejected,
+    SpecialtyCreditVerified,
+)
+from ce_ledger.domain.values import ActivityKind, Decision, Series
+
+ACTIVITY_NAMESPACE = UUID("6f1c7f0e-3d2b-5a59-9a57-1e0c2b6f0a11")
+
+
+class Status(StrEnum):
+    RECORDED = "recorded"  # needs no verification (platform, documents)
+    PENDING = "pending"  # a specialty claim awaiting its verifier
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    VOIDED = "voided"
+
+
+@dataclass
+class Activity:
+    """One activity as known now: its recording, the decision on it, its void."""
+
+    recorded: ActivityRecorded
+    decision: DecisionRecorded | None = None
+    void: ActivityVoided | None = None
+
+    @property
+    def id(self) -> UUID:
+        return self.recorded.activity_id
+
+    @property
+    def kind(self) -> ActivityKind:
+        return self.recorded.kind
+
+    @property
+    def occurred_on(self) -> date:
+        return self.recorded.valid_on
+
+    @property
+    def status(self) -> Status:
+        if self.void is not None:
+            return Status.VOIDED
+        if isinstance(self.decision, SpecialtyCreditVerified):
+            return Status.VERIFIED
+        if isinstance(self.decision, SpecialtyCreditRejected):
+            return Status.REJECTED
+        if isinstance(self.recorded, SpecialtyCreditClaimed):
+            return Status.PENDING
+        return Status.RECORDED
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: ``recorded`` a new event, or found a ``duplicate`` of its retry."""
+
+    activity_id: UUID
+    status: Literal["recorded", "duplicate"]
+
+
+def activity_id_for(professional_id: UUID, details: ActivityDetails, generation: int) -> UUID:
+    """Deterministic, so a retry computes the same id before it reads anything."""
+    key = details.natural_key()
+    scoped = key if details.key_is_global else f"{professional_id}/{key}"
+    return uuid5(ACTIVITY_NAMESPACE, scoped if generation == 0 else f"{scoped}#{generation}")
+
+
+@dataclass
+class Professional:
+    id: UUID
+    version: int
+    registration: ProfessionalRegistered
+    activities: dict[UUID, Activity] = field(default_factory=dict)
+    keys: dict[str, list[UUID]] = field(default_factory=dict)
+    _pending: list[LedgerEvent] = field(default_factory=list, repr=False)
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def series(self) -> Series:
+        return self.registration.series
+
+    def activity(self, activity_id: UUID) -> Activity:
+        try:
+            return self.activities[activity_id]
+        except KeyError:
+            raise NotFound("activity_id", f"no activity {activity_id} in this record") from None
+
+    # -- commands ----------------------------------------------------------------
+
+    @classmethod
+    def register(
+        cls,
+        professional_id: UUID,
+        *,
+        masked_id: str,
+        name: str,
+        series: Series,
+        employer_unit: str,
+        now: datetime,
+        today: date,
+    ) -> Professional:
+        event = ProfessionalRegistered(
+            originator_id=professional_id,
+            originator_version=1,
+            recorded_at=now,
+            masked_id=masked_id,
+            name=name,
+            series=series,
+            employer_unit=employer_unit,
+            registered_on=today,
+        )
+        professional = cls(id=professional_id, version=1, registration=event)
+        professional._pending.append(event)
+        return professional
+
+    def existing(self, details: ActivityDetails) -> Outcome | None:
+        """The retry rule (reading 13): same key and content → that activity; other content → conflict.
+
+        A key whose every activity was voided may be recorded again with corrected
+        content: the void is how a wrong entry is corrected, so it must not block
+        the right one.
+        """
+        ids = self.keys.get(details.natural_key(), [])
+        for activity_id in ids:
+            if self.activities[activity_id].recorded.details().model_dump() == details.model_dump():
+                return Outcome(activity_id, "duplicate")
+        if ids and self.activities[ids[-1]].void is None:
+            before = self.activities[ids[-1]].recorded.details().model_dump()
+            after = details.model_dump()
+            changed = [name for name in after if before[name] != after[name]]
+            raise Conflict(
+                changed[0] if changed else None,
+                f"{details.natural_key()} is already recorded with other content "
+                f"({', '.join(changed)} differ); a retry must repeat it exactly, "
+                "a correction is a void and a new record",
+            )
+        return None
+
+    def record(
+        self,
+        details: ActivityDetails,
+        *,
+        now: datetime,
+        today: date,
+        generation: int | None = None,
+    ) -> Outcome:
+        """Record an activity, or recognise its retry. ``generation`` comes from the
+        key's own stream when the key is global and another record held it before."""
+        found = self.existing(details)
+        if found is not None:
+            return found
+        for name, day in details.dates().items():
+            if day > today:
+                raise InvalidInput(name, f"must not be in the future (today is {today.isoformat()})")
+        if isinstance(details, Teaching):
+            self._check_teaching_day(details)
+        if generation is None:
+            generation = len(self.keys.get(details.natural_key(), []))
+        activity_id = activity_id_for(self.id, details, generation)
+        self._trigger(
+            EVENT_FOR_DETAILS[type(details)],
+            activity_id=activity_id,
+            **{name: getattr(details, name) for name in type(details).model_fields},
+            now=now,
+        )
+        return Outcome(activity_id, "recorded")
+
+    def decide(
+        self,
+        activity_id: UUID,
+        decision: Decision,
+        *,
+        by: str,
+        reason: str,
+        now: datetime,
+        today: date,
+    ) -> Outcome:
+        """Verify or reject a specialty claim. Final: a wrong decision is corrected by a void."""
+        activity = self.activity(activity_id)
+        if activity.kind is not ActivityKind.SPECIALTY:
+            raise InvalidInput(
+                "activity_id",
+                f"only a specialty credit is verified (§3(5)); this is a {activity.kind}",
+            )
+        if activity.void is not None:
+            raise Conflict("activity_id", "the claim is voided; there is nothing to decide")
+        wanted = SpecialtyCreditVerified if decision is Decision.VERIFIED else SpecialtyCreditRejected
+        if activity.decision is not None:
+            earlier = activity.decision
+            if isinstance(earlier, wanted) and earlier.reason == reason:
+                return Outcome(activity_id, "duplicate")
+            raise Conflict(
+                "decision",
+                f"already {activity.status} on {earlier.decided_on.isoformat()} by "
+                f"{earlier.decided_by}; a decision is final, correct it with a void (reading 12)",
+            )
+        self._trigger(
+            wanted, activity_id=activity_id, decided_by=by, reason=reason, decided_on=today, now=now
+        )
+        return Outcome(activity_id, "recorded")
+
+    def void(
+        self,
+        activity_id: UUID,
+        *,
+        by: str,
+        reason: str,
+        decision_ref: str,
+        now: datetime,
+        today: date,
+    ) -> Outcome:
+        """Strike an activity out; it stays in the record, credited nothing (§3(5))."""
+        activity = self.activity(activity_id)
+        if activity.void is not None:
+            if activity.void.reason == reason and activity.void.decision_ref == decision_ref:
+                return Outcome(activity_id, "duplicate")
+            raise Conflict(
+                "activity_id",
+                f"already voided on {activity.void.decided_on.isoformat()} "
+                f"(decision {activity.void.decision_ref})",
+            )
+        self._trigger(
+            ActivityVoided,
+            activity_id=activity_id,
+            decided_by=by,
+            reason=reason,
+            decision_ref=decision_ref,
+            decided_on=today,
+            now=now,
+        )
+        return Outcome(activity_id, "recorded")
+
+    def _check_teaching_day(self, details: Teaching) -> None:
+        taught = sum(
+            (
+                a.recorded.hours_taught  # type: ignore[attr-defined]
+                for a in self.activities.values()
+                if a.kind is ActivityKind.TEACHING
+                and a.void is None
+                and a.recorded.valid_on == details.taught_on
+            ),
+            Decimal(0),
+        )
+        if taught + details.hours_taught > MAX_HOURS_TAUGHT_PER_DAY:
+            raise InvalidInput(
+                "hours_taught",
+                f"more than {MAX_HOURS_TAUGHT_PER_DAY} hours taught on "
+                f"{details.taught_on.isoformat()} ({taught} already recorded)",
+            )
+
+    # -- events ------------------------------------------------------------------
+
+    def _trigger(self, event_class: type[LedgerEvent], *, now: datetime, **fields: object) -> None:
+        event = event_class(
+            originator_id=self.id, originator_version=self.version + 1, recorded_at=now, **fields
+        )
+        self.apply(event)
+        self._pending.append(event)
+
+    def collect_events(self) -> list[LedgerEvent]:
+        """The library's ``CollectEventsProtocol``: ``app.save(professional)`` stores these."""
+        events, self._pending = self._pending, []
+        return events
+
+    @singledispatchmethod
+    def apply(self, event: LedgerEvent) -> None:
+        raise TypeError(f"a professional's record has no event {type(event).__name__}")
+
+    @apply.register
+    def _(self, event: ActivityRecorded) -> None:
+        self.activities[event.activity_id] = Activity(event)
+        self.keys.setdefault(event.natural_key(), []).append(event.activity_id)  # type: ignore[attr-defined]
+        self.version = event.originator_version
+
+    @apply.register
+    def _(self, event: DecisionRecorded) -> None:
+        activity = self.activities[event.activity_id]
+        if isinstance(event, ActivityVoided):
+            activity.void = event
+        else:
+            activity.decision = event
+        self.version = event.originator_version
+
+
+def project_professional(
+    professional: Professional | None, events: Iterable[LedgerEvent]
+) -> Professional | None:
+    """The repository's projector: fold stored events into the aggregate."""
+    for event in events:
+        if professional is None:
+            if not isinstance(event, ProfessionalRegistered):
+                raise TypeError(f"a record must open with registration, not {type(event).__name__}")
+            professional = Professional(event.originator_id, event.originator_version, event)
+        else:
+            professional.apply(event)
+    return professional

@@ -1,0 +1,124 @@
+"""Value types shared by events, commands and rule-sets."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+EARLIEST_DATE = date(1950, 1, 1)
+MAX_HOURS_PER_RECORD = Decimal(1000)
+
+
+class ActivityKind(StrEnum):
+    PUBLIC_COURSE = "public_course"
+    SPECIALTY = "specialty"
+    STUDY_TOUR = "study_tour"
+    TEACHING = "teaching"
+    EXAM_PASS = "exam_pass"
+    DEGREE = "degree"
+
+
+class Route(StrEnum):
+    """The six routes of specialty study (notice §3(1), items 1-6)."""
+
+    INDUSTRY_EXAM = "industry_exam"
+    TRAINING_CLASS = "training_class"
+    ACADEMIC_ACTIVITY = "academic_activity"
+    DISTANCE_LEARNING = "distance_learning"
+    PRACTICE = "practice"
+    OTHER = "other"
+
+
+class Exam(StrEnum):
+    FOREIGN_LANGUAGE = "foreign_language"
+    COMPUTER_MODULE = "computer_module"
+
+
+class DegreeKind(StrEnum):
+    HIGHER = "higher"
+    SECOND = "second"
+
+
+class Decision(StrEnum):
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class Level(StrEnum):
+    JUNIOR = "junior"
+    INTERMEDIATE = "intermediate"
+    DEPUTY_SENIOR = "deputy_senior"
+    SENIOR = "senior"
+
+
+def canonical(value: Decimal) -> str:
+    """One spelling per number ("132.5", "40"), so equal records give equal bytes."""
+    if value == value.to_integral_value():
+        return str(value.quantize(Decimal(1)))
+    return format(value.normalize(), "f")
+
+
+def _refuse_float(value: Any) -> Any:
+    # A float has already lost exactness before we see it; make the caller choose.
+    if isinstance(value, float):
+        raise ValueError("must be exact: give a decimal string or an integer, not a float")
+    return value
+
+
+# Hours as they arrive: exact, positive, at most 2 places, at most 1000 in one record.
+Hours = Annotated[
+    Decimal,
+    BeforeValidator(_refuse_float),
+    Field(gt=0, le=MAX_HOURS_PER_RECORD, decimal_places=2, allow_inf_nan=False),
+    PlainSerializer(canonical, return_type=str, when_used="json"),
+]
+# Hours as computed (sums, credits): exact, may be zero, always serialised canonically.
+HoursFigure = Annotated[
+    Decimal, PlainSerializer(canonical, return_type=str, when_used="json")
+]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Text = Annotated[
+    str,
+    Field(min_length=1, max_length=200),
+    BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
+    AfterValidator(_no_control_characters),
+]
+Code = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,63}$"),
+]
+Day = Annotated[date, Field(ge=EARLIEST_DATE)]
+
+
+class Value(BaseModel):
+    """Immutable and strict about unknown fields, like every model in the record."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Series(Value):
+    """A title series (职称系列) and the three facts about it that the rules read."""
+
+    name: Text
+    requires_foreign_language_exam: bool
+    requires_computer_exam: bool
+    own_ce_regulation: bool
+
+    @property
+    def requires_an_exam(self) -> bool:
+        return self.requires_foreign_language_exam or self.requires_computer_exam

@@ -1,0 +1,1 @@
+"""Rule-sets: frozen, versioned, pure functions from a record to a verdict."""
