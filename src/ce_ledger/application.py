@@ -195,10 +195,21 @@ class Ledger(Application[UUID]):
 
     # -- queries ---------------------------------------------------------------------
 
-    def professional(self, professional_id: UUID, version: int | None = None) -> Professional:
+    def professional(
+        self, professional_id: UUID, version: int | None = None, *, for_update: bool = True
+    ) -> Professional:
+        """The record now, or as it was at ``version``.
+
+        With the aggregate cache on, a cached record is first fast-forwarded with
+        whatever was stored since, so it is never stale. Commands get a private copy
+        (they change it); read-only callers pass ``for_update=False`` and skip the copy.
+        """
         try:
             return self.repository.get(
-                professional_id, version=version, projector_func=project_professional
+                professional_id,
+                version=version,
+                projector_func=project_professional,
+                deepcopy_from_cache=for_update,
             )
         except AggregateNotFoundError:
             raise NotFound("professional_id", "no such professional is registered") from None
@@ -220,7 +231,8 @@ class Ledger(Application[UUID]):
     ) -> Verdict:
         """A verdict on the record as known at ``version`` (default: now)."""
         rules = self.rule_sets.get(rule_set) if rule_set else self.rule_sets.in_force(evaluation_year)
-        return rules.evaluate(self.professional(professional_id, version), level, evaluation_year)
+        record = self.professional(professional_id, version, for_update=False)
+        return rules.evaluate(record, level, evaluation_year)
 
     # -- inside ----------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     timezone: str = "Asia/Shanghai"
     postgres_pool_size: int = 8
+    # Records kept decoded in memory; each is fast-forwarded from the store on use.
+    cache_size: int = 2000
 
     @property
     def is_sqlite(self) -> bool:
@@ -41,6 +43,10 @@ class ConfigurationError(RuntimeError):
 
 def persistence_env(settings: Settings) -> dict[str, str]:
     """The library's own settings for the chosen store."""
+    return {"AGGREGATE_CACHE_MAXSIZE": str(settings.cache_size), **_store_env(settings)}
+
+
+def _store_env(settings: Settings) -> dict[str, str]:
     if settings.is_sqlite:
         path = settings.sqlite_path
         path.parent.mkdir(parents=True, exist_ok=True)

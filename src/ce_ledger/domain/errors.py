@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from ce_ledger.domain.values import PATTERN_RULES
+
 
 class LedgerError(Exception):
     """Base: ``field`` is a dotted path into the request (or None), ``rule`` plain words."""
@@ -27,6 +29,8 @@ class InvalidInput(LedgerError):
         for item in error.errors(include_url=False, include_input=False):
             path = ".".join(str(p) for p in (prefix, *item["loc"]) if p != "")
             message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "string_pattern_mismatch":
+                message = PATTERN_RULES.get(item["ctx"]["pattern"], message)
             # Model-level checks name their own field first: "last_day: must not ...".
             head, sep, rest = message.partition(": ")
             if sep and " " not in head:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from functools import singledispatchmethod
 from typing import Iterable, Literal
 from uuid import UUID, uuid5
 
@@ -42,25 +41,22 @@ class Status(StrEnum):
     VOIDED = "voided"
 
 
-@dataclass
+@dataclass(slots=True)
 class Activity:
     """One activity as known now: its recording, the decision on it, its void."""
 
     recorded: ActivityRecorded
     decision: DecisionRecorded | None = None
     void: ActivityVoided | None = None
+    # Read for every activity by every verdict: computed once, not per access.
+    id: UUID = field(init=False)
+    kind: ActivityKind = field(init=False)
+    occurred_on: date = field(init=False)
 
-    @property
-    def id(self) -> UUID:
-        return self.recorded.activity_id
-
-    @property
-    def kind(self) -> ActivityKind:
-        return self.recorded.kind
-
-    @property
-    def occurred_on(self) -> date:
-        return self.recorded.valid_on
+    def __post_init__(self) -> None:
+        self.id = self.recorded.activity_id
+        self.kind = self.recorded.kind
+        self.occurred_on = self.recorded.valid_on
 
     @property
     def status(self) -> Status:
@@ -283,28 +279,31 @@ class Professional:
         self.apply(event)
         self._pending.append(event)
 
+    def __deepcopy__(self, memo: dict) -> Professional:
+        # Events are frozen and shared; only the containers and activities change.
+        copy = Professional(self.id, self.version, self.registration)
+        copy.activities = {
+            k: Activity(a.recorded, a.decision, a.void) for k, a in self.activities.items()
+        }
+        copy.keys = {k: list(v) for k, v in self.keys.items()}
+        return copy
+
     def collect_events(self) -> list[LedgerEvent]:
         """The library's ``CollectEventsProtocol``: ``app.save(professional)`` stores these."""
         events, self._pending = self._pending, []
         return events
 
-    @singledispatchmethod
     def apply(self, event: LedgerEvent) -> None:
-        raise TypeError(f"a professional's record has no event {type(event).__name__}")
-
-    @apply.register
-    def _(self, event: ActivityRecorded) -> None:
-        self.activities[event.activity_id] = Activity(event)
-        self.keys.setdefault(event.natural_key(), []).append(event.activity_id)  # type: ignore[attr-defined]
-        self.version = event.originator_version
-
-    @apply.register
-    def _(self, event: DecisionRecorded) -> None:
-        activity = self.activities[event.activity_id]
-        if isinstance(event, ActivityVoided):
-            activity.void = event
+        # Plain isinstance tests: this runs once per stored event on every load.
+        if isinstance(event, ActivityRecorded):
+            self.activities[event.activity_id] = Activity(event)
+            self.keys.setdefault(event.natural_key(), []).append(event.activity_id)  # type: ignore[attr-defined]
+        elif isinstance(event, ActivityVoided):
+            self.activities[event.activity_id].void = event
+        elif isinstance(event, DecisionRecorded):
+            self.activities[event.activity_id].decision = event
         else:
-            activity.decision = event
+            raise TypeError(f"a professional's record has no event {type(event).__name__}")
         self.version = event.originator_version
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
 EARLIEST_DATE = date(1950, 1, 1)
 MAX_HOURS_PER_RECORD = Decimal(1000)
@@ -82,26 +81,18 @@ HoursFigure = Annotated[
     Decimal, PlainSerializer(canonical, return_type=str, when_used="json")
 ]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _no_control_characters(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
+# Constraints that pydantic-core checks natively: events are re-validated on every
+# load, and a Python validator per field would dominate the cost of reading a record.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,63}$"
+PATTERN_RULES = {
+    TEXT_PATTERN: "must not contain control characters",
+    CODE_PATTERN: "must be 1 to 64 letters, digits or . _ / : -, starting with a letter or digit",
+}
 Text = Annotated[
-    str,
-    Field(min_length=1, max_length=200),
-    BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
-    AfterValidator(_no_control_characters),
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=TEXT_PATTERN)
 ]
-Code = Annotated[
-    str,
-    BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
-    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,63}$"),
-]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CODE_PATTERN)]
 Day = Annotated[date, Field(ge=EARLIEST_DATE)]
 
 

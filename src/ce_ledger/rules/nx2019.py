@@ -197,7 +197,7 @@ def substitute_exams(
     """§3(4), reading 9: substitution for public hours, earliest pass first."""
     result: dict[UUID, Assessment] = {}
     counted: set[tuple[Exam, str | None]] = set()
-    for activity in sorted(exams, key=lambda a: (a.occurred_on, str(a.id))):
+    for activity in sorted(exams, key=lambda a: (a.occurred_on, a.recorded.originator_version)):
         d: ExamPass = activity.recorded  # type: ignore[assignment]
         claimed, arithmetic = claim(params, activity)
         if activity.void is not None:
@@ -330,22 +330,24 @@ def evaluate(
     if level is Level.SENIOR:
         readings.add(7)
 
-    items = tuple(
-        VerdictLine(
-            activity_id=a.id,
-            kind=a.kind,
-            occurred_on=a.occurred_on,
-            description=describe(a),
-            status=a.status,
-            claimed_hours=effects[a.id].claimed,
-            arithmetic=effects[a.id].arithmetic,
-            credited_hours=effects[a.id].credited,
-            credited_as=effects[a.id].credited_as,
-            counts_toward=effects[a.id].counts_toward,
-            reason=effects[a.id].reason,
+    items = []
+    for a in sorted(activities, key=lambda a: (a.occurred_on, a.kind, a.recorded.originator_version)):
+        e = effects[a.id]
+        items.append(
+            {
+                "activity_id": a.id,
+                "kind": a.kind,
+                "occurred_on": a.occurred_on,
+                "description": describe(a),
+                "status": a.status,
+                "claimed_hours": e.claimed,
+                "arithmetic": e.arithmetic,
+                "credited_hours": e.credited,
+                "credited_as": e.credited_as,
+                "counts_toward": e.counts_toward,
+                "reason": e.reason,
+            }
         )
-        for a in sorted(activities, key=lambda a: (a.occurred_on, a.kind, str(a.id)))
-    )
     return Verdict(
         professional_id=record.id,
         record_version=record.version,

@@ -11,6 +11,7 @@ import hashlib
 import inspect
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,7 @@ class RuleSet:
     def id(self) -> str:
         return self.parameters.id
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """SHA-256 over the canonical parameters and the logic's source text."""
         params = json.dumps(

@@ -1,0 +1,57 @@
+"""Every ledger test runs on both stores: a SQLite file and a PostgreSQL schema of its own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+import pytest
+
+from ce_ledger.bootstrap import build_ledger
+from ce_ledger.config import Settings
+from tests.builders import Clock
+
+BACKENDS = os.environ.get("CE_LEDGER_TEST_BACKENDS", "sqlite,postgres").split(",")
+
+
+def postgres_url() -> str:
+    url = os.environ.get("CE_LEDGER_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail(
+            "CE_LEDGER_TEST_POSTGRES_URL is not set: run the tests with `make test`, which starts "
+            "PostgreSQL, or set CE_LEDGER_TEST_BACKENDS=sqlite to run on SQLite only"
+        )
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request, tmp_path):
+    if request.param == "sqlite":
+        yield Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+        return
+    url = postgres_url()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield Settings(
+            database_url=f"{url}?schema={schema}",
+            secret_key="test-secret-key-of-at-least-32-characters",
+            postgres_pool_size=4,
+        )
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def ledger(settings, clock):
+    app = build_ledger(settings, clock=clock)
+    yield app
+    app.close()
