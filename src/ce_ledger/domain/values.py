@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
 EARLIEST_DATE = date(1950, 1, 1)
-MAX_HOURS_PER_RECORD = Decimal(1000)
+MAX_HOURS_PER_RECORD = 1000
 
 
 class ActivityKind(StrEnum):
