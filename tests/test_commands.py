@@ -36,7 +36,7 @@ COURSE = dict(record_id="R-1", course_code="GX-1", title="公需课", hours="2",
     [
         ({"hours": "0"}, "hours", "greater than 0"),
         ({"hours": "-3"}, "hours", "greater than 0"),
-        ({"hours": "1.005"}, "hours", "no more than 2 decimal places"),
+        ({"hours": "1.005"}, "hours", "at most 2 decimal places"),
         ({"hours": "1001"}, "hours", "less than or equal to 1000"),
         ({"hours": "NaN"}, "hours", "finite number"),
         ({"hours": 1.5}, "hours", "not a float"),

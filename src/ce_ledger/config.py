@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     timezone: str = "Asia/Shanghai"
     postgres_pool_size: int = 8
-    # Records kept decoded in memory; each is fast-forwarded from the store on use.
+    # Records kept decoded in memory (0: none); each is fast-forwarded from the store on use.
     cache_size: int = 2000
 
     @property
@@ -43,7 +43,10 @@ class ConfigurationError(RuntimeError):
 
 def persistence_env(settings: Settings) -> dict[str, str]:
     """The library's own settings for the chosen store."""
-    return {"AGGREGATE_CACHE_MAXSIZE": str(settings.cache_size), **_store_env(settings)}
+    env = _store_env(settings)
+    if settings.cache_size > 0:  # the library reads 0 as "unbounded", we read it as "off"
+        env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.cache_size)
+    return env
 
 
 def _store_env(settings: Settings) -> dict[str, str]:

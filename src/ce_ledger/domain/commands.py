@@ -45,4 +45,4 @@ class Verification(Value):
 
 class Voiding(Value):
     reason: Text
-    decision_ref: Code
+    decision_ref: Text

@@ -39,6 +39,10 @@ class ActivityDetails(Value):
         """The retry key of reading 13 (personal keys are scoped by the aggregate)."""
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """One line a person can match against the paper it came from."""
+        raise NotImplementedError
+
     # Platform record ids and certificates are unique across everyone (reading 12, 13).
     key_is_global: ClassVar[bool] = False
 
@@ -66,6 +70,9 @@ class PublicCourse(ActivityDetails):
     def natural_key(self) -> str:
         return f"platform-record:{self.record_id}"
 
+    def describe(self) -> str:
+        return f"{self.title} [{self.course_code}], platform record {self.record_id}"
+
 
 class SpecialtyCredit(ActivityDetails):
     """专业课, from a completion certificate; counts once verified (§3(1), §3(5))."""
@@ -88,6 +95,13 @@ class SpecialtyCredit(ActivityDetails):
     def natural_key(self) -> str:
         return f"certificate:{self.provider_code}:{self.certificate_no}"
 
+    def describe(self) -> str:
+        programme = f", programme {self.programme_code}" if self.programme_code else ""
+        return (
+            f"{self.subject}: certificate {self.provider_code}/{self.certificate_no}, "
+            f"route {self.route}{programme}"
+        )
+
 
 class StudyTour(ActivityDetails):
     """国内外考察、专业技术交流: days excluding travel, × 6 h (§3(3))."""
@@ -98,7 +112,7 @@ class StudyTour(ActivityDetails):
     last_day: Day
     days: int = Field(ge=1, description="days of the tour or training, travel excluded")
     subject: Text
-    document_ref: Code
+    document_ref: Text  # an official document number, often Chinese: 宁人社函〔2019〕148号
 
     @model_validator(mode="after")
     def _days_fit_the_dates(self) -> Self:
@@ -118,6 +132,12 @@ class StudyTour(ActivityDetails):
     def natural_key(self) -> str:
         return f"study-tour:{self.document_ref}"
 
+    def describe(self) -> str:
+        return (
+            f"{self.subject}: {self.first_day.isoformat()} to {self.last_day.isoformat()}, "
+            f"document {self.document_ref}"
+        )
+
 
 class Teaching(ActivityDetails):
     """担任继续教育培训师资: 1 hour taught = 3 hours (§3(3), reading 8)."""
@@ -127,7 +147,7 @@ class Teaching(ActivityDetails):
     taught_on: Day
     hours_taught: Hours = Field(le=MAX_HOURS_TAUGHT_PER_DAY)
     course: Text
-    document_ref: Code
+    document_ref: Text  # an official document number, often Chinese: 宁人社函〔2019〕148号
 
     @property
     def occurred_on(self) -> date:
@@ -135,6 +155,9 @@ class Teaching(ActivityDetails):
 
     def natural_key(self) -> str:
         return f"teaching:{self.document_ref}"
+
+    def describe(self) -> str:
+        return f"taught {self.course}, document {self.document_ref}"
 
 
 class ExamPass(ActivityDetails):
@@ -162,6 +185,11 @@ class ExamPass(ActivityDetails):
     def natural_key(self) -> str:
         return f"exam:{self.exam}:{self.module or '-'}:{self.certificate_no}"
 
+    def describe(self) -> str:
+        if self.exam is Exam.FOREIGN_LANGUAGE:
+            return f"title foreign-language exam, certificate {self.certificate_no}"
+        return f"computer module {self.module}, certificate {self.certificate_no}"
+
 
 class Degree(ActivityDetails):
     """高一级学历或第二学历 (§3(3), reading 10)."""
@@ -186,6 +214,9 @@ class Degree(ActivityDetails):
 
     def natural_key(self) -> str:
         return f"degree:{self.degree}:{self.institution}:{self.graduated_on.isoformat()}"
+
+    def describe(self) -> str:
+        return f"{self.degree} degree, {self.institution}, enrolled {self.enrolled_on.isoformat()}"
 
 
 DETAILS_BY_KIND: dict[ActivityKind, type[ActivityDetails]] = {

@@ -121,7 +121,7 @@ class SpecialtyCreditRejected(DecisionRecorded):
 class ActivityVoided(DecisionRecorded):
     """A wrong or fraudulent activity struck out by a later decision (§3(5))."""
 
-    decision_ref: Code
+    decision_ref: Text
 
 
 class ActivityKeyReserved(LedgerEvent):

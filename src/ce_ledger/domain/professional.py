@@ -41,9 +41,12 @@ class Status(StrEnum):
     VOIDED = "voided"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Activity:
-    """One activity as known now: its recording, the decision on it, its void."""
+    """One activity as known now: its recording, the decision on it, its void.
+
+    Compared and hashed by identity: rule-sets key their working tables by activity.
+    """
 
     recorded: ActivityRecorded
     decision: DecisionRecorded | None = None
@@ -204,13 +207,13 @@ class Professional:
                 "activity_id",
                 f"only a specialty credit is verified (§3(5)); this is a {activity.kind}",
             )
+        wanted = SpecialtyCreditVerified if decision is Decision.VERIFIED else SpecialtyCreditRejected
+        earlier = activity.decision
+        if isinstance(earlier, wanted) and earlier.reason == reason:
+            return Outcome(activity_id, "duplicate")  # a retry, even if voided since
         if activity.void is not None:
             raise Conflict("activity_id", "the claim is voided; there is nothing to decide")
-        wanted = SpecialtyCreditVerified if decision is Decision.VERIFIED else SpecialtyCreditRejected
-        if activity.decision is not None:
-            earlier = activity.decision
-            if isinstance(earlier, wanted) and earlier.reason == reason:
-                return Outcome(activity_id, "duplicate")
+        if earlier is not None:
             raise Conflict(
                 "decision",
                 f"already {activity.status} on {earlier.decided_on.isoformat()} by "

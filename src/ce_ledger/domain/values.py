@@ -5,9 +5,19 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationInfo,
+)
 
 EARLIEST_DATE = date(1950, 1, 1)
 MAX_HOURS_PER_RECORD = 1000
@@ -55,6 +65,7 @@ class Level(StrEnum):
     SENIOR = "senior"
 
 
+@lru_cache(maxsize=4096)  # equal Decimals share one canonical spelling, so caching is exact
 def canonical(value: Decimal) -> str:
     """One spelling per number ("132.5", "40"), so equal records give equal bytes."""
     if value == value.to_integral_value():
@@ -62,10 +73,18 @@ def canonical(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _refuse_float(value: Any) -> Any:
-    # A float has already lost exactness before we see it; make the caller choose.
-    if isinstance(value, float):
+def _refuse_float(value: Any, info: ValidationInfo) -> Any:
+    # A Python float has already lost exactness; make the caller choose. (A JSON number
+    # is different: pydantic-core reads it into a Decimal from its digits, exactly.)
+    if isinstance(value, float) and info.mode == "python":
         raise ValueError("must be exact: give a decimal string or an integer, not a float")
+    return value
+
+
+def _at_most_two_places(value: Decimal) -> Decimal:
+    # Cheaper than Field(decimal_places=2): runs on every event load.
+    if value.as_tuple().exponent < -2 and value != value.quantize(Decimal("0.01")):
+        raise ValueError("at most 2 decimal places (hours are recorded to 0.01 h)")
     return value
 
 
@@ -73,7 +92,8 @@ def _refuse_float(value: Any) -> Any:
 Hours = Annotated[
     Decimal,
     BeforeValidator(_refuse_float),
-    Field(gt=0, le=MAX_HOURS_PER_RECORD, decimal_places=2, allow_inf_nan=False),
+    Field(gt=0, le=MAX_HOURS_PER_RECORD, allow_inf_nan=False),
+    AfterValidator(_at_most_two_places),
     PlainSerializer(canonical, return_type=str, when_used="json"),
 ]
 # Hours as computed (sums, credits): exact, may be zero, always serialised canonically.

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 from decimal import Decimal
-from uuid import UUID
 
 from ce_ledger.domain.details import (
     Degree,
@@ -75,8 +74,7 @@ READINGS = {
 }
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     """One activity's effect: the figure claimed, what is credited, and why."""
 
     claimed: Decimal | None
@@ -193,31 +191,31 @@ YEARLY_KINDS = frozenset(
 
 def substitute_exams(
     params: Parameters, exams: Iterable[Activity], series: Series, window: Window
-) -> dict[UUID, Assessment]:
+) -> dict[Activity, Assessment]:
     """§3(4), reading 9: substitution for public hours, earliest pass first."""
-    result: dict[UUID, Assessment] = {}
+    result: dict[Activity, Assessment] = {}
     counted: set[tuple[Exam, str | None]] = set()
     for activity in sorted(exams, key=lambda a: (a.occurred_on, a.recorded.originator_version)):
         d: ExamPass = activity.recorded  # type: ignore[assignment]
         claimed, arithmetic = claim(params, activity)
         if activity.void is not None:
-            result[activity.id] = assess_void(claimed, arithmetic, activity)
+            result[activity] = assess_void(claimed, arithmetic, activity)
         elif series.requires_an_exam:
-            result[activity.id] = _nothing(
+            result[activity] = _nothing(
                 claimed, arithmetic,
                 f"series {series.name} requires the title exams, so a pass substitutes nothing (§3(4))",
                 9,
             )
         elif d.passed_on > window.last_day:
-            result[activity.id] = _nothing(
+            result[activity] = _nothing(
                 claimed, arithmetic, f"passed after the window's last day {window.last_day.isoformat()}", 9
             )
         elif (d.exam, d.module) in counted:
             what = "the foreign-language exam" if d.exam is Exam.FOREIGN_LANGUAGE else f"module {d.module}"
-            result[activity.id] = _nothing(claimed, arithmetic, f"{what} already counted once (§3(4))", 9)
+            result[activity] = _nothing(claimed, arithmetic, f"{what} already counted once (§3(4))", 9)
         else:
             counted.add((d.exam, d.module))
-            result[activity.id] = Assessment(
+            result[activity] = Assessment(
                 claimed, arithmetic, claimed, "exam_substitution", CountsToward.PUBLIC_AND_TOTAL,
                 f"passed {d.passed_on.isoformat()}, on or before the window's end: replaces public hours (§3(4))",
                 (2, 9),
@@ -227,20 +225,20 @@ def substitute_exams(
 
 def count_degrees(
     params: Parameters, degrees: Iterable[Activity], window: Window
-) -> dict[UUID, Assessment]:
+) -> dict[Activity, Assessment]:
     """§3(3), reading 10. A waiver credits no hours: it is reported, not added."""
-    result: dict[UUID, Assessment] = {}
+    result: dict[Activity, Assessment] = {}
     for activity in degrees:
         d: Degree = activity.recorded  # type: ignore[assignment]
         claimed, arithmetic = claim(params, activity)
         if activity.void is not None:
-            result[activity.id] = assess_void(claimed, arithmetic, activity)
+            result[activity] = assess_void(claimed, arithmetic, activity)
         elif d.graduated_on not in window:
-            result[activity.id] = _nothing(
+            result[activity] = _nothing(
                 claimed, arithmetic, f"graduated {d.graduated_on.isoformat()}, outside the window {window}", 10
             )
         elif d.enrolled_on >= window.first_day:
-            result[activity.id] = Assessment(
+            result[activity] = Assessment(
                 claimed,
                 f"enrolled {d.enrolled_on.isoformat()} and graduated {d.graduated_on.isoformat()}, both in {window}",
                 ZERO, None, CountsToward.WAIVER,
@@ -248,14 +246,14 @@ def count_degrees(
                 (10,),
             )
         elif claimed is None:
-            result[activity.id] = _nothing(
+            result[activity] = _nothing(
                 claimed, arithmetic,
                 f"enrolled {d.enrolled_on.isoformat()}, before the window: only institution-certified "
                 "hours count, and none were certified (§3(3))",
                 10,
             )
         else:
-            result[activity.id] = Assessment(
+            result[activity] = Assessment(
                 claimed, arithmetic, claimed, "degree", CountsToward.TOTAL,
                 f"enrolled {d.enrolled_on.isoformat()}, before the window: certified hours count as "
                 "specialty hours; the public minimum still applies (§3(3))",
@@ -289,17 +287,18 @@ def evaluate(
     series = record.series
     activities = list(record.activities.values())
 
-    effects: dict[UUID, Assessment] = {}
+    effects: dict[Activity, Assessment] = {}
     for activity in activities:
         if activity.kind not in YEARLY_KINDS:
             continue
-        effect = assess(params, activity, series)
         if activity.void is None and activity.occurred_on not in window:
-            effect = _nothing(
-                effect.claimed, effect.arithmetic,
+            claimed, arithmetic = claim(params, activity)
+            effects[activity] = _nothing(
+                claimed, arithmetic,
                 f"{activity.occurred_on.isoformat()} is outside the window {window} (§3(2))", 8,
             )
-        effects[activity.id] = effect
+        else:
+            effects[activity] = assess(params, activity, series)
     effects |= substitute_exams(
         params, (a for a in activities if a.kind is ActivityKind.EXAM_PASS), series, window
     )
@@ -308,37 +307,37 @@ def evaluate(
     by_kind = dict.fromkeys(
         ("public_course", "exam_substitution", "specialty", "study_tour", "teaching", "degree"), ZERO
     )
+    readings = {1, 8}
+    waived = False
     for effect in effects.values():
         if effect.credited_as is not None:
             by_kind[effect.credited_as] += effect.credited
-    public = by_kind["public_course"] + by_kind["exam_substitution"]
-    total = sum(by_kind.values(), ZERO)
-    credited = Credited(**by_kind, public_hours=public, total_hours=total)
-    waived = any(e.counts_toward is CountsToward.WAIVER for e in effects.values())
-    shortfall = Required(
-        total_hours=max(ZERO, requirement.total_hours - total),
-        public_hours=max(ZERO, requirement.public_hours - public),
-    )
-    hours_met = shortfall.total_hours == 0 and shortfall.public_hours == 0
-    passed = waived or hours_met
-
-    readings = {1, 8} | {r for e in effects.values() for r in e.readings}
-    if any(e.claimed is not None for e in effects.values()):
-        readings.add(14)
+        waived = waived or effect.counts_toward is CountsToward.WAIVER
+        readings.update(effect.readings)
+        if effect.claimed is not None:
+            readings.add(14)
     if level is Level.JUNIOR:
         readings.add(5)
     if level is Level.SENIOR:
         readings.add(7)
+    public = by_kind["public_course"] + by_kind["exam_substitution"]
+    total = sum(by_kind.values(), ZERO)
+    credited = Credited(**by_kind, public_hours=public, total_hours=total)
+    shortfall = Required(
+        total_hours=max(ZERO, requirement.total_hours - total),
+        public_hours=max(ZERO, requirement.public_hours - public),
+    )
+    passed = waived or (shortfall.total_hours == 0 and shortfall.public_hours == 0)
 
     items = []
     for a in sorted(activities, key=lambda a: (a.occurred_on, a.kind, a.recorded.originator_version)):
-        e = effects[a.id]
+        e = effects[a]
         items.append(
             {
                 "activity_id": a.id,
                 "kind": a.kind,
                 "occurred_on": a.occurred_on,
-                "description": describe(a),
+                "description": a.recorded.describe(),
                 "status": a.status,
                 "claimed_hours": e.claimed,
                 "arithmetic": e.arithmetic,
@@ -384,25 +383,6 @@ def summarise(
         )
     verdict = "passed" if passed else "not passed"
     return f"{verdict} for {level} in {window}: {figures} (§3(2))"
-
-
-def describe(activity: Activity) -> str:
-    d = activity.recorded
-    if isinstance(d, PublicCourse):
-        return f"{d.title} [{d.course_code}], platform record {d.record_id}"
-    if isinstance(d, SpecialtyCredit):
-        programme = f", programme {d.programme_code}" if d.programme_code else ""
-        return f"{d.subject}: certificate {d.provider_code}/{d.certificate_no}, route {d.route}{programme}"
-    if isinstance(d, StudyTour):
-        return f"{d.subject}: {d.first_day.isoformat()} to {d.last_day.isoformat()}, document {d.document_ref}"
-    if isinstance(d, Teaching):
-        return f"taught {d.course}, document {d.document_ref}"
-    if isinstance(d, ExamPass):
-        what = "title foreign-language exam" if d.exam is Exam.FOREIGN_LANGUAGE else f"computer module {d.module}"
-        return f"{what}, certificate {d.certificate_no}"
-    if isinstance(d, Degree):
-        return f"{d.degree} degree, {d.institution}, enrolled {d.enrolled_on.isoformat()}"
-    raise TypeError(type(d).__name__)
 
 
 RULE_SET = RuleSet(PARAMETERS, sys.modules[__name__])

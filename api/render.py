@@ -1,0 +1,80 @@
+"""Verdicts as readable terminal tables (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ce_ledger.domain.professional import Professional
+from ce_ledger.domain.values import canonical
+from ce_ledger.rules.verdict import CountsToward, Verdict
+
+KIND_LABELS = {
+    "public_course": "public course 公需课",
+    "specialty": "specialty 专业课",
+    "study_tour": "study tour 考察交流",
+    "teaching": "teaching 授课",
+    "exam_pass": "exam 考试",
+    "degree": "degree 学历",
+}
+
+
+def hours(value) -> str:
+    return "" if value is None else canonical(value)
+
+
+def verdict_panel(verdict: Verdict, professional: Professional) -> Panel:
+    reg = professional.registration
+    header = Text.assemble(
+        (f"{reg.name}", "bold"),
+        f"  {reg.masked_id}  {reg.series.name}  unit {reg.employer_unit}\n",
+        f"{verdict.level} · evaluation {verdict.evaluation_year} · window {verdict.window} · "
+        f"rule-set {verdict.rule_set.id} ({verdict.rule_set.digest[:12]}…) · record v{verdict.record_version}",
+    )
+
+    lines = Table(expand=True, show_edge=False, pad_edge=False)
+    lines.add_column("date", no_wrap=True)
+    lines.add_column("kind", no_wrap=True)
+    lines.add_column("activity", ratio=3)
+    lines.add_column("claimed", justify="right", no_wrap=True)
+    lines.add_column("credited", justify="right", no_wrap=True)
+    lines.add_column("toward", no_wrap=True)
+    lines.add_column("why", ratio=4)
+    for item in verdict.items:
+        counted = item.credited_hours > 0 or item.counts_toward is CountsToward.WAIVER
+        style = None if counted else "dim"
+        lines.add_row(
+            item.occurred_on.isoformat(),
+            KIND_LABELS[item.kind],
+            item.description,
+            item.arithmetic,
+            hours(item.credited_hours),
+            item.counts_toward,
+            item.reason,
+            style=style,
+        )
+
+    totals = Table(show_edge=False, pad_edge=False)
+    totals.add_column("")
+    totals.add_column("required", justify="right")
+    totals.add_column("credited", justify="right")
+    totals.add_column("short", justify="right")
+    c, r, s = verdict.credited, verdict.required, verdict.shortfall
+    totals.add_row("public 公需课", hours(r.public_hours), hours(c.public_hours), hours(s.public_hours))
+    totals.add_row("total 总学时", hours(r.total_hours), hours(c.total_hours), hours(s.total_hours))
+    by_kind = "  ".join(
+        f"{name} {hours(getattr(c, name))}"
+        for name in ("public_course", "exam_substitution", "specialty", "study_tour", "teaching", "degree")
+    )
+
+    result = Text(
+        ("PASSED 合格" if verdict.passed else "NOT PASSED 不合格") + f" — {verdict.summary}",
+        style="bold green" if verdict.passed else "bold red",
+    )
+    return Panel(
+        Group(header, Text(""), lines, Text(""), totals, Text(by_kind, style="dim"), Text(""), result),
+        title=f"verdict {verdict.fingerprint[:16]}",
+        border_style="green" if verdict.passed else "red",
+    )
