@@ -16,6 +16,8 @@ from api.render import verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
 console = Console()
+if not console.is_terminal:  # piped or captured: wide enough that verdict lines stay readable
+    console = Console(width=140)
 
 
 @app.command()

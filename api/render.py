@@ -37,23 +37,18 @@ def verdict_panel(verdict: Verdict, professional: Professional) -> Panel:
     lines = Table(expand=True, show_edge=False, pad_edge=False)
     lines.add_column("date", no_wrap=True)
     lines.add_column("kind", no_wrap=True)
-    lines.add_column("activity", ratio=3)
-    lines.add_column("claimed", justify="right", no_wrap=True)
+    lines.add_column("activity — why it counts what it counts", ratio=1)
+    lines.add_column("claimed", justify="right")
     lines.add_column("credited", justify="right", no_wrap=True)
-    lines.add_column("toward", no_wrap=True)
-    lines.add_column("why", ratio=4)
     for item in verdict.items:
         counted = item.credited_hours > 0 or item.counts_toward is CountsToward.WAIVER
-        style = None if counted else "dim"
         lines.add_row(
             item.occurred_on.isoformat(),
             KIND_LABELS[item.kind],
-            item.description,
+            Text.assemble(item.description, "\n", (f"→ {item.counts_toward}: {item.reason}", "italic")),
             item.arithmetic,
             hours(item.credited_hours),
-            item.counts_toward,
-            item.reason,
-            style=style,
+            style=None if counted else "dim",
         )
 
     totals = Table(show_edge=False, pad_edge=False)

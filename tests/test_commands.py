@@ -265,3 +265,26 @@ def test_the_same_record_gives_the_same_verdict_bytes(ledger, pid, settings, clo
         other.close()
     assert first.canonical_json() == second.canonical_json()
     assert first.fingerprint == second.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("details", "other_content"),
+    [
+        (public("2", date(2016, 1, 1), record_id="K-1"), {"title": "另一课程"}),
+        (specialty("30", date(2016, 1, 1), cert="K-2"), {"subject": "另一主题"}),
+        (tour(2, date(2016, 1, 1), date(2016, 1, 3), ref="宁交考〔2016〕4号"), {"days": 3}),
+        (teaching("3", date(2016, 1, 1), ref="宁教函〔2016〕9号"), {"hours_taught": Decimal(2)}),
+        (ExamPass(exam="computer_module", module="WORD", passed_on=date(2012, 1, 1), certificate_no="K-5"),
+         {"passed_on": date(2012, 2, 1)}),
+        (degree(date(2012, 9, 1), date(2016, 7, 1), hours="90"), {"certified_hours": Decimal(100)}),
+    ],
+    ids=["public-course", "specialty", "study-tour", "teaching", "exam-pass", "degree"],
+)
+def test_retry_keys_of_every_kind(ledger, pid, details, other_content):
+    """Reading 13: same key and content → the same activity; same key, other content → conflict."""
+    first = ledger.record(pid, details)
+    assert ledger.record(pid, details) == type(first)(first.activity_id, "duplicate")
+    with pytest.raises(Conflict) as e:
+        ledger.record(pid, details.model_copy(update=other_content))
+    assert e.value.field == next(iter(other_content))
+    assert len(ledger.professional(pid).activities) == 1
