@@ -279,14 +279,10 @@ def window_for(params: Parameters, level: Level, evaluation_year: int) -> Window
     return Window(from_year=evaluation_year - years, to_year=evaluation_year - 1)
 
 
-def evaluate(
-    params: Parameters, record: Professional, level: Level, evaluation_year: int, digest: str
-) -> Verdict:
-    requirement = params.requirements[level]
-    window = window_for(params, level, evaluation_year)
-    series = record.series
-    activities = list(record.activities.values())
-
+def effects_in(
+    params: Parameters, activities: list[Activity], series: Series, window: Window
+) -> dict[Activity, Assessment]:
+    """Every activity's effect on one window: the heart of a verdict."""
     effects: dict[Activity, Assessment] = {}
     for activity in activities:
         if activity.kind not in YEARLY_KINDS:
@@ -303,10 +299,28 @@ def evaluate(
         params, (a for a in activities if a.kind is ActivityKind.EXAM_PASS), series, window
     )
     effects |= count_degrees(params, (a for a in activities if a.kind is ActivityKind.DEGREE), window)
+    return effects
 
-    by_kind = dict.fromkeys(
-        ("public_course", "exam_substitution", "specialty", "study_tour", "teaching", "degree"), ZERO
-    )
+
+CREDITED_KINDS = ("public_course", "exam_substitution", "specialty", "study_tour", "teaching", "degree")
+
+
+def credited(by_kind: dict[str, Decimal]) -> Credited:
+    """Totals from hours per kind: public = public courses + substitution (reading 2)."""
+    full = {kind: by_kind.get(kind, ZERO) for kind in CREDITED_KINDS}
+    public = full["public_course"] + full["exam_substitution"]
+    return Credited(**full, public_hours=public, total_hours=sum(full.values(), ZERO))
+
+
+def evaluate(
+    params: Parameters, record: Professional, level: Level, evaluation_year: int, digest: str
+) -> Verdict:
+    requirement = params.requirements[level]
+    window = window_for(params, level, evaluation_year)
+    activities = list(record.activities.values())
+    effects = effects_in(params, activities, record.series, window)
+
+    by_kind = dict.fromkeys(CREDITED_KINDS, ZERO)
     readings = {1, 8}
     waived = False
     for effect in effects.values():
@@ -320,9 +334,8 @@ def evaluate(
         readings.add(5)
     if level is Level.SENIOR:
         readings.add(7)
-    public = by_kind["public_course"] + by_kind["exam_substitution"]
-    total = sum(by_kind.values(), ZERO)
-    credited = Credited(**by_kind, public_hours=public, total_hours=total)
+    totals = credited(by_kind)
+    public, total = totals.public_hours, totals.total_hours
     shortfall = Required(
         total_hours=max(ZERO, requirement.total_hours - total),
         public_hours=max(ZERO, requirement.public_hours - public),
@@ -355,7 +368,7 @@ def evaluate(
         evaluation_year=evaluation_year,
         window=window,
         required=Required(total_hours=requirement.total_hours, public_hours=requirement.public_hours),
-        credited=credited,
+        credited=totals,
         shortfall=shortfall,
         passed=passed,
         waived_by_degree=waived,
