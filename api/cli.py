@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import signal
+import threading
+
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from ce_ledger import demo as demo_data
-from ce_ledger.bootstrap import build_ledger
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import Level
-from api.render import verdict_panel
+from api.bootstrap import build_services
+from api.render import rebuild_table, standing_table, verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
 console = Console()
@@ -23,8 +26,8 @@ if not console.is_terminal:  # piped or captured: wide enough that verdict lines
 @app.command()
 def demo(year: int = typer.Option(2019, help="evaluation year")) -> None:
     """Load the demo professionals (once: reloading records nothing new) and print their verdicts."""
-    ledger = build_ledger()
-    try:
+    with build_services() as services:
+        ledger = services.ledger
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("recording demo activities", total=len(demo_data.PEOPLE))
             loaded = demo_data.load(ledger, progress=lambda _: progress.advance(task))
@@ -32,8 +35,6 @@ def demo(year: int = typer.Option(2019, help="evaluation year")) -> None:
             console.print(f"[dim]{item.person.story}[/dim]")
             verdict = ledger.evaluate(item.professional_id, item.person.level, year)
             console.print(verdict_panel(verdict, ledger.professional(item.professional_id)))
-    finally:
-        ledger.close()
 
 
 @app.command()
@@ -45,18 +46,71 @@ def evaluate(
     json: bool = typer.Option(False, "--json", help="print the verdict's canonical JSON"),
 ) -> None:
     """Evaluate one professional's record and print the verdict."""
-    ledger = build_ledger()
-    try:
-        verdict = ledger.evaluate(professional_id, level, year, rule_set=rule_set)
+    with build_services() as services:
+        ledger = services.ledger
+        try:
+            verdict = ledger.evaluate(professional_id, level, year, rule_set=rule_set)
+        except LedgerError as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
         if json:
             typer.echo(verdict.canonical_json().decode())
         else:
             console.print(verdict_panel(verdict, ledger.professional(professional_id)))
-    except LedgerError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        ledger.close()
+
+
+@app.command()
+def project(
+    batch_size: int = typer.Option(1000, help="notifications applied per transaction"),
+    once: bool = typer.Option(False, "--once", help="catch up and exit instead of following"),
+) -> None:
+    """Keep the totals view current: follow the ledger's log (PostgreSQL: LISTEN/NOTIFY)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with build_services() as services:
+        projection = services.projection
+        projection.batch_size = batch_size
+        if once:
+            console.print(f"applied {projection.catch_up()} notifications")
+            return
+        console.print(f"following the ledger's log into totals view v{projection.current_version()} (Ctrl-C stops)")
+        projection.follow(stop)
+
+
+@app.command()
+def rebuild() -> None:
+    """Build the totals view anew from position zero beside the current one, then switch readers."""
+    with build_services() as services:
+        old = services.projection.current_version()
+        with Progress(console=console) as progress:
+            task = progress.add_task("rebuilding the totals view", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            new, applied = services.projection.rebuild(progress=advance)
+        services.projection.catch_up(old)  # compare against an old version that is up to date
+        before, after = services.view.dump(old), services.view.dump(new)
+        console.print(rebuild_table(old, new, applied, before, after))
+        if before != after:
+            console.print(f"[yellow]v{new} differs from v{old}: the rule-set or the view's code changed[/yellow]")
+
+
+@app.command()
+def staff(
+    unit: str = typer.Argument(..., help="employer unit code"),
+    level: Level = typer.Option(..., help="title level applied for"),
+    year: int = typer.Option(2019, help="evaluation year"),
+) -> None:
+    """A unit's staff against one requirement, those furthest short first (from the totals view)."""
+    with build_services() as services:
+        try:
+            standings = services.totals.unit(unit, level, year)
+        except LedgerError as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
+        console.print(standing_table(standings))
 
 
 def main() -> None:

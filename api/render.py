@@ -73,3 +73,29 @@ def verdict_panel(verdict: Verdict, professional: Professional) -> Panel:
         title=f"verdict {verdict.fingerprint[:16]}",
         border_style="green" if verdict.passed else "red",
     )
+
+
+def rebuild_table(old: int, new: int, applied: int, before: dict, after: dict) -> Table:
+    table = Table(title=f"totals view rebuilt: v{old} → v{new} ({applied} notifications applied)")
+    table.add_column("rows")
+    table.add_column(f"v{old}", justify="right")
+    table.add_column(f"v{new}", justify="right")
+    table.add_column("identical")
+    for name in ("people", "activities", "years"):
+        same = before[name] == after[name]
+        table.add_row(name, str(len(before[name])), str(len(after[name])), "[green]yes[/green]" if same else "[red]no[/red]")
+    return table
+
+
+def standing_table(standings: list) -> Table:
+    table = Table(title="staff standing")
+    for col, justify in (("name", "left"), ("ID", "left"), ("public", "right"), ("total", "right"),
+                         ("short public", "right"), ("short total", "right"), ("meets", "left")):
+        table.add_column(col, justify=justify)
+    for s in standings:
+        table.add_row(
+            s.name, s.masked_id, hours(s.credited.public_hours), hours(s.credited.total_hours),
+            hours(s.shortfall.public_hours), hours(s.shortfall.total_hours),
+            "[green]yes[/green]" + (" (degree)" if s.waived_by_degree else "") if s.meets else "[red]no[/red]",
+        )
+    return table

@@ -9,7 +9,7 @@ write and reports a duplicate, so nothing is recorded twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import ClassVar
 from uuid import UUID, uuid5
@@ -73,10 +73,32 @@ class Ledger(Application[UUID]):
         rule_sets: Registry = PUBLISHED,
     ):
         super().__init__(env)
+        self._saved_listeners: list[Callable[[int], None]] = []
         self._secret_key = secret_key
         self._zone = ZoneInfo(timezone)
         self.clock = clock
         self.rule_sets = rule_sets
+
+    # -- after a save ----------------------------------------------------------------
+
+    def on_saved(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(position)`` after every save, in the saving thread.
+
+        The embedded (SQLite) composition uses this to bring the read side up to date
+        before a command returns; the library offers no subscription on SQLite.
+        """
+        self._saved_listeners.append(listener)
+
+    def _notify(self, recordings: list) -> None:
+        super()._notify(recordings)
+        if recordings and self._saved_listeners:
+            position = max(r.notification.id for r in recordings)
+            for listener in self._saved_listeners:
+                listener(position)
+
+    def position(self) -> int:
+        """The last position in the log: what a reader waits for after a duplicate."""
+        return self.recorder.max_notification_id() or 0
 
     # -- time ------------------------------------------------------------------------
 
@@ -160,13 +182,14 @@ class Ledger(Application[UUID]):
             else:
                 results[i] = outcome
         try:
-            self.save(*(p for p in records.values() if p is not None), *reservations)
+            recordings = self.save(*(p for p in records.values() if p is not None), *reservations)
         except IntegrityError:
             return [
                 r if isinstance(r, LedgerError) else self._record_or_error(pid, details)
                 for r, (pid, details) in zip(results, items, strict=True)
             ]
-        return results  # type: ignore[return-value]
+        position = max((r.notification.id for r in recordings), default=None) or self.position()
+        return [r if isinstance(r, LedgerError) else replace(r, position=position) for r in results]  # type: ignore[arg-type]
 
     def decide(
         self, professional_id: UUID, activity_id: UUID, verification: Verification, *, by: str
@@ -286,9 +309,14 @@ class Ledger(Application[UUID]):
     ) -> Outcome:
         reservations: list[ActivityKeyReserved] = []
         outcome = self._decide(professional, details, now, today, generation, reservations)
+        return self._saved(outcome, professional, *reservations)
+
+    def _saved(self, outcome: Outcome, *objs: object) -> Outcome:
+        """Save what the command triggered (if anything) and stamp the log position."""
         if outcome.status == "recorded":
-            self.save(professional, *reservations)
-        return outcome
+            recordings = self.save(*objs)  # type: ignore[arg-type]
+            return replace(outcome, position=max(r.notification.id for r in recordings))
+        return replace(outcome, position=self.position())
 
     def _generation_for(self, pid: UUID, details: ActivityDetails) -> int | None:
         """After a clash on a global key: may this person take it, and as which generation?
@@ -320,8 +348,5 @@ class Ledger(Application[UUID]):
             with attempt:
                 professional = self.professional(professional_id)
                 now, today = self._now()
-                outcome = command(professional, now, today)
-                if outcome.status == "recorded":
-                    self.save(professional)
-                return outcome
+                return self._saved(command(professional, now, today), professional)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
 from platformdirs import user_data_dir
@@ -25,12 +26,21 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     timezone: str = "Asia/Shanghai"
     postgres_pool_size: int = 8
+    # The rule-set the totals view credits by.
+    view_rule_set: str = "NX-2019"
+    # How the totals view keeps up: "inline" catches up inside each write (the default
+    # on SQLite, which has no subscriptions), "worker" leaves it to `ce-ledger project`.
+    view_upkeep: Literal["inline", "worker"] | None = None
     # Records kept decoded in memory (0: none); each is fast-forwarded from the store on use.
     cache_size: int = 2000
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
+
+    @property
+    def upkeep(self) -> str:
+        return self.view_upkeep or ("inline" if self.is_sqlite else "worker")
 
     @property
     def sqlite_path(self) -> Path:

@@ -76,10 +76,15 @@ class Activity:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a command did: ``recorded`` a new event, or found a ``duplicate`` of its retry."""
+    """What a command did: ``recorded`` a new event, or found a ``duplicate`` of its retry.
+
+    ``position`` is filled in by the application once saved: the place in the ledger's
+    log that a reader of a view can wait for to see this outcome.
+    """
 
     activity_id: UUID
     status: Literal["recorded", "duplicate"]
+    position: int | None = field(default=None, compare=False)
 
 
 def activity_id_for(professional_id: UUID, details: ActivityDetails, generation: int) -> UUID:

@@ -1,0 +1,44 @@
+"""The composition root: settings wired to the ledger, the totals view and its upkeep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ce_ledger.application import Ledger
+from ce_ledger.bootstrap import build_ledger
+from ce_ledger.config import Settings
+from projections.bootstrap import build_projection, build_view
+from projections.queries import Totals
+from projections.runner import TotalsProjection
+from projections.view import TotalsView
+
+
+@dataclass
+class Services:
+    settings: Settings
+    ledger: Ledger
+    view: TotalsView
+    projection: TotalsProjection
+    totals: Totals
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.view.datastore.close()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_services(settings: Settings | None = None, **ledger_overrides: Any) -> Services:
+    settings = settings or Settings()
+    ledger = build_ledger(settings, **ledger_overrides)
+    view = build_view(settings)
+    projection = build_projection(ledger, view, settings)
+    projection.ensure_current()
+    if settings.upkeep == "inline":
+        ledger.on_saved(lambda position: projection.catch_up())
+    return Services(settings, ledger, view, projection, Totals(view))

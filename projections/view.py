@@ -1,0 +1,291 @@
+"""The totals view in a database: versioned tables beside the library's tracking table.
+
+One class per store, sharing their SQL: the SQLite view subclasses the library's
+``SQLiteTrackingRecorder`` and the PostgreSQL one its ``PostgresTrackingRecorder``,
+so rows and the tracked position are written in one transaction, and each event is
+applied exactly once, also after a crash.
+
+Every build of the view is a *version* with its own tables (``totals_v3_years``…).
+``rebuild`` fills a new version beside the current one and then switches readers in
+one UPDATE; a reader always asks which version is current first, inside its own
+read, so it never sees a half-built view. Hours are stored as canonical decimal
+text: the view never sums in SQL, where SQLite would round through floats.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Iterator
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+
+from ce_ledger.domain.values import canonical
+from projections.rows import ActivityRow, Changes, PersonRow, YearRow
+
+APPLICATION = "ledger"  # the application whose log the view follows
+
+PEOPLE_COLUMNS = (
+    "professional_id", "masked_id", "name", "series_name", "requires_foreign_language_exam",
+    "requires_computer_exam", "own_ce_regulation", "employer_unit", "registered_on",
+)
+ACTIVITY_COLUMNS = (
+    "activity_id", "professional_id", "kind", "year", "recorded_topic", "recorded_state",
+    "decision_topic", "decision_state", "void_state", "credited_as", "credited", "pending",
+)
+YEAR_COLUMNS = (
+    "professional_id", "year", "public_course", "specialty", "study_tour", "teaching",
+    "pending_count", "pending_hours",
+)
+DECIMALS = {"credited", "pending", "public_course", "specialty", "study_tour", "teaching", "pending_hours"}
+
+
+def tracking_name(version: int) -> str:
+    """Each version tracks its own position in the ledger's log."""
+    return f"{APPLICATION}@v{version}"
+
+
+class NoView(LookupError):
+    """No version of the view has been built yet."""
+
+
+class TotalsView:
+    """Shared SQL; subclasses say how to name a table, write a parameter, and lock."""
+
+    placeholder = "%s"
+
+    # -- dialect -----------------------------------------------------------------------
+
+    def table(self, name: str) -> str:
+        raise NotImplementedError
+
+    def transaction(self, *, commit: bool) -> Any:
+        return self.datastore.transaction(commit=commit)  # type: ignore[attr-defined]
+
+    def lock(self, cursor: Any, version: int) -> None:
+        """Serialise batch writers of one version (see ``Postgres``); SQLite has one writer."""
+
+    def sql(self, text: str) -> str:
+        return text.replace("%s", self.placeholder)
+
+    def in_list(self, values: Sequence[Any]) -> str:
+        return "(" + ",".join([self.placeholder] * len(values)) + ")"
+
+    # -- versions ----------------------------------------------------------------------
+
+    def create_table(self) -> None:
+        super().create_table()  # type: ignore[misc]  # the library's tracking table
+        self.ensure_versions_table()
+
+    def ensure_versions_table(self) -> None:
+        with self.transaction(commit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table('totals_versions')} ("
+                "version INTEGER PRIMARY KEY, rule_set TEXT NOT NULL, digest TEXT NOT NULL, "
+                "state TEXT NOT NULL, created_at TEXT NOT NULL)"
+            )
+
+    def create_version(self, rule_set_id: str, digest: str) -> int:
+        """A new, empty version in state 'building'."""
+        with self.transaction(commit=True) as c:
+            c.execute(f"SELECT MAX(version) AS v FROM {self.table('totals_versions')}")
+            version = (c.fetchone()["v"] or 0) + 1
+            p = f"totals_v{version}"
+            c.execute(
+                f"CREATE TABLE {self.table(p + '_people')} ("
+                "professional_id TEXT PRIMARY KEY, masked_id TEXT, name TEXT, series_name TEXT, "
+                "requires_foreign_language_exam INTEGER, requires_computer_exam INTEGER, "
+                "own_ce_regulation INTEGER, employer_unit TEXT, registered_on TEXT)"
+            )
+            c.execute(f"CREATE INDEX {p}_people_unit ON {self.table(p + '_people')} (employer_unit)")
+            c.execute(
+                f"CREATE TABLE {self.table(p + '_activities')} ("
+                "activity_id TEXT PRIMARY KEY, professional_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                "year INTEGER NOT NULL, recorded_topic TEXT NOT NULL, recorded_state TEXT NOT NULL, "
+                "decision_topic TEXT, decision_state TEXT, void_state TEXT, credited_as TEXT, "
+                "credited TEXT NOT NULL, pending TEXT NOT NULL)"
+            )
+            c.execute(
+                f"CREATE INDEX {p}_activities_person ON {self.table(p + '_activities')} "
+                "(professional_id, kind)"
+            )
+            c.execute(
+                f"CREATE TABLE {self.table(p + '_years')} ("
+                "professional_id TEXT NOT NULL, year INTEGER NOT NULL, public_course TEXT NOT NULL, "
+                "specialty TEXT NOT NULL, study_tour TEXT NOT NULL, teaching TEXT NOT NULL, "
+                "pending_count INTEGER NOT NULL, pending_hours TEXT NOT NULL, "
+                "PRIMARY KEY (professional_id, year))"
+            )
+            c.execute(
+                self.sql(
+                    f"INSERT INTO {self.table('totals_versions')} VALUES (%s, %s, %s, 'building', %s)"
+                ),
+                (version, rule_set_id, digest, datetime.now(UTC).isoformat()),
+            )
+        return version
+
+    def switch_to(self, version: int) -> None:
+        """Make ``version`` the one readers see: one statement, so one step."""
+        with self.transaction(commit=True) as c:
+            c.execute(
+                self.sql(
+                    f"UPDATE {self.table('totals_versions')} SET state = CASE "
+                    "WHEN version = %s THEN 'current' WHEN state = 'current' THEN 'retired' "
+                    "ELSE state END"
+                ),
+                (version,),
+            )
+
+    def versions(self) -> list[dict[str, Any]]:
+        with self.transaction(commit=False) as c:
+            c.execute(f"SELECT * FROM {self.table('totals_versions')} ORDER BY version")
+            return [dict(r) for r in c.fetchall()]
+
+    def current(self, cursor: Any = None) -> tuple[int, str]:
+        """The version readers use, and its rule-set id."""
+        with self._cursor(cursor) as c:
+            c.execute(f"SELECT version, rule_set FROM {self.table('totals_versions')} WHERE state = 'current'")
+            row = c.fetchone()
+        if row is None:
+            raise NoView("the totals view has not been built: run `ce-ledger rebuild`")
+        return row["version"], row["rule_set"]
+
+    @contextmanager
+    def _cursor(self, cursor: Any) -> Iterator[Any]:
+        if cursor is not None:
+            yield cursor
+        else:
+            with self.transaction(commit=False) as c:
+                yield c
+
+    def position(self, version: int) -> int:
+        return self.max_tracking_id(tracking_name(version)) or 0  # type: ignore[attr-defined]
+
+    def wait_for(self, position: int, timeout: float) -> None:
+        """Block until the current version has applied ``position`` (read-your-writes)."""
+        version, _ = self.current()
+        self.wait(tracking_name(version), position, timeout=timeout)  # type: ignore[attr-defined]
+
+    # -- one batch, in one transaction ----------------------------------------------------
+
+    def prefetch(self, c: Any, version: int, changes: Changes, pids: set[str], aids: set[str]) -> None:
+        p = f"totals_v{version}"
+        if pids:
+            for row in self._select_in(c, p + "_people", "professional_id", list(pids)):
+                changes.people.setdefault(row["professional_id"], PersonRow(**row))
+            for row in self._select_in(c, p + "_years", "professional_id", list(pids)):
+                key = (row["professional_id"], row["year"])
+                changes.years.setdefault(key, YearRow(**self._decimals(row)))
+        if aids:
+            for row in self._select_in(c, p + "_activities", "activity_id", list(aids)):
+                changes.activities.setdefault(row["activity_id"], ActivityRow(**self._decimals(row)))
+
+    def write(self, c: Any, version: int, changes: Changes, tracking: Tracking) -> None:
+        p = f"totals_v{version}"
+        self._upsert(c, p + "_people", PEOPLE_COLUMNS, ("professional_id",),
+                     (changes.people[k] for k in changes.dirty_people))
+        self._upsert(c, p + "_activities", ACTIVITY_COLUMNS, ("activity_id",),
+                     (changes.activities[k] for k in changes.dirty_activities))
+        self._upsert(c, p + "_years", YEAR_COLUMNS, ("professional_id", "year"),
+                     (changes.years[k] for k in changes.dirty_years))
+        self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+
+    def _upsert(self, c: Any, table: str, columns: Sequence[str], key: Sequence[str], rows: Iterable[Any]) -> None:
+        values = [tuple(self._out(col, getattr(r, col)) for col in columns) for r in rows]
+        if not values:
+            return
+        updates = ", ".join(f"{col} = excluded.{col}" for col in columns if col not in key)
+        c.executemany(
+            f"INSERT INTO {self.table(table)} ({', '.join(columns)}) "
+            f"VALUES ({', '.join([self.placeholder] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
+            values,
+        )
+
+    @staticmethod
+    def _out(column: str, value: Any) -> Any:
+        return canonical(value) if column in DECIMALS else value
+
+    @staticmethod
+    def _decimals(row: Any) -> dict[str, Any]:
+        return {k: Decimal(v) if k in DECIMALS else v for k, v in dict(row).items()}
+
+    def _select_in(self, c: Any, table: str, column: str, values: list[Any]) -> list[Any]:
+        rows: list[Any] = []
+        for i in range(0, len(values), 900):  # stay under SQLite's variable limit
+            chunk = values[i : i + 900]
+            c.execute(f"SELECT * FROM {self.table(table)} WHERE {column} IN {self.in_list(chunk)}", chunk)
+            rows.extend(c.fetchall())
+        return rows
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self, pids: list[str], from_year: int, to_year: int) -> tuple[str, dict[str, Any]]:
+        """Everything a window query needs for some people, read in one transaction:
+        the rule-set id, and per person their row, year rows and window-wide activities."""
+        with self.transaction(commit=False) as c:
+            version, rule_set = self.current(c)
+            p = f"totals_v{version}"
+            out: dict[str, Any] = {pid: {"person": None, "years": [], "window_kinds": []} for pid in pids}
+            for row in self._select_in(c, p + "_people", "professional_id", pids):
+                out[row["professional_id"]]["person"] = PersonRow(**row)
+            for i in range(0, len(pids), 900):
+                chunk = pids[i : i + 900]
+                c.execute(
+                    self.sql(
+                        f"SELECT * FROM {self.table(p + '_years')} WHERE professional_id IN "
+                        f"{self.in_list(chunk)} AND year BETWEEN %s AND %s"
+                    ),
+                    [*chunk, from_year, to_year],
+                )
+                for row in c.fetchall():
+                    out[row["professional_id"]]["years"].append(YearRow(**self._decimals(row)))
+                c.execute(
+                    f"SELECT * FROM {self.table(p + '_activities')} WHERE professional_id IN "
+                    f"{self.in_list(chunk)} AND kind IN ('exam_pass', 'degree')",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    out[row["professional_id"]]["window_kinds"].append(ActivityRow(**self._decimals(row)))
+        return rule_set, out
+
+    def unit_members(self, unit: str) -> list[str]:
+        with self.transaction(commit=False) as c:
+            version, _ = self.current(c)
+            c.execute(
+                self.sql(f"SELECT professional_id FROM {self.table(f'totals_v{version}_people')} WHERE employer_unit = %s"),
+                (unit,),
+            )
+            return sorted(r["professional_id"] for r in c.fetchall())
+
+    def dump(self, version: int) -> dict[str, list[tuple]]:
+        """Every row of a version, sorted: for comparing two builds."""
+        out = {}
+        with self.transaction(commit=False) as c:
+            for name, columns in (("people", PEOPLE_COLUMNS), ("activities", ACTIVITY_COLUMNS), ("years", YEAR_COLUMNS)):
+                c.execute(f"SELECT {', '.join(columns)} FROM {self.table(f'totals_v{version}_{name}')}")
+                out[name] = sorted(tuple(r[col] for col in columns) for r in c.fetchall())
+        return out
+
+
+class SQLiteTotalsView(TotalsView, SQLiteTrackingRecorder):
+    placeholder = "?"
+
+    def table(self, name: str) -> str:
+        return name
+
+
+class PostgresTotalsView(TotalsView, PostgresTrackingRecorder):
+    def table(self, name: str) -> str:
+        return f'"{self.datastore.schema}"."{name}"'
+
+    def lock(self, cursor: Any, version: int) -> None:
+        # READ COMMITTED would let a second worker read rows half before and half after
+        # the first one's commit; one writer per version at a time rules that out.
+        key = zlib.crc32(self.datastore.schema.encode()) & 0x7FFFFFFF  # stable across processes
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", (key, version))
