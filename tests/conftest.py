@@ -55,3 +55,13 @@ def ledger(settings, clock):
     app = build_ledger(settings, clock=clock)
     yield app
     app.close()
+
+
+@pytest.fixture
+def services(settings, clock):
+    """Ledger and totals view; the view kept current inside each write, on both stores."""
+    from api.bootstrap import build_services
+
+    built = build_services(settings.model_copy(update={"view_upkeep": "inline"}), clock=clock)
+    yield built
+    built.close()
