@@ -9,6 +9,7 @@ credited at query time by the rule-set's ``substitute_exams`` and ``count_degree
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,7 @@ from ce_ledger.domain.values import ActivityKind, Series
 from ce_ledger.rules.ruleset import RuleSet
 
 ZERO = Decimal(0)
+WINDOW_KINDS = frozenset({ActivityKind.EXAM_PASS, ActivityKind.DEGREE})
 YEAR_COLUMNS = ("public_course", "specialty", "study_tour", "teaching")
 
 
@@ -41,7 +43,7 @@ class PersonRow:
     employer_unit: str
     registered_on: str
 
-    @property
+    @cached_property
     def series(self) -> Series:
         return Series(
             name=self.series_name,
@@ -62,24 +64,32 @@ class PersonRow:
 
 @dataclass
 class ActivityRow:
-    """An activity as the view knows it: its events' JSON, and what it credits now."""
+    """An activity as the view knows it: what it credits now, in which year.
+
+    Exam passes and degrees are credited per window at query time, so their rows also
+    keep their events' JSON. A year-bound activity's row keeps only its credit; when a
+    later decision or void needs the activity itself, the projection reads it from the
+    ledger (``TotalsProjection._apply``), which keeps the view's rows small.
+    """
 
     activity_id: str
     professional_id: str
     kind: str
     year: int
-    recorded_topic: str
-    recorded_state: str
-    decision_topic: str | None = None
-    decision_state: str | None = None
-    void_state: str | None = None
     credited_as: str | None = None
     credited: Decimal = ZERO
     pending: Decimal = ZERO
+    recorded_topic: str | None = None
+    recorded_state: str | None = None
+    decision_topic: str | None = None
+    decision_state: str | None = None
+    void_state: str | None = None
     decoded: Activity | None = field(default=None, repr=False, compare=False)  # not stored
 
     def activity(self) -> Activity:
         if self.decoded is None:
+            if self.recorded_state is None:
+                raise LookupError(f"activity {self.activity_id}: its events must be read from the ledger")
             self.decoded = self._decode()
         return self.decoded
 
@@ -126,51 +136,62 @@ class Projector:
         self.params = rule_set.parameters
         self.logic: Any = rule_set.logic
 
-    def apply(self, changes: Changes, event: LedgerEvent, state: str, topic: str) -> None:
-        if isinstance(event, ProfessionalRegistered):
-            row = PersonRow.registered(event)
-            changes.people[row.professional_id] = row
-            changes.dirty_people.add(row.professional_id)
-        elif isinstance(event, ActivityRecorded):
+    def apply(self, changes: Changes, event: LedgerEvent, topic: str) -> None:
+        """Bring the rows' state up to ``event``; credits are settled once per batch."""
+        if isinstance(event, ActivityRecorded):
             row = ActivityRow(
-                str(event.activity_id), str(event.originator_id), event.kind,
-                event.valid_on.year, topic, state, decoded=Activity(event),
+                str(event.activity_id), str(event.originator_id), event.kind, event.valid_on.year,
+                decoded=Activity(event),
             )
+            if row.kind in WINDOW_KINDS:
+                row.recorded_topic, row.recorded_state = topic, event.model_dump_json()
             changes.activities[row.activity_id] = row
-            self._credit(changes, row)
+            changes.dirty_activities.add(row.activity_id)
         elif isinstance(event, DecisionRecorded):
             row = changes.activities[str(event.activity_id)]
             activity = row.activity()
             if isinstance(event, ActivityVoided):
-                row.void_state, activity.void = state, event
+                activity.void = event
+                if row.kind in WINDOW_KINDS:
+                    row.void_state = event.model_dump_json()
             else:
-                row.decision_topic, row.decision_state = topic, state
                 activity.decision = event
-            self._credit(changes, row)
+                if row.kind in WINDOW_KINDS:
+                    row.decision_topic, row.decision_state = topic, event.model_dump_json()
+            changes.dirty_activities.add(row.activity_id)
+        elif isinstance(event, ProfessionalRegistered):
+            person = PersonRow.registered(event)
+            changes.people[person.professional_id] = person
+            changes.dirty_people.add(person.professional_id)
 
-    def _credit(self, changes: Changes, row: ActivityRow) -> None:
-        changes.dirty_activities.add(row.activity_id)
-        if row.kind not in self.logic.YEARLY_KINDS:
-            return  # exam passes and degrees are credited per window, at query time
-        key = (row.professional_id, row.year)
-        year = changes.years.get(key) or YearRow(*key)
-        changes.years[key] = year
-        changes.dirty_years.add(key)
-        # Take back what the activity credited before, then add what it credits now.
-        self._add(year, row, -1)
-        activity = row.activity()
-        effect = self.logic.assess(self.params, activity, changes.people[row.professional_id].series)
-        row.credited_as, row.credited = effect.credited_as, effect.credited
-        row.pending = effect.claimed if activity.status is Status.PENDING else ZERO
-        self._add(year, row, +1)
-
-    @staticmethod
-    def _add(year: YearRow, row: ActivityRow, sign: int) -> None:
-        if row.credited_as is not None:
-            setattr(year, row.credited_as, getattr(year, row.credited_as) + sign * row.credited)
-        if row.pending:
-            year.pending_count += sign
-            year.pending_hours += sign * row.pending
+    def settle(self, changes: Changes) -> None:
+        """Credit every activity the batch touched, once: take back what its row credited
+        before (nothing, if new), and add what the rule-set credits it now."""
+        assess, params, yearly = self.logic.assess, self.params, self.logic.YEARLY_KINDS
+        people, years, dirty_years = changes.people, changes.years, changes.dirty_years
+        for activity_id in changes.dirty_activities:
+            row = changes.activities[activity_id]
+            if row.kind not in yearly:
+                continue  # exam passes and degrees are credited per window, at query time
+            key = (row.professional_id, row.year)
+            year = years.get(key)
+            if year is None:
+                year = years[key] = YearRow(*key)
+            dirty_years.add(key)
+            if row.credited or row.pending:
+                _add(year, row, -1)
+            activity = row.activity()
+            effect = assess(params, activity, people[row.professional_id].series)
+            row.credited_as, row.credited = effect.credited_as, effect.credited
+            row.pending = effect.claimed if activity.status is Status.PENDING else ZERO
+            _add(year, row, +1)
 
 
-WINDOW_KINDS = (ActivityKind.EXAM_PASS, ActivityKind.DEGREE)
+def _add(year: YearRow, row: ActivityRow, sign: int) -> None:
+    if row.credited_as is not None and row.credited:
+        setattr(year, row.credited_as, getattr(year, row.credited_as) + sign * row.credited)
+    if row.pending:
+        year.pending_count += sign
+        year.pending_hours += sign * row.pending
+
+

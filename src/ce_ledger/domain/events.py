@@ -137,3 +137,13 @@ class ActivityKeyReserved(LedgerEvent):
     @property
     def valid_on(self) -> date:
         return self.recorded_at.date()
+
+
+# Every event of a professional's own stream (key streams hold ActivityKeyReserved only).
+RECORD_EVENTS: tuple[type[LedgerEvent], ...] = (
+    ProfessionalRegistered,
+    *EVENT_FOR_DETAILS.values(),
+    SpecialtyCreditVerified,
+    SpecialtyCreditRejected,
+    ActivityVoided,
+)
