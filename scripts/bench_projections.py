@@ -119,37 +119,30 @@ def main() -> int:
         with build_services(settings, clock=lambda: NOW) as services:
             generate(services, professionals, rng)
             rows = services.ledger.position()
+            # What an operator does after a bulk load; also keeps autovacuum from
+            # starting on the other core in the middle of the measurements.
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'VACUUM ANALYZE "{schema}".ledger_events')
             with psycopg.connect(url) as conn:
                 conn.execute(f'SET search_path TO "{schema}"')
                 kinds = dict(conn.execute(
                     "SELECT split_part(topic, ':', 2), count(*) FROM ledger_events GROUP BY 1 ORDER BY 2 DESC"
                 ).fetchall())
 
-            # raw limit: the rows a rebuild reads (a record's events, not key rows), in log
-            # order, JSON-decoded
-            with psycopg.connect(url) as conn:
-                conn.execute(f'SET search_path TO "{schema}"')
-                started = time.perf_counter()
-                decoded = 0
-                with conn.cursor(name="scan") as cur:
-                    cur.itersize = 5000
-                    cur.execute(
-                        "SELECT notification_id, topic, state FROM ledger_events WHERE topic = ANY(%s) "
-                        "ORDER BY notification_id",
-                        (RECORD_TOPICS,),
+            # Each measured twice, alternately; the better run of each counts (the machine
+            # has two cores and the database server shares them).
+            raw_runs, rebuild_runs = [], []
+            for _ in range(2):
+                decoded, seconds = raw_scan(url, schema)
+                raw_runs.append(seconds)
+                with Progress(console=console, transient=True) as progress:
+                    task = progress.add_task("rebuilding the totals view", total=rows)
+                    started = time.perf_counter()
+                    version, applied = services.projection.rebuild(
+                        progress=lambda done, total: progress.update(task, completed=done)
                     )
-                    for _, _, state in cur:
-                        json.loads(state)
-                        decoded += 1
-                raw_seconds = time.perf_counter() - started
-
-            with Progress(console=console) as progress:
-                task = progress.add_task("rebuilding the totals view", total=rows)
-                started = time.perf_counter()
-                version, applied = services.projection.rebuild(
-                    progress=lambda done, total: progress.update(task, completed=done)
-                )
-                rebuild_seconds = time.perf_counter() - started
+                    rebuild_runs.append(time.perf_counter() - started)
+            raw_seconds, rebuild_seconds = min(raw_runs), min(rebuild_runs)
 
             pids = [uuid.UUID(r[0]) for r in _people(services)]
             samples = []
@@ -183,6 +176,26 @@ def main() -> int:
     ok = rebuild_rate >= 0.3 * raw_rate
     console.print(f"bar: rebuild ≥ 0.3 × raw scan → {rebuild_rate / raw_rate:.2f} " + ("[green]meets[/green]" if ok else "[red]misses[/red]"))
     return 0 if ok else 1
+
+
+def raw_scan(url: str, schema: str) -> tuple[int, float]:
+    """The raw limit: the rows a rebuild reads (a record's events, not key rows), in log
+    order, with plain psycopg, each state JSON-decoded."""
+    with psycopg.connect(url) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        started = time.perf_counter()
+        decoded = 0
+        with conn.cursor(name="scan") as cur:
+            cur.itersize = 5000
+            cur.execute(
+                "SELECT notification_id, topic, state FROM ledger_events WHERE topic = ANY(%s) "
+                "ORDER BY notification_id",
+                (RECORD_TOPICS,),
+            )
+            for _, _, state in cur:
+                json.loads(state)
+                decoded += 1
+        return decoded, time.perf_counter() - started
 
 
 def _people(services) -> list:
