@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The HTTP API on the SQLite default, with the demo records and a token per role.
 run: $(STAMP)
-	$(BIN)/ce-ledger demo
+	$(BIN)/ce-ledger serve --demo
 
 # PostgreSQL: uses CE_LEDGER_TEST_POSTGRES_URL when set, else starts the local cluster.
 test: $(STAMP)

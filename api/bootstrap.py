@@ -33,6 +33,21 @@ class Services:
         self.close()
 
 
+def build_access(settings: Settings):
+    """The token registry: its own small application (PostgreSQL table ``access_events``;
+    on SQLite its own file beside the ledger)."""
+    from ce_ledger.config import persistence_env
+    from api.access import AccessRegistry
+
+    env = persistence_env(settings)
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        env["SQLITE_DBNAME"] = str(path.with_name(path.stem + ".access" + path.suffix))
+    else:
+        env["POSTGRES_POOL_SIZE"] = "2"
+    return AccessRegistry(env)
+
+
 def build_services(settings: Settings | None = None, **ledger_overrides: Any) -> Services:
     settings = settings or Settings()
     ledger = build_ledger(settings, **ledger_overrides)

@@ -8,13 +8,18 @@ import signal
 import threading
 
 import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.table import Table
 from rich.console import Console
 from rich.progress import Progress
 
 from ce_ledger import demo as demo_data
+from ce_ledger.config import Settings
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import Level
-from api.bootstrap import build_services
+from api.access import Principal, Role
+from api.bootstrap import build_access, build_services
 from api.render import rebuild_table, standing_table, verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
@@ -111,6 +116,57 @@ def staff(
             console.print(f"[red]{e}[/red]")
             raise typer.Exit(2) from None
         console.print(standing_table(standings))
+
+
+tokens = typer.Typer(help="Bearer tokens for the HTTP API.")
+app.add_typer(tokens, name="tokens")
+
+
+@tokens.command("issue")
+def issue_token(
+    role: Role = typer.Option(..., help="platform, employer, committee, auditor or professional"),
+    unit: str | None = typer.Option(None, help="the employer's unit code (employer tokens)"),
+    professional: UUID | None = typer.Option(None, help="the record a professional token may see"),
+    name: str = typer.Option("cli", help="who holds it; decisions name it"),
+) -> None:
+    """Print a new bearer token on stdout. Only its SHA-256 is stored: keep it, it is shown once."""
+    settings = Settings()
+    access = build_access(settings)
+    try:
+        typer.echo(access.issue(Principal(role=role, unit=unit, professional_id=professional, name=name)))
+    except (ValueError, ValidationError) as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        access.close()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port"),
+    workers: int = typer.Option(1, help="server processes"),
+    demo: bool = typer.Option(False, "--demo", help="load the demo data (once) and print a token per role"),
+) -> None:
+    """Run the HTTP API (uvicorn) on the configured store."""
+    settings = Settings()
+    if demo:
+        with build_services(settings) as services:
+            loaded = demo_data.load(services.ledger)
+        access = build_access(settings)
+        table = Table(title="demo tokens (new each start; only their hashes are stored)")
+        table.add_column("role")
+        table.add_column("token")
+        for role, unit, pid in (
+            (Role.PLATFORM, None, None), (Role.EMPLOYER, "640100-NXJT", None), (Role.COMMITTEE, None, None),
+            (Role.AUDITOR, None, None), (Role.PROFESSIONAL, None, loaded[0].professional_id),
+        ):
+            token = access.issue(Principal(role=role, unit=unit, professional_id=pid, name="demo"))
+            table.add_row(role.value + (f" ({unit})" if unit else "") + (f" ({pid})" if pid else ""), token)
+        access.close()
+        console.print(table)
+    console.print(f"API docs: [bold]http://{host}:{port}/docs[/bold]   (OpenAPI: http://{host}:{port}/openapi.json)")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
 def main() -> None:

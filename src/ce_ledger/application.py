@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import ClassVar
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -27,6 +27,7 @@ from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
 from ce_ledger.domain.identity import mask, professional_id
 from ce_ledger.domain.professional import Outcome, Professional, project_professional
 from ce_ledger.domain.values import Level, Series
+from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.persistence import PydanticMapper, UnusedTranscoder
 from ce_ledger.rules.published import PUBLISHED
 from ce_ledger.rules.ruleset import Registry
@@ -256,6 +257,36 @@ class Ledger(Application[UUID]):
         rules = self.rule_sets.get(rule_set) if rule_set else self.rule_sets.in_force(evaluation_year)
         record = self.professional(professional_id, version, for_update=False)
         return rules.evaluate(record, level, evaluation_year)
+
+    def issue_verdict(
+        self,
+        professional_id: UUID,
+        level: Level,
+        evaluation_year: int,
+        *,
+        by: str,
+        rule_set: str | None = None,
+    ) -> VerdictIssued:
+        """Evaluate the record as it is now and record the verdict as an event."""
+        verdict = self.evaluate(professional_id, level, evaluation_year, rule_set=rule_set)
+        now, _ = self._now()
+        issued = VerdictIssued(
+            originator_id=uuid4(),
+            originator_version=1,
+            recorded_at=now,
+            professional_id=professional_id,
+            issued_by=by,
+            verdict=verdict,
+            fingerprint=verdict.fingerprint,
+        )
+        self.save(issued)
+        return issued
+
+    def verdict(self, verdict_id: UUID) -> VerdictIssued:
+        found = list(self.events.get(verdict_id, limit=1))
+        if not found or not isinstance(found[0], VerdictIssued):
+            raise NotFound("verdict_id", f"no verdict {verdict_id}")
+        return found[0]
 
     # -- inside ----------------------------------------------------------------------
 

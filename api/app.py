@@ -1,0 +1,51 @@
+"""The HTTP application: thin over the ledger — validate, authorise, call, map errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ce_ledger.config import Settings
+from api import problems
+from api.bootstrap import Services, build_access, build_services
+from api.exact import ExactRoute
+from api.routers import platform, professionals, verdicts
+
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a full batch of 1,000 completions is about 250 KB
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The app; ``services`` may be given (tests), else built from settings in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = services is None
+        app.state.services = services or build_services(settings or Settings())
+        app.state.access = build_access(app.state.services.settings)
+        try:
+            yield
+        finally:
+            app.state.access.close()
+            if own:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="ce-ledger",
+        version="0.1.0",
+        summary="Continuing-education credits of professional technical staff (宁人社函〔2019〕148号)",
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.router.route_class = ExactRoute
+    problems.install(app)
+    for module in (professionals, platform, verdicts):
+        app.include_router(module.router)
+
+    @app.get("/v1/ping", tags=["meta"])
+    def ping() -> dict[str, str]:
+        """Liveness, and the trivial endpoint the API benchmark compares against."""
+        return {"status": "ok"}
+
+    return app

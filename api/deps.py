@@ -1,0 +1,71 @@
+"""Dependencies: the services, who is asking, and what they may do."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.access import Principal, Role
+from api.bootstrap import Services
+
+bearer = HTTPBearer(auto_error=False, description="a token from `ce-ledger tokens issue`")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    if credentials is None:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    found = request.app.state.access.principal(credentials.credentials)
+    if found is None:
+        raise HTTPException(401, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+Services_ = Annotated[Services, Depends(services)]
+Principal_ = Annotated[Principal, Depends(principal)]
+
+
+def require(*roles: Role):
+    """A dependency that admits only these roles."""
+
+    def check(who: Principal_) -> Principal:
+        if who.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise HTTPException(403, f"role {who.role.value} may not do this (allowed: {allowed})")
+        return who
+
+    return check
+
+
+def record_unit(svc: Services, professional_id: UUID) -> str:
+    return svc.ledger.professional(professional_id, for_update=False).registration.employer_unit
+
+
+def may_enter(svc: Services, who: Principal, professional_id: UUID) -> None:
+    """Employers enter and verify for their own unit's staff; committees for anyone."""
+    if who.role is Role.COMMITTEE:
+        return
+    if who.role is Role.EMPLOYER:
+        if record_unit(svc, professional_id) != who.unit:
+            raise HTTPException(403, f"employer of unit {who.unit} may not act on another unit's staff")
+        return
+    raise HTTPException(403, f"role {who.role.value} may not enter or verify activities")
+
+
+def may_see(svc: Services, who: Principal, professional_id: UUID) -> None:
+    """Committees and auditors see everyone; an employer its staff; a professional themself."""
+    if who.role in (Role.COMMITTEE, Role.AUDITOR):
+        return
+    if who.role is Role.EMPLOYER and record_unit(svc, professional_id) == who.unit:
+        return
+    if who.role is Role.PROFESSIONAL and who.professional_id == professional_id:
+        return
+    raise HTTPException(403, f"role {who.role.value} may not see this record")

@@ -1,0 +1,55 @@
+"""The online platform's batches of public-course completions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import ValidationError
+
+from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
+from api.access import Principal, Role
+from api.deps import Services_, require
+from api.exact import ExactRoute
+from api.problems import FieldProblem, field_problems, responses
+from api.schemas import CompletionBatch, CompletionItem, CompletionResult, CompletionResults
+
+router = APIRouter(prefix="/v1/platform", tags=["platform"], route_class=ExactRoute)
+
+
+@router.post("/completions", response_model=CompletionResults, responses=responses(400, 401, 403, 413, 422))
+def completions(
+    body: CompletionBatch,
+    svc: Services_,
+    _: Annotated[Principal, Depends(require(Role.PLATFORM))],
+) -> CompletionResults:
+    """Record up to 1,000 completions; one result per item, in order. Retries are duplicates."""
+    results: list[CompletionResult | None] = [None] * len(body.completions)
+    batch = []  # (index, professional id, course)
+    for i, raw in enumerate(body.completions):
+        record_id = raw.get("record_id") if isinstance(raw, dict) else None
+        record_id = record_id if isinstance(record_id, str) and len(record_id) <= 64 else None
+        try:
+            item = CompletionItem.model_validate(raw)
+        except ValidationError as e:
+            first = field_problems(e.errors(include_input=False))[0]
+            results[i] = CompletionResult(record_id=record_id, status="rejected", error=first)
+            continue
+        batch.append((i, svc.ledger.professional_id_for(item.id_number), item.course()))
+    outcomes = svc.ledger.record_batch([(pid, course) for _, pid, course in batch]) if batch else []
+    position = None
+    for (i, _, course), outcome in zip(batch, outcomes, strict=True):
+        results[i] = _result(course.record_id, outcome)
+        position = getattr(outcome, "position", None) or position
+    return CompletionResults(results=results, position=position)  # type: ignore[arg-type]
+
+
+def _result(record_id: str, outcome: Any) -> CompletionResult:
+    if isinstance(outcome, LedgerError):
+        if isinstance(outcome, NotFound):
+            error = FieldProblem(field="id_number", rule="no professional is registered with this ID number")
+        else:
+            error = FieldProblem(field=outcome.field, rule=outcome.rule)
+        status = "conflict" if isinstance(outcome, Conflict) else "rejected"
+        return CompletionResult(record_id=record_id, status=status, error=error)
+    return CompletionResult(record_id=record_id, status=outcome.status, activity_id=outcome.activity_id)

@@ -1,0 +1,146 @@
+"""A professional's record: registration, activities, decisions, totals and history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from ce_ledger.domain.commands import Registration, Verification, Voiding
+from ce_ledger.domain.details import ActivityDetails, ExamPass, SpecialtyCredit, StudyTour, Teaching
+from ce_ledger.domain.errors import InvalidInput
+from ce_ledger.domain.professional import Outcome
+from api.access import Principal, Role
+from api.deps import Principal_, Services_, may_enter, may_see, require
+from api.exact import ExactRoute
+from api.problems import responses
+from api.schemas import ActivityOutcome, DegreeBody, EventOut, History, Registered, TotalsOut
+
+router = APIRouter(prefix="/v1/professionals", tags=["professionals"], route_class=ExactRoute)
+
+Pid = Annotated[UUID, "professional id"]
+
+
+@router.post(
+    "", status_code=201, response_model=Registered,
+    responses={200: {"model": Registered, "description": "already registered: the same id"}, **responses(401, 403, 422)},
+)
+def register(
+    body: Registration,
+    svc: Services_,
+    response: Response,
+    who: Annotated[Principal, Depends(require(Role.PLATFORM, Role.EMPLOYER, Role.COMMITTEE))],
+) -> Registered:
+    """Register a professional. The ID number is checked (GB 11643), hashed and dropped."""
+    if who.role is Role.EMPLOYER and body.employer_unit != who.unit:
+        raise InvalidInput("employer_unit", f"an employer registers its own staff only (unit {who.unit})")
+    done = svc.ledger.register(body)
+    if not done.created:
+        response.status_code = 200
+    return Registered(professional_id=done.professional_id, created=done.created)
+
+
+def _record(svc: Services_, who: Principal, pid: UUID, details: ActivityDetails, response: Response) -> ActivityOutcome:
+    may_enter(svc, who, pid)
+    return _outcome(svc.ledger.record(pid, details), response)
+
+
+def _outcome(outcome: Outcome, response: Response) -> ActivityOutcome:
+    if outcome.status == "duplicate":
+        response.status_code = 200
+    return ActivityOutcome(activity_id=outcome.activity_id, status=outcome.status, position=outcome.position)
+
+
+ENTRY = {
+    "status_code": 201,
+    "response_model": ActivityOutcome,
+    "responses": {200: {"model": ActivityOutcome, "description": "a retry: the same activity"}, **responses(401, 403, 404, 409, 422)},
+}
+
+
+@router.post("/{professional_id}/specialty-credits", **ENTRY)
+def specialty_credit(professional_id: Pid, body: SpecialtyCredit, svc: Services_, who: Principal_, response: Response):
+    """Claim specialty credit from a completion certificate; it counts once verified."""
+    return _record(svc, who, professional_id, body, response)
+
+
+@router.post("/{professional_id}/study-tours", **ENTRY)
+def study_tour(professional_id: Pid, body: StudyTour, svc: Services_, who: Principal_, response: Response):
+    """A study tour or professional exchange: days excluding travel, × 6 h."""
+    return _record(svc, who, professional_id, body, response)
+
+
+@router.post("/{professional_id}/teaching", **ENTRY)
+def teaching(professional_id: Pid, body: Teaching, svc: Services_, who: Principal_, response: Response):
+    """Teaching a CE course: 1 hour taught = 3 hours."""
+    return _record(svc, who, professional_id, body, response)
+
+
+@router.post("/{professional_id}/exam-passes", **ENTRY)
+def exam_pass(professional_id: Pid, body: ExamPass, svc: Services_, who: Principal_, response: Response):
+    """A passed title foreign-language exam or computer-application module."""
+    return _record(svc, who, professional_id, body, response)
+
+
+@router.post("/{professional_id}/degrees", **ENTRY)
+def degree(professional_id: Pid, body: DegreeBody, svc: Services_, who: Principal_, response: Response):
+    """A higher or second degree."""
+    return _record(svc, who, professional_id, body.details(), response)
+
+
+@router.post("/{professional_id}/specialty-credits/{activity_id}/verification", **ENTRY)
+def verify(professional_id: Pid, activity_id: UUID, body: Verification, svc: Services_, who: Principal_, response: Response):
+    """Verify or reject a specialty claim. Final: a wrong decision is corrected by a void."""
+    may_enter(svc, who, professional_id)
+    return _outcome(svc.ledger.decide(professional_id, activity_id, body, by=who.actor), response)
+
+
+@router.post("/{professional_id}/activities/{activity_id}/void", **ENTRY)
+def void(
+    professional_id: Pid,
+    activity_id: UUID,
+    body: Voiding,
+    svc: Services_,
+    response: Response,
+    who: Annotated[Principal, Depends(require(Role.AUDITOR))],
+):
+    """Strike an activity out by a decision; it stays on the record, credited nothing."""
+    return _outcome(svc.ledger.void(professional_id, activity_id, body, by=who.actor), response)
+
+
+@router.get("/{professional_id}/totals", response_model=TotalsOut, responses=responses(401, 403, 404, 422))
+def totals(
+    professional_id: Pid,
+    svc: Services_,
+    who: Principal_,
+    from_year: Annotated[int, Query(ge=1950, le=2100)],
+    to_year: Annotated[int, Query(ge=1950, le=2100)],
+) -> TotalsOut:
+    """Credited hours in a window of calendar years, from the read side."""
+    may_see(svc, who, professional_id)
+    if from_year > to_year:
+        raise InvalidInput("from_year", "must not be after to_year")
+    t = svc.totals.window(professional_id, from_year, to_year)
+    return TotalsOut(
+        professional_id=t.professional_id, rule_set=t.rule_set, window=t.window, credited=t.credited,
+        public_hours=t.credited.public_hours, total_hours=t.credited.total_hours,
+        pending_claims=t.pending_claims, pending_hours=t.pending_hours, waived_by_degree=t.waived_by_degree,
+    )
+
+
+@router.get("/{professional_id}/history", response_model=History, responses=responses(401, 403, 404))
+def history(professional_id: Pid, svc: Services_, who: Principal_) -> History:
+    """Every event of the record, in recorded order, with its valid and recorded time."""
+    may_see(svc, who, professional_id)
+    events = [
+        EventOut(
+            version=e.originator_version,
+            kind=type(e).__name__,
+            valid_on=e.valid_on,
+            recorded_at=e.recorded_at,
+            data=e.model_dump(mode="json", exclude={"originator_id", "originator_version", "recorded_at"}),
+        )
+        for e in svc.ledger.history(professional_id)
+    ]
+    return History(professional_id=professional_id, events=events)

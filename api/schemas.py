@@ -1,0 +1,123 @@
+"""Request and response bodies. Activity bodies are the domain's own detail models."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import ConfigDict, Field, SkipValidation, field_validator
+
+from ce_ledger.domain.details import Degree, PublicCourse
+from ce_ledger.domain.identity import InvalidIdNumber, normalise_id_number
+from ce_ledger.domain.values import DegreeKind, HoursFigure, Hours, Level, Text, Value
+from ce_ledger.rules.verdict import Credited, Verdict, Window
+from api.problems import FieldProblem
+
+
+class CompletionItem(PublicCourse):
+    """One platform completion: a public course and whose it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    id_number: str
+
+    @field_validator("id_number")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        try:
+            return normalise_id_number(value)
+        except InvalidIdNumber as e:
+            raise ValueError(str(e)) from None
+
+    def course(self) -> PublicCourse:
+        return PublicCourse.model_construct(**{k: getattr(self, k) for k in PublicCourse.model_fields})
+
+
+class CompletionBatch(Value):
+    # Items are checked one by one in the endpoint, so one bad item never blocks the rest;
+    # the schema still documents what an item is.
+    completions: Annotated[list[SkipValidation[CompletionItem]], Field(min_length=1, max_length=1000)]
+
+
+class CompletionResult(Value):
+    record_id: str | None
+    status: Literal["recorded", "duplicate", "conflict", "rejected"]
+    activity_id: UUID | None = None
+    error: FieldProblem | None = None
+
+
+class CompletionResults(Value):
+    results: list[CompletionResult]
+    position: int | None = Field(None, description="log position to wait for to see these in totals")
+
+
+class DegreeBody(Value):
+    kind: DegreeKind
+    institution: Text
+    enrolled_on: date
+    graduated_on: date
+    certified_hours: Hours | None = None
+
+    def details(self) -> Degree:
+        return Degree(
+            degree=self.kind,
+            institution=self.institution,
+            enrolled_on=self.enrolled_on,
+            graduated_on=self.graduated_on,
+            certified_hours=self.certified_hours,
+        )
+
+
+class Registered(Value):
+    professional_id: UUID
+    created: bool
+
+
+class ActivityOutcome(Value):
+    activity_id: UUID
+    status: Literal["recorded", "duplicate"]
+    position: int | None = None
+
+
+class TotalsOut(Value):
+    professional_id: UUID
+    rule_set: str
+    window: Window
+    credited: Credited
+    public_hours: HoursFigure
+    total_hours: HoursFigure
+    pending_claims: int
+    pending_hours: HoursFigure
+    waived_by_degree: bool
+
+
+class EventOut(Value):
+    version: int
+    kind: str
+    valid_on: date
+    recorded_at: datetime
+    data: dict[str, Any]
+
+
+class History(Value):
+    professional_id: UUID
+    events: list[EventOut]
+
+
+class VerdictRequest(Value):
+    level: Level
+    evaluation_year: int = Field(ge=1990, le=2100)
+    rule_set: str | None = Field(None, max_length=64, description="default: the rule-set in force that year")
+
+
+with warnings.catch_warnings():
+    # The stored fingerprint replaces the computed one: a reply has more fields than the
+    # verdict, so its own canonical JSON is not what was fingerprinted.
+    warnings.filterwarnings("ignore", message='Field name "fingerprint"')
+
+    class VerdictOut(Verdict):
+        verdict_id: UUID
+        issued_by: str
+        issued_at: datetime
+        fingerprint: str  # type: ignore[assignment]
