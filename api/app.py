@@ -36,8 +36,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version="0.1.0",
         summary="Continuing-education credits of professional technical staff (宁人社函〔2019〕148号)",
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
     )
+    app.add_middleware(problems.BodyLimit, limit=MAX_BODY_BYTES)
     app.router.route_class = ExactRoute
     problems.install(app)
     for module in (professionals, platform, verdicts):

@@ -97,3 +97,32 @@ def install(app: FastAPI) -> None:
 def responses(*statuses: int) -> dict[int | str, dict]:
     """OpenAPI: which problems an operation can answer with."""
     return {s: {"model": Problem, "content": {PROBLEM: {}}} for s in statuses}
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with a 413 problem, by header or as they stream in."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", ())).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await problem(413, "body too large", f"the body may be at most {self.limit} bytes")(scope, receive, send)
+            return
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                # Raised while the endpoint reads its body: becomes the same problem.
+                raise HTTPException(413, f"body too large: at most {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from ce_ledger.domain.commands import Registration, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails, ExamPass, SpecialtyCredit, StudyTour, Teaching
@@ -34,7 +34,7 @@ def register(
 ) -> Registered:
     """Register a professional. The ID number is checked (GB 11643), hashed and dropped."""
     if who.role is Role.EMPLOYER and body.employer_unit != who.unit:
-        raise InvalidInput("employer_unit", f"an employer registers its own staff only (unit {who.unit})")
+        raise HTTPException(403, f"employer of unit {who.unit} registers its own staff only")
     done = svc.ledger.register(body)
     if not done.created:
         response.status_code = 200
