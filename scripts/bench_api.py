@@ -1,0 +1,176 @@
+"""Benchmark the HTTP API on PostgreSQL against raw limits measured in the same run.
+
+1. Ingest: completions POSTed in batches of 500 over many professionals to a real
+   `ce-ledger serve` (uvicorn, loopback), against psycopg `COPY` of the same number
+   of rows into a table of the same shape. Bar: at least 0.05 of the COPY rate.
+2. Totals: `GET …/totals` requests per second against `GET /v1/ping` (a trivial JSON
+   endpoint on the same server), same client, same concurrency. Bar: at least 0.5.
+
+Usage: make bench-api   (or: CE_LEDGER_TEST_POSTGRES_URL=postgresql://… python scripts/bench_api.py)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import httpx
+import psycopg
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from ce_ledger.domain.identity import check_digit
+
+console = Console()
+PROFESSIONALS = 2000
+BATCHES = 40
+BATCH = 500
+CONCURRENCY = 8
+SECONDS = 8.0
+
+
+def id_numbers(n: int) -> list[str]:
+    out = []
+    for i in range(n):
+        first17 = f"6401041985{i // 5000 + 1:02d}{i % 28 + 1:02d}{i % 1000:03d}"
+        out.append(first17 + check_digit(first17))
+    return out
+
+
+def completions(numbers: list[str], start: int) -> list[dict]:
+    rng = random.Random(start)
+    return [
+        {"record_id": f"B-{start + i}", "id_number": rng.choice(numbers), "course_code": "GX-1",
+         "title": "公需课年度学习", "hours": rng.choice(["1", "1.5", "2", "3"]),
+         "completed_on": (date(2014, 1, 1) + timedelta(days=rng.randrange(1800))).isoformat()}
+        for i in range(BATCH)
+    ]
+
+
+def load(url: str, headers: dict, paths: list[str], seconds: float) -> tuple[float, list[float]]:
+    """Requests/s and latencies of CONCURRENCY clients looping over ``paths`` for ``seconds``."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client(n: int) -> int:
+        done, mine = 0, []
+        with httpx.Client(base_url=url, headers=headers) as c:
+            while time.monotonic() < deadline:
+                t = time.perf_counter()
+                r = c.get(paths[(n + done) % len(paths)])
+                mine.append(time.perf_counter() - t)
+                assert r.status_code == 200, r.text
+                done += 1
+        with lock:
+            latencies.extend(mine)
+        return done
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        total = sum(pool.map(client, range(CONCURRENCY)))
+    return total / (time.monotonic() - started), latencies
+
+
+def main() -> int:
+    pg = os.environ.get("CE_LEDGER_TEST_POSTGRES_URL") or os.environ.get("CE_LEDGER_DATABASE_URL", "")
+    if not pg.startswith("postgres"):
+        console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make bench-api does)[/red]")
+        return 2
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"{pg}?schema={schema}",
+           "CE_LEDGER_SECRET_KEY": "bench-secret-key-0123456789abcdef0123", "CE_LEDGER_VIEW_UPKEEP": "worker"}
+    cli = [sys.executable, "-m", "api.cli"]
+    server = None
+    try:
+        token = subprocess.run([*cli, "tokens", "issue", "--role", "platform"], env=env, check=True,
+                               capture_output=True, text=True).stdout.strip()
+        auditor = subprocess.run([*cli, "tokens", "issue", "--role", "auditor"], env=env, check=True,
+                                 capture_output=True, text=True).stdout.strip()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/v1/ping").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        headers = {"Authorization": f"Bearer {token}"}
+        numbers = id_numbers(PROFESSIONALS)
+        pids = []
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
+            for number in track(numbers, description=f"registering {PROFESSIONALS} professionals", console=console):
+                r = c.post("/v1/professionals", json={
+                    "id_number": number, "name": "专技", "series": "工程技术", "requires_foreign_language_exam": False,
+                    "requires_computer_exam": False, "own_ce_regulation": False, "employer_unit": "U-1"})
+                pids.append(r.json()["professional_id"])
+            batches = [completions(numbers, b * BATCH) for b in range(BATCHES)]
+            c.post("/v1/platform/completions", json={"completions": completions(numbers, 10**7)})  # warm up
+            started = time.perf_counter()
+            for body in track(batches, description="ingesting through the API", console=console):
+                r = c.post("/v1/platform/completions", json={"completions": body})
+                assert r.status_code == 200 and all(x["status"] == "recorded" for x in r.json()["results"]), r.text[:300]
+            api_seconds = time.perf_counter() - started
+        rows = BATCHES * BATCH
+
+        with psycopg.connect(pg) as conn:
+            conn.execute(f'SET search_path TO "{schema}"')
+            conn.execute("CREATE TABLE copy_target (record_id text, id_number text, course_code text, "
+                         "title text, hours numeric, completed_on date)")
+            started = time.perf_counter()
+            with conn.cursor().copy("COPY copy_target FROM STDIN") as copy:
+                for body in batches:
+                    for x in body:
+                        copy.write_row((x["record_id"], x["id_number"], x["course_code"], x["title"], x["hours"], x["completed_on"]))
+            conn.commit()
+            copy_seconds = time.perf_counter() - started
+
+        subprocess.run([*cli, "project", "--once"], env=env, check=True, capture_output=True)
+        paths = [f"/v1/professionals/{pid}/totals?from_year=2015&to_year=2018" for pid in pids]
+        auditor_headers = {"Authorization": f"Bearer {auditor}"}
+        load(url, auditor_headers, paths[:50], 1.0)  # warm up
+        ping_rate, ping_lat = load(url, auditor_headers, ["/v1/ping"], SECONDS)
+        totals_rate, totals_lat = load(url, auditor_headers, paths, SECONDS)
+    finally:
+        if server:
+            server.terminate()
+            server.wait(timeout=20)
+        with psycopg.connect(pg, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+    api_rate, copy_rate = rows / api_seconds, rows / copy_seconds
+    table = Table(title=f"bench_api (PostgreSQL, 1 uvicorn worker, {CONCURRENCY} client threads)")
+    for col in ("measure", "rate", "p50", "p99", "ratio"):
+        table.add_column(col, justify="left" if col == "measure" else "right")
+    table.add_row(f"COPY {rows} rows (psycopg)", f"{copy_rate:,.0f} rows/s", "", "", "1.00")
+    table.add_row(f"POST completions, batches of {BATCH}", f"{api_rate:,.0f} rows/s", "", "", f"{api_rate / copy_rate:.3f}")
+
+    def ms(lat: list[float], q: int) -> str:
+        return f"{statistics.quantiles(lat, n=100)[q - 1] * 1000:.1f} ms"
+
+    table.add_row("GET /v1/ping", f"{ping_rate:,.0f} req/s", ms(ping_lat, 50), ms(ping_lat, 99), "1.00")
+    table.add_row("GET …/totals", f"{totals_rate:,.0f} req/s", ms(totals_lat, 50), ms(totals_lat, 99), f"{totals_rate / ping_rate:.2f}")
+    console.print(table)
+    ingest_ok, totals_ok = api_rate >= 0.05 * copy_rate, totals_rate >= 0.5 * ping_rate
+    console.print(f"bars: ingest ≥ 0.05 × COPY → {'[green]meets[/green]' if ingest_ok else '[red]misses[/red]'}; "
+                  f"totals ≥ 0.5 × ping → {'[green]meets[/green]' if totals_ok else '[red]misses[/red]'}")
+    return 0 if ingest_ok and totals_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
