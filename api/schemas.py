@@ -120,4 +120,4 @@ with warnings.catch_warnings():
         verdict_id: UUID
         issued_by: str
         issued_at: datetime
-        fingerprint: str  # type: ignore[assignment]
+        fingerprint: str = Field(...)  # type: ignore[assignment]
