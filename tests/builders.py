@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from ce_ledger.domain.commands import Registration
@@ -15,10 +15,12 @@ from ce_ledger.domain.commands import Verification
 _serial = itertools.count(1)
 
 
-def id_number(region: str = "640104", born: str = "19850612", seq: int | None = None) -> str:
-    """A valid GB 11643 number (region 640104 is in Yinchuan, Ningxia)."""
-    seq = next(_serial) % 1000 if seq is None else seq
-    first17 = f"{region}{born}{seq:03d}"
+def id_number(region: str = "640104", born: str | None = None, seq: int | None = None) -> str:
+    """A valid GB 11643 number, different on every call (region 640104 is in Yinchuan)."""
+    n = next(_serial)
+    if born is None:
+        born = (date(1960, 1, 1) + timedelta(days=n // 1000)).strftime("%Y%m%d")
+    first17 = f"{region}{born}{(n if seq is None else seq) % 1000:03d}"
     return first17 + check_digit(first17)
 
 
