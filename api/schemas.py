@@ -7,10 +7,10 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, SkipValidation, field_validator
+from pydantic import ConfigDict, Field, SkipValidation
 
 from ce_ledger.domain.details import Degree, PublicCourse
-from ce_ledger.domain.identity import InvalidIdNumber, normalise_id_number
+from ce_ledger.domain.identity import IdNumber
 from ce_ledger.domain.values import DegreeKind, HoursFigure, Hours, Level, Text, Value
 from ce_ledger.rules.verdict import Credited, Verdict, Window
 from api.problems import FieldProblem
@@ -20,15 +20,7 @@ class CompletionItem(PublicCourse):
     """One platform completion: a public course and whose it is."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
-    id_number: str
-
-    @field_validator("id_number")
-    @classmethod
-    def _valid(cls, value: str) -> str:
-        try:
-            return normalise_id_number(value)
-        except InvalidIdNumber as e:
-            raise ValueError(str(e)) from None
+    id_number: IdNumber
 
     def course(self) -> PublicCourse:
         return PublicCourse.model_construct(**{k: getattr(self, k) for k in PublicCourse.model_fields})

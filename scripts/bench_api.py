@@ -19,12 +19,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import httpx
 import psycopg
+from benchdb import create_schema, drop_schema, postgres_url
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
@@ -83,13 +83,11 @@ def load(url: str, headers: dict, paths: list[str], seconds: float) -> tuple[flo
 
 
 def main() -> int:
-    pg = os.environ.get("CE_LEDGER_TEST_POSTGRES_URL") or os.environ.get("CE_LEDGER_DATABASE_URL", "")
-    if not pg.startswith("postgres"):
+    pg = postgres_url()
+    if not pg:
         console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make bench-api does)[/red]")
         return 2
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+    schema = create_schema(pg)
     env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"{pg}?schema={schema}",
            "CE_LEDGER_SECRET_KEY": "bench-secret-key-0123456789abcdef0123", "CE_LEDGER_VIEW_UPKEEP": "worker"}
     cli = [sys.executable, "-m", "api.cli"]
@@ -150,8 +148,7 @@ def main() -> int:
         if server:
             server.terminate()
             server.wait(timeout=20)
-        with psycopg.connect(pg, autocommit=True) as c:
-            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_schema(pg, schema)
 
     api_rate, copy_rate = rows / api_seconds, rows / copy_seconds
     table = Table(title=f"bench_api (PostgreSQL, 1 uvicorn worker, {CONCURRENCY} client threads)")

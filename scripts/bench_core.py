@@ -15,11 +15,11 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
+from benchdb import create_schema, drop_schema, postgres_url
 from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import track
@@ -67,13 +67,11 @@ def timed(f, rounds: int = ROUNDS) -> list[float]:
 
 
 def main() -> int:
-    url = os.environ.get("CE_LEDGER_TEST_POSTGRES_URL") or os.environ.get("CE_LEDGER_DATABASE_URL", "")
-    if not url.startswith("postgres"):
+    url = postgres_url()
+    if not url:
         console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make bench does)[/red]")
         return 2
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+    schema = create_schema(url)
     settings = Settings(database_url=f"{url}?schema={schema}", secret_key=SecretStr("bench-secret-key-0123456789abcdef0123"))
     clock = lambda: datetime(2019, 3, 25, tzinfo=UTC)  # noqa: E731
     try:
@@ -116,8 +114,7 @@ def main() -> int:
         warm_ledger.close()
         conn.close()
     finally:
-        with psycopg.connect(url, autocommit=True) as c:
-            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_schema(url, schema)
 
     base = statistics.median(results["raw psycopg fetch"])
     table = Table(title=f"bench_core: one record, {ACTIVITIES} activities, {rows} events, {ROUNDS} rounds")

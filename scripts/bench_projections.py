@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
+from benchdb import create_schema, drop_schema, postgres_url
 from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
@@ -105,13 +106,11 @@ def generate(services, professionals: int, rng: random.Random) -> None:
 
 def main() -> int:
     professionals = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    url = os.environ.get("CE_LEDGER_TEST_POSTGRES_URL") or os.environ.get("CE_LEDGER_DATABASE_URL", "")
-    if not url.startswith("postgres"):
+    url = postgres_url()
+    if not url:
         console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make bench does)[/red]")
         return 2
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+    schema = create_schema(url)
     settings = Settings(database_url=f"{url}?schema={schema}", view_upkeep="worker",
                         secret_key=SecretStr("bench-secret-key-0123456789abcdef0123"))
     rng = random.Random(2019)
@@ -155,8 +154,7 @@ def main() -> int:
             verdict_check = services.ledger.evaluate(pids[0], Level.INTERMEDIATE, 2019).credited
             assert services.totals.window(pids[0], 2015, 2018).credited == verdict_check
     finally:
-        with psycopg.connect(url, autocommit=True) as c:
-            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_schema(url, schema)
 
     raw_rate, rebuild_rate = decoded / raw_seconds, applied / rebuild_seconds
     mix = Table(title=f"history: {professionals} professionals, {rows} log rows")

@@ -190,7 +190,7 @@ class Ledger(Application[UUID]):
                 results[i] = NotFound("professional_id", "no such professional is registered")
                 continue
             try:
-                outcome = self._decide(professional, details, now, today, None, reservations)
+                outcome = self._record_activity(professional, details, now, today, None, reservations)
             except LedgerError as e:
                 results[i] = e
             else:
@@ -334,7 +334,7 @@ class Ledger(Application[UUID]):
         except LedgerError as e:
             return e
 
-    def _decide(
+    def _record_activity(
         self,
         professional: Professional,
         details: ActivityDetails,
@@ -368,7 +368,7 @@ class Ledger(Application[UUID]):
         generation: int | None,
     ) -> Outcome:
         reservations: list[ActivityKeyReserved] = []
-        outcome = self._decide(professional, details, now, today, generation, reservations)
+        outcome = self._record_activity(professional, details, now, today, generation, reservations)
         return self._saved(outcome, professional, *reservations)
 
     def _saved(self, outcome: Outcome, *objs: object) -> Outcome:

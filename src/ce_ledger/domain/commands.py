@@ -6,9 +6,9 @@ names are the ones the outside world sends.
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict
 
-from ce_ledger.domain.identity import InvalidIdNumber, normalise_id_number
+from ce_ledger.domain.identity import IdNumber
 from ce_ledger.domain.values import Code, Decision, Text, Value
 
 
@@ -16,21 +16,13 @@ class Registration(Value):
     # The clear ID number must not reach an error message or a log through its input.
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    id_number: str
+    id_number: IdNumber
     name: Text
     series: Text
     requires_foreign_language_exam: bool
     requires_computer_exam: bool
     own_ce_regulation: bool
     employer_unit: Code
-
-    @field_validator("id_number")
-    @classmethod
-    def _valid_id_number(cls, value: str) -> str:
-        try:
-            return normalise_id_number(value)
-        except InvalidIdNumber as e:
-            raise ValueError(str(e)) from None
 
     def __repr__(self) -> str:  # never print the clear number by accident
         return f"Registration(name={self.name!r}, series={self.series!r}, unit={self.employer_unit!r})"

@@ -11,7 +11,10 @@ import hashlib
 import hmac
 import re
 from datetime import date
+from typing import Annotated
 from uuid import UUID
+
+from pydantic import AfterValidator
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
@@ -60,3 +63,15 @@ def professional_id(number: str, key: bytes) -> UUID:
     """
     digest = hmac.new(key, number.encode("ascii"), hashlib.sha256).digest()
     return UUID(bytes=digest[:16])
+
+
+def _checked(value: str) -> str:
+    try:
+        return normalise_id_number(value)
+    except InvalidIdNumber as e:
+        raise ValueError(str(e)) from None
+
+
+# For request models: validated and normalised. Such a model must also set
+# ``hide_input_in_errors``: pydantic would otherwise print the refused number.
+IdNumber = Annotated[str, AfterValidator(_checked)]

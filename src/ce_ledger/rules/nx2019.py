@@ -130,13 +130,7 @@ def assess(params: Parameters, activity: Activity, series: Series) -> Assessment
     """
     claimed, arithmetic = claim(params, activity)
     if activity.void is not None:
-        v = activity.void
-        return _nothing(
-            claimed,
-            arithmetic,
-            f"voided on {v.decided_on.isoformat()} by {v.decided_by}: {v.reason} "
-            f"(decision {v.decision_ref}; §3(5))",
-        )
+        return assess_void(claimed, arithmetic, activity)
     kind = activity.kind
     if kind is ActivityKind.PUBLIC_COURSE:
         return Assessment(
