@@ -27,4 +27,6 @@ def build_view(settings: Settings) -> TotalsView:
 
 
 def build_projection(ledger: Ledger, view: TotalsView, settings: Settings) -> TotalsProjection:
-    return TotalsProjection(ledger, view, PUBLISHED.get(settings.view_rule_set))
+    projection = TotalsProjection(ledger, view, PUBLISHED.get(settings.view_rule_set))
+    projection.settings = settings
+    return projection

@@ -38,6 +38,7 @@ class LogReader:
                 "SELECT notification_id, originator_id, originator_version, topic, state "
                 "FROM {schema}.{table} "
                 "WHERE notification_id > %s AND notification_id <= %s AND topic = ANY(%s) "
+                "AND get_byte(uuid_send(originator_id), 15) %% %s = %s "
                 "ORDER BY notification_id LIMIT %s"
             ).format(
                 schema=Identifier(recorder.datastore.schema),
@@ -47,8 +48,19 @@ class LogReader:
     def end(self) -> int:
         return self.recorder.max_notification_id() or 0
 
-    def page(self, after: int, stop: int, topics: list[str], limit: int) -> Sequence[LogRow]:
+    @property
+    def partitionable(self) -> bool:
+        """Whether pages can be split by stream in the query (see ``page``'s ``part``)."""
+        return self._postgres
+
+    def page(
+        self, after: int, stop: int, topics: list[str], limit: int, part: tuple[int, int] = (0, 1)
+    ) -> Sequence[LogRow]:
+        """Rows after ``after`` up to ``stop``; with ``part=(k, n)``, only streams whose id's
+        last byte is k modulo n — a stream's events all fall in the same share."""
         if not self._postgres:
+            if part != (0, 1):
+                raise ValueError("part: only PostgreSQL pages are split by stream")
             return [
                 LogRow(n.id, n.originator_id, n.originator_version, n.topic, n.state)
                 for n in self.recorder.select_notifications(
@@ -59,5 +71,5 @@ class LogReader:
             with conn.cursor(row_factory=tuple_row) as curs:
                 # Not prepared: a generic plan for this range query sorts instead of
                 # walking the notification_id index.
-                curs.execute(self._query, (after, stop, topics, limit), prepare=False)
+                curs.execute(self._query, (after, stop, topics, part[1], part[0], limit), prepare=False)
                 return [LogRow(i, o, v, t, bytes(s)) for i, o, v, t, s in curs.fetchall()]

@@ -10,7 +10,9 @@ no event counted twice or missed.
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import queue
+import traceback
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +24,7 @@ from eventsourcing.utils import get_topic
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from ce_ledger.application import Ledger
+from ce_ledger.config import Settings
 from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, DecisionRecorded, LedgerEvent
 from ce_ledger.rules.ruleset import RuleSet
 from projections.log import LogReader, LogRow
@@ -31,6 +34,8 @@ from projections.view import NoView, TotalsView, tracking_name
 _SKIP = {get_topic(ActivityKeyReserved)}  # key streams hold no credit
 RECORD_TOPICS = [get_topic(cls) for cls in RECORD_EVENTS]
 REBUILD_BATCH = 5000
+REBUILD_PARTS = 2  # the machines here have two cores
+PARTITION_FROM = 50_000  # below this, starting processes costs more than it saves
 
 
 def _retrying() -> Retrying:
@@ -57,6 +62,22 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _build_part_process(settings: Settings, version: int, end: int, part: int, parts: int, messages: Any) -> None:
+    """A helper process of a partitioned rebuild: its own connections, its share of streams."""
+    from ce_ledger.bootstrap import build_ledger
+    from projections.bootstrap import build_projection, build_view
+
+    try:
+        ledger, view = build_ledger(settings), build_view(settings)
+        projection = build_projection(ledger, view, settings)
+        applied = projection.build_part(version, end, part, parts, lambda p: messages.put(("progress", part, p)))
+        ledger.close()
+        view.datastore.close()
+        messages.put(("done", part, applied))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises
+        messages.put(("error", part, traceback.format_exc()))
+
+
 class TotalsProjection:
     def __init__(self, ledger: Ledger, view: TotalsView, rule_set: RuleSet, *, batch_size: int = 1000):
         self.ledger = ledger
@@ -65,6 +86,7 @@ class TotalsProjection:
         self.projector = Projector(rule_set)
         self.log = LogReader(ledger.recorder)
         self.batch_size = batch_size
+        self.settings: Settings | None = None  # lets a rebuild start helper processes
         self._lock = threading.Lock()  # one catch-up at a time in this process
 
     # -- versions -------------------------------------------------------------------------
@@ -82,50 +104,70 @@ class TotalsProjection:
             self.view.switch_to(version)
             return version
 
-    def rebuild(self, progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[int, int]:
+    def rebuild(
+        self, progress: Callable[[int, int], None] = lambda done, total: None, *, parts: int | None = None
+    ) -> tuple[int, int]:
         """Build a new version from position zero beside the current one, then switch.
 
-        The new version is built in memory and written in one transaction with its
-        position: nobody reads it before the switch, so it needs no batch-by-batch
-        durability, and bulk inserts into empty tables are the fastest writes there
-        are. (Memory: about 1 KB per activity.) A crash leaves an unused version behind.
+        The new version is built in memory and bulk-inserted: nobody reads it before the
+        switch, so it needs no batch-by-batch durability. Streams are independent, so on
+        PostgreSQL a large log is built in ``parts`` processes, each taking the records
+        whose id falls in its share. The position is written last: a crash leaves an
+        unused version behind, never a current one. (Memory: about 1 KB per activity.)
         """
         version = self.view.create_version(self.rule_set.id, self.rule_set.digest)
-        total = self.ledger.position()
-        changes, position, applied = Changes(), 0, 0
-        with _no_gc():
-            for notifications, position in self._pages_ahead():
-                applied += self._decode_into(changes, notifications)
-                progress(position, total)
-            self.projector.settle(changes)
-            self.view.insert_all(version, changes, Tracking(tracking_name(version), position))
+        end = self.log.end()
+        if parts is None:
+            big = self.log.partitionable and end > PARTITION_FROM and self.settings is not None
+            parts = REBUILD_PARTS if big else 1
+        if parts == 1:
+            applied = self.build_part(version, end, 0, 1, lambda position: progress(position, end))
+        else:
+            applied = self._build_in_processes(version, end, parts, progress)
+        self.view.set_position(Tracking(tracking_name(version), end))
         self.view.switch_to(version)
         applied += self.catch_up(version)  # what arrived while building
         return version, applied
 
-    def _pages_ahead(self) -> Iterator[tuple[Sequence[LogRow | Notification], int]]:
-        """Every page from position zero, the next one fetched while this one is applied:
-        the database works on one core while Python decodes on the other."""
-        pages: queue.Queue[tuple[Sequence[LogRow | Notification], int] | BaseException | None] = queue.Queue(maxsize=2)
+    def build_part(self, version: int, end: int, part: int, parts: int, progress: Callable[[int], None]) -> int:
+        """Build one share of a new version up to ``end`` and insert its rows."""
+        changes, position, applied = Changes(), 0, 0
+        with _no_gc():
+            while position < end:
+                notifications, position = self._page(position, REBUILD_BATCH, end=end, part=(part, parts))
+                applied += self._decode_into(changes, notifications)
+                progress(position)
+            self.projector.settle(changes)
+            self.view.insert_all(version, changes)
+        return applied
 
-        def fetch() -> None:
-            position = 0
-            try:
-                while True:
-                    notifications, last = self._page(position, REBUILD_BATCH)
-                    if last == position:
-                        pages.put(None)
-                        return
-                    pages.put((notifications, last))
-                    position = last
-            except BaseException as e:  # noqa: BLE001 - re-raised in the consuming thread
-                pages.put(e)
-
-        threading.Thread(target=fetch, daemon=True).start()
-        while (page := pages.get()) is not None:
-            if isinstance(page, BaseException):
-                raise page
-            yield page
+    def _build_in_processes(self, version: int, end: int, parts: int, progress: Callable[[int, int], None]) -> int:
+        context = multiprocessing.get_context("spawn")
+        messages = context.Queue()
+        workers = [
+            context.Process(target=_build_part_process, args=(self.settings, version, end, part, parts, messages))
+            for part in range(parts)
+        ]
+        for worker in workers:
+            worker.start()
+        positions, applied, done = [0] * parts, 0, 0
+        try:
+            while done < parts:
+                kind, part, value = messages.get()
+                if kind == "error":
+                    raise RuntimeError(f"rebuild part {part} failed:\n{value}")
+                if kind == "done":
+                    applied, done = applied + value, done + 1
+                    positions[part] = end
+                else:
+                    positions[part] = value
+                progress(min(positions), end)
+        finally:
+            for worker in workers:
+                worker.join(timeout=5)
+                if worker.is_alive():
+                    worker.kill()
+        return applied
 
     # -- catching up ----------------------------------------------------------------------
 
@@ -142,7 +184,9 @@ class TotalsProjection:
                 if progress:
                     progress(position)
 
-    def _page(self, position: int, limit: int) -> tuple[Sequence[LogRow | Notification], int]:
+    def _page(
+        self, position: int, limit: int, *, end: int | None = None, part: tuple[int, int] = (0, 1)
+    ) -> tuple[Sequence[LogRow | Notification], int]:
         """The next record events after ``position``, and the position they bring us to.
 
         Key-reservation rows are filtered out in the database. When the page is not
@@ -150,13 +194,13 @@ class TotalsProjection:
         position moves to that end, past any trailing key rows, and a reader waiting
         for one of those positions is not left waiting.
         """
-        end = self.log.end()
+        end = self.log.end() if end is None else end
         if end <= position:
             return [], position
         # A bounded id range keeps the plan an index range scan: with the topic filter
         # alone PostgreSQL may sort everything after ``position`` for every page.
-        stop = min(end, position + 2 * limit)
-        notifications = self.log.page(position, stop, RECORD_TOPICS, limit)
+        stop = min(end, position + 2 * limit * part[1])
+        notifications = self.log.page(position, stop, RECORD_TOPICS, limit, part)
         return notifications, notifications[-1].id if len(notifications) == limit else stop
 
     def _apply_next(self, version: int) -> tuple[int | None, int]:

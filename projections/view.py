@@ -202,14 +202,17 @@ class TotalsView:
                      (changes.years[k] for k in changes.dirty_years))
         self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
 
-    def insert_all(self, version: int, changes: Changes, tracking: Tracking) -> None:
-        """Fill a new, empty version in one transaction (see ``TotalsProjection.rebuild``)."""
+    def insert_all(self, version: int, changes: Changes) -> None:
+        """Add rows to a version being built (see ``TotalsProjection.rebuild``)."""
         p = f"totals_v{version}"
         with self.transaction(commit=True) as c:
             self.bulk_settings(c)
             self._insert(c, p + "_people", PEOPLE_COLUMNS, changes.people.values())
             self._insert(c, p + "_activities", ACTIVITY_COLUMNS, changes.activities.values())
             self._insert(c, p + "_years", YEAR_COLUMNS, changes.years.values())
+
+    def set_position(self, tracking: Tracking) -> None:
+        with self.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
 
     def _insert(self, c: Any, table: str, columns: Sequence[str], rows: Iterable[Any]) -> None:

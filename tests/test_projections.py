@@ -83,7 +83,7 @@ def _details(spec, n: int):
     graduated = min(enrolled + timedelta(days=length), date(2019, 3, 20))
     if graduated <= enrolled:
         enrolled = graduated - timedelta(days=400)
-    return Degree(degree="second", institution="宁夏大学", enrolled_on=enrolled, graduated_on=graduated,
+    return Degree(degree="second", institution=f"大学{n}", enrolled_on=enrolled, graduated_on=graduated,
                   certified_hours=certified)
 
 
@@ -184,6 +184,9 @@ def test_rebuild_gives_the_rows_incremental_upkeep_gave(services, clock):
     assert services.projection.current_version() == new
     assert services.view.dump(new) == services.view.dump(old)
     assert sum(len(rows) for rows in services.view.dump(new).values()) > 50
+    if not services.settings.is_sqlite:  # PostgreSQL pages split by stream: build in two processes
+        split, _ = services.projection.rebuild(parts=2)
+        assert services.view.dump(split) == services.view.dump(old)
 
 
 def test_readers_see_the_old_version_until_the_new_one_is_complete(services):
