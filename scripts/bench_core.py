@@ -11,7 +11,6 @@ Usage: make bench   (or: CE_LEDGER_TEST_POSTGRES_URL=postgresql://… python scr
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time

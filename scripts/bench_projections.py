@@ -17,7 +17,6 @@ Usage: make bench   (or: CE_LEDGER_TEST_POSTGRES_URL=postgresql://… python scr
 from __future__ import annotations
 
 import json
-import os
 import random
 import statistics
 import sys

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from uuid import UUID
 
 import pytest
@@ -295,4 +294,4 @@ def test_the_openapi_document_lists_every_operation_and_its_problems(api):
 
 def _same(pattern: str, path: str) -> bool:
     a, b = pattern.split("/"), path.split("/")
-    return len(a) == len(b) and all(x == y or (x.startswith("{") and y == "{x}") for x, y in zip(a, b))
+    return len(a) == len(b) and all(x == y or (x.startswith("{") and y == "{x}") for x, y in zip(a, b, strict=True))

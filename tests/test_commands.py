@@ -13,7 +13,7 @@ from ce_ledger.domain.commands import Verification, Voiding
 from ce_ledger.domain.details import ExamPass, PublicCourse, SpecialtyCredit, StudyTour, Teaching, Degree
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ce_ledger.domain.values import Decision, Level
-from tests.builders import VERIFIED, degree, id_number, public, registration, specialty, teaching, tour
+from tests.builders import VERIFIED, degree, public, registration, specialty, teaching, tour
 
 
 @pytest.fixture

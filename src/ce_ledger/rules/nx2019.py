@@ -31,7 +31,6 @@ from ce_ledger.rules.verdict import (
     Required,
     RuleSetRef,
     Verdict,
-    VerdictLine,
     Window,
 )
 
