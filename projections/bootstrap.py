@@ -12,8 +12,10 @@ from projections.runner import TotalsProjection
 from projections.view import PostgresTotalsView, SQLiteTotalsView, TotalsView
 
 
-def build_view(settings: Settings) -> TotalsView:
+def build_view(settings: Settings, *, create_tables: bool = True) -> TotalsView:
     env = persistence_env(settings)
+    if not create_tables:
+        env["CREATE_TABLE"] = "n"
     if settings.is_sqlite:
         # Its own file: rebuilding or deleting the view never touches the ledger's file.
         path = settings.sqlite_path

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import queue
 import traceback
 import threading
@@ -67,8 +68,11 @@ def _build_part_process(settings: Settings, version: int, end: int, part: int, p
     from ce_ledger.bootstrap import build_ledger
     from projections.bootstrap import build_projection, build_view
 
+    # The parent has created every table; helpers creating them "if not exists" at the
+    # same moment can collide in PostgreSQL's catalogue.
+    os.environ["CREATE_TABLE"] = "n"
     try:
-        ledger, view = build_ledger(settings), build_view(settings)
+        ledger, view = build_ledger(settings), build_view(settings, create_tables=False)
         projection = build_projection(ledger, view, settings)
         applied = projection.build_part(version, end, part, parts, lambda p: messages.put(("progress", part, p)))
         ledger.close()

@@ -313,20 +313,32 @@ class Ledger(Application[UUID]):
         cache = self.repository.cache
         known: dict[UUID, Professional | None] = {}
         for pid in pids:
-            try:
-                known[pid] = cache.get(pid) if cache else None  # type: ignore[assignment]
-            except KeyError:
-                known[pid] = None
+            known[pid] = self._cached_copy(pid) if cache else None
         new_events = self._streams.after({pid: p.version if p else 0 for pid, p in known.items()})
         loaded: dict[UUID, Professional | None] = {}
         for pid in pids:
-            start = deepcopy(known[pid]) if known[pid] is not None else None
+            start = known[pid]
             events = (self.mapper.to_domain_event(e) for e in new_events.get(pid, ()))
             record = project_professional(start, events)  # type: ignore[arg-type]
             loaded[pid] = record
             if cache is not None and record is not None and pid in new_events:
                 cache.put(pid, deepcopy(record))
         return loaded
+
+    def _cached_copy(self, pid: UUID) -> Professional | None:
+        """A private copy of a cached record. The library fast-forwards cached records in
+        place under a per-record lock; copying under the same lock never sees one half
+        applied. (Its lock helpers are private: pinned by the exact library version.)"""
+        repository = self.repository
+        lock = repository._use_fastforward_lock(pid)
+        try:
+            with lock:
+                cached = repository.cache.get(pid)  # type: ignore[union-attr]
+                return deepcopy(cached)  # type: ignore[return-value]
+        except KeyError:
+            return None
+        finally:
+            repository._disuse_fastforward_lock(pid)
 
     def _record_or_error(self, pid: UUID, details: ActivityDetails) -> Outcome | LedgerError:
         try:
