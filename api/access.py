@@ -95,6 +95,11 @@ class AccessRegistry(Application[UUID]):
         )
         return token
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal if the token was looked up lately; never reads the store."""
+        hit = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
+        return hit[1] if hit and hit[0] > time.monotonic() else None
+
     def principal(self, token: str) -> Principal | None:
         digest = hashlib.sha256(token.encode()).hexdigest()
         now = time.monotonic()

@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.access import Principal, Role
@@ -14,16 +15,23 @@ from api.bootstrap import Services
 bearer = HTTPBearer(auto_error=False, description="a token from `ce-ledger tokens issue`")
 
 
-def services(request: Request) -> Services:
+# The light dependencies are ``async``: a sync one costs a hop through the thread pool
+# each, and those hops were most of a totals request's time.
+
+
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def principal(
+async def principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     if credentials is None:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    found = request.app.state.access.principal(credentials.credentials)
+    access = request.app.state.access
+    found = access.cached(credentials.credentials)
+    if found is None:  # not seen lately: the lookup reads the store, so off the event loop
+        found = await run_in_threadpool(access.principal, credentials.credentials)
     if found is None:
         raise HTTPException(401, "unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
     return found
@@ -36,7 +44,7 @@ Principal_ = Annotated[Principal, Depends(principal)]
 def require(*roles: Role):
     """A dependency that admits only these roles."""
 
-    def check(who: Principal_) -> Principal:
+    async def check(who: Principal_) -> Principal:
         if who.role not in roles:
             allowed = ", ".join(r.value for r in roles)
             raise HTTPException(403, f"role {who.role.value} may not do this (allowed: {allowed})")
