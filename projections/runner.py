@@ -146,31 +146,48 @@ class TotalsProjection:
         return applied
 
     def _build_in_processes(self, version: int, end: int, parts: int, progress: Callable[[int, int], None]) -> int:
+        """Share 0 is built here while helper processes build the others."""
         context = multiprocessing.get_context("spawn")
         messages = context.Queue()
-        workers = [
+        helpers = [
             context.Process(target=_build_part_process, args=(self.settings, version, end, part, parts, messages))
-            for part in range(parts)
+            for part in range(1, parts)
         ]
-        for worker in workers:
-            worker.start()
+        for helper in helpers:
+            helper.start()
         positions, applied, done = [0] * parts, 0, 0
-        try:
-            while done < parts:
-                kind, part, value = messages.get()
+
+        def drain(block: bool) -> None:
+            nonlocal applied, done
+            while True:
+                try:
+                    kind, part, value = messages.get(block=block)
+                except queue.Empty:
+                    return
                 if kind == "error":
                     raise RuntimeError(f"rebuild part {part} failed:\n{value}")
                 if kind == "done":
-                    applied, done = applied + value, done + 1
-                    positions[part] = end
+                    applied, done, positions[part] = applied + value, done + 1, end
                 else:
                     positions[part] = value
                 progress(min(positions), end)
+                if block:
+                    return
+
+        def mine(position: int) -> None:
+            positions[0] = position
+            drain(block=False)
+
+        try:
+            applied += self.build_part(version, end, 0, parts, mine)
+            positions[0] = end
+            while done < len(helpers):
+                drain(block=True)
         finally:
-            for worker in workers:
-                worker.join(timeout=5)
-                if worker.is_alive():
-                    worker.kill()
+            for helper in helpers:
+                helper.join(timeout=5)
+                if helper.is_alive():
+                    helper.kill()
         return applied
 
     # -- catching up ----------------------------------------------------------------------
