@@ -18,11 +18,10 @@ from typing import ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.application import Application
-from eventsourcing.utils import get_topic
 
 from ce_ledger.domain.events import LedgerEvent
 from ce_ledger.domain.values import Code, Text, Value
-from ce_ledger.persistence import PydanticMapper, UnusedTranscoder
+from ce_ledger.persistence import PYDANTIC_ENV
 
 TOKEN_NAMESPACE = UUID("5d0c1f43-2a7e-5b0e-9a11-7c3e4f6a8b20")
 TOKEN_PREFIX = "cel_"
@@ -54,10 +53,6 @@ class Principal(Value):
 class TokenIssued(LedgerEvent):
     principal: Principal
 
-    @property
-    def valid_on(self):
-        return self.recorded_at.date()
-
 
 def _stream(token_hash: str) -> UUID:
     return uuid5(TOKEN_NAMESPACE, token_hash)
@@ -65,10 +60,7 @@ def _stream(token_hash: str) -> UUID:
 
 class AccessRegistry(Application[UUID]):
     name = "access"
-    env: ClassVar[dict[str, str]] = {
-        "MAPPER_TOPIC": get_topic(PydanticMapper),
-        "TRANSCODER_TOPIC": get_topic(UnusedTranscoder),
-    }
+    env: ClassVar[dict[str, str]] = PYDANTIC_ENV
     # A lookup per request would cost a query. Only known tokens are cached: a token
     # issued a moment ago works at once. (Tokens cannot be revoked yet.)
     CACHE_SECONDS = 300.0

@@ -148,11 +148,6 @@ class TotalsView:
                 (version,),
             )
 
-    def versions(self) -> list[dict[str, Any]]:
-        with self.transaction(commit=False) as c:
-            c.execute(f"SELECT * FROM {self.table('totals_versions')} ORDER BY version")
-            return [dict(r) for r in c.fetchall()]
-
     def current(self, cursor: Any = None) -> tuple[int, str]:
         """The version readers use, and its rule-set id."""
         with self._cursor(cursor) as c:

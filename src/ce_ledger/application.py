@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from ce_ledger.domain.commands import Registration, Verification, Voiding
@@ -29,7 +28,7 @@ from ce_ledger.domain.identity import mask, professional_id
 from ce_ledger.domain.professional import Outcome, Professional, project_professional
 from ce_ledger.domain.values import Level, Series
 from ce_ledger.domain.verdicts import VerdictIssued
-from ce_ledger.persistence import PydanticMapper, StreamReader, UnusedTranscoder
+from ce_ledger.persistence import PYDANTIC_ENV, StreamReader
 from ce_ledger.rules.published import PUBLISHED
 from ce_ledger.rules.ruleset import Registry
 from ce_ledger.rules.verdict import Verdict
@@ -73,10 +72,7 @@ class Registered:
 
 class Ledger(Application[UUID]):
     name = "ledger"
-    env: ClassVar[dict[str, str]] = {
-        "MAPPER_TOPIC": get_topic(PydanticMapper),
-        "TRANSCODER_TOPIC": get_topic(UnusedTranscoder),
-    }
+    env: ClassVar[dict[str, str]] = PYDANTIC_ENV
 
     def __init__(
         self,

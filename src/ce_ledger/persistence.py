@@ -68,6 +68,13 @@ class UnusedTranscoder(Transcoder):
         raise NotImplementedError
 
 
+# The library settings of every application here that stores pydantic events.
+PYDANTIC_ENV: dict[str, str] = {
+    "MAPPER_TOPIC": get_topic(PydanticMapper),
+    "TRANSCODER_TOPIC": get_topic(UnusedTranscoder),
+}
+
+
 class StreamReader:
     """The events of many streams after given versions, in one query.
 

@@ -217,8 +217,3 @@ class Degree(ActivityDetails):
 
     def describe(self) -> str:
         return f"{self.degree} degree, {self.institution}, enrolled {self.enrolled_on.isoformat()}"
-
-
-DETAILS_BY_KIND: dict[ActivityKind, type[ActivityDetails]] = {
-    cls.kind: cls for cls in (PublicCourse, SpecialtyCredit, StudyTour, Teaching, ExamPass, Degree)
-}

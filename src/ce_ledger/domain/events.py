@@ -30,7 +30,9 @@ class LedgerEvent(Value):
 
     @property
     def valid_on(self) -> date:
-        raise NotImplementedError
+        """When the fact happened. By default the day it was recorded: true of the ledger's
+        own facts (keys held, verdicts issued, tokens given); activities and decisions say."""
+        return self.recorded_at.date()
 
 
 class ProfessionalRegistered(LedgerEvent):
@@ -133,10 +135,6 @@ class ActivityKeyReserved(LedgerEvent):
 
     professional_id: UUID
     activity_id: UUID
-
-    @property
-    def valid_on(self) -> date:
-        return self.recorded_at.date()
 
 
 # Every event of a professional's own stream (key streams hold ActivityKeyReserved only).

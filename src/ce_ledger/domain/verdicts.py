@@ -6,7 +6,6 @@ verdict itself with its fingerprint, so a later replay can be compared byte for 
 
 from __future__ import annotations
 
-from datetime import date
 from uuid import UUID
 
 from ce_ledger.domain.events import LedgerEvent
@@ -19,7 +18,3 @@ class VerdictIssued(LedgerEvent):
     issued_by: Text
     verdict: Verdict
     fingerprint: str
-
-    @property
-    def valid_on(self) -> date:
-        return self.recorded_at.date()

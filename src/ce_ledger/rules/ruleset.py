@@ -92,9 +92,3 @@ class Registry:
             f"no rule-set is in force for evaluation year {evaluation_year}; "
             "rules of other years are other rule-sets (reading 6)",
         )
-
-    def with_(self, *rule_sets: RuleSet) -> Registry:
-        return Registry(*self._by_id.values(), *rule_sets)
-
-    def __iter__(self):
-        return iter(self._by_id.values())
