@@ -78,7 +78,7 @@ class AccessRegistry(Application[UUID]):
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = hashlib.sha256(token.encode()).hexdigest()
         self.save(
-            TokenIssued(
+            TokenIssued.sealed(
                 originator_id=_stream(digest),
                 originator_version=1,
                 recorded_at=datetime.now(UTC),

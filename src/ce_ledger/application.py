@@ -27,7 +27,8 @@ from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
 from ce_ledger.domain.identity import mask, professional_id
 from ce_ledger.domain.professional import Outcome, Professional, project_professional
 from ce_ledger.domain.values import Level, Series
-from ce_ledger.domain.verdicts import VerdictIssued
+from ce_ledger.domain.chain import GENESIS
+from ce_ledger.domain.verdicts import Pin, VerdictFiled, VerdictIssued, verdict_index
 from ce_ledger.persistence import PYDANTIC_ENV, StreamReader
 from ce_ledger.rules.published import PUBLISHED
 from ce_ledger.rules.ruleset import Registry
@@ -248,11 +249,16 @@ class Ledger(Application[UUID]):
         except AggregateNotFoundError:
             raise NotFound("professional_id", "no such professional is registered") from None
 
-    def history(self, professional_id: UUID) -> list[LedgerEvent]:
-        events = list(self.events.get(professional_id))
+    def history(
+        self, professional_id: UUID, *, as_of_version: int | None = None, as_of_time: datetime | None = None
+    ) -> list[LedgerEvent]:
+        """The record's events in recorded order; as known at a past version or time, if given."""
+        events: list[LedgerEvent] = list(self.events.get(professional_id, lte=as_of_version))  # type: ignore[arg-type]
         if not events:
-            raise NotFound("professional_id", "no such professional is registered")
-        return events  # type: ignore[return-value]
+            self._require(professional_id)
+        if as_of_time is not None:
+            events = [e for e in events if e.recorded_at <= as_of_time]
+        return events
 
     def evaluate(
         self,
@@ -277,20 +283,45 @@ class Ledger(Application[UUID]):
         by: str,
         rule_set: str | None = None,
     ) -> VerdictIssued:
-        """Evaluate the record as it is now and record the verdict as an event."""
-        verdict = self.evaluate(professional_id, level, evaluation_year, rule_set=rule_set)
-        now, _ = self._now()
-        issued = VerdictIssued(
-            originator_id=uuid4(),
-            originator_version=1,
-            recorded_at=now,
-            professional_id=professional_id,
-            issued_by=by,
-            verdict=verdict,
-            fingerprint=verdict.fingerprint,
-        )
-        self.save(issued)
-        return issued
+        """Evaluate the record as it is now and record the verdict, pinned to what it read.
+
+        The verdict and its entry on the person's verdict index are saved together; two
+        committees issuing at once race only for the index's next version, and retry.
+        """
+        rules = self.rule_sets.get(rule_set) if rule_set else self.rule_sets.in_force(evaluation_year)
+        record = self.professional(professional_id, for_update=False)
+        verdict = rules.evaluate(record, level, evaluation_year)
+        pin = Pin(stream_id=professional_id, version=record.version, digest=record.head_digest)
+        index = verdict_index(professional_id)
+        for attempt in _retrying():
+            with attempt:
+                now, _ = self._now()
+                issued = VerdictIssued.sealed(
+                    originator_id=uuid4(),
+                    originator_version=1,
+                    recorded_at=now,
+                    professional_id=professional_id,
+                    issued_by=by,
+                    verdict=verdict,
+                    fingerprint=verdict.fingerprint,
+                    pins=(pin,),
+                )
+                head = self._head(index)
+                filed = VerdictFiled.sealed(
+                    originator_id=index,
+                    originator_version=head.originator_version + 1 if head else 1,
+                    previous_digest=head.digest if head else GENESIS,
+                    recorded_at=now,
+                    verdict_id=issued.originator_id,
+                    level=level,
+                    evaluation_year=evaluation_year,
+                    rule_set_id=verdict.rule_set.id,
+                    passed=verdict.passed,
+                    fingerprint=verdict.fingerprint,
+                )
+                self.save(_Pending([issued, filed]))
+                return issued
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def verdict(self, verdict_id: UUID) -> VerdictIssued:
         found = list(self.events.get(verdict_id, limit=1))
@@ -298,10 +329,24 @@ class Ledger(Application[UUID]):
             raise NotFound("verdict_id", f"no verdict {verdict_id}")
         return found[0]
 
+    def verdicts_of(self, professional_id: UUID) -> list[VerdictFiled]:
+        """The person's verdicts, oldest first (from their verdict index)."""
+        self._require(professional_id)
+        return list(self.events.get(verdict_index(professional_id)))  # type: ignore[arg-type]
+
     # -- inside ----------------------------------------------------------------------
 
     def _exists(self, pid: UUID) -> bool:
         return bool(self.recorder.select_events(pid, limit=1))
+
+    def _require(self, pid: UUID) -> None:
+        if not self._exists(pid):
+            raise NotFound("professional_id", "no such professional is registered")
+
+    def _head(self, stream: UUID, version: int | None = None) -> LedgerEvent | None:
+        """A stream's last event (at or before ``version``): what the next event links to."""
+        found = list(self.events.get(stream, lte=version, desc=True, limit=1))
+        return found[0] if found else None  # type: ignore[return-value]
 
     def _load_many(self, pids: list[UUID]) -> dict[UUID, Professional | None]:
         """Many records for one command, with one query: cached records fast-forwarded,
@@ -356,10 +401,14 @@ class Ledger(Application[UUID]):
             generation = len(professional.keys.get(key, []))
         outcome = professional.record(details, now=now, today=today, generation=generation)
         if outcome.status == "recorded" and details.key_is_global:
+            stream = uuid5(KEY_NAMESPACE, key)
+            # A key is taken again only after a void (reading 13): rare, so its head is read here.
+            head = self._head(stream, generation) if generation else None
             reservations.append(
-                ActivityKeyReserved(
-                    originator_id=uuid5(KEY_NAMESPACE, key),
+                ActivityKeyReserved.sealed(
+                    originator_id=stream,
                     originator_version=generation + 1,
+                    previous_digest=head.digest if head else GENESIS,
                     recorded_at=now,
                     professional_id=professional.id,
                     activity_id=outcome.activity_id,

@@ -8,8 +8,10 @@ frozen pydantic models; their JSON is what the store keeps.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 from uuid import UUID
+
+from pydantic import Field
 
 from ce_ledger.domain.details import (
     ActivityDetails,
@@ -20,13 +22,30 @@ from ce_ledger.domain.details import (
     StudyTour,
     Teaching,
 )
+from ce_ledger.domain.chain import GENESIS, event_digest
 from ce_ledger.domain.values import Code, Day, Series, Text, Value
+
+Digest = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class LedgerEvent(Value):
+    """Every stored fact. ``previous_digest`` and ``digest`` chain a stream (``chain.py``):
+    build events with :meth:`sealed`, which fills in the digest."""
+
     originator_id: UUID
     originator_version: int
     recorded_at: datetime
+    previous_digest: str = Digest
+    digest: str = Digest
+
+    @classmethod
+    def sealed(cls, *, previous_digest: str = GENESIS, **fields: Any) -> Self:
+        draft = cls(previous_digest=previous_digest, digest=GENESIS, **fields)
+        return draft.model_copy(update={"digest": draft.content_digest()})
+
+    def content_digest(self) -> str:
+        """What ``digest`` must be for this content; a stored event whose digest differs was altered."""
+        return event_digest(type(self).__name__, self.model_dump(mode="json", exclude={"digest"}))
 
     @property
     def valid_on(self) -> date:

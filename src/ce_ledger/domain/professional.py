@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Iterable, Literal
 from uuid import UUID, uuid5
 
+from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.details import MAX_HOURS_TAUGHT_PER_DAY, ActivityDetails, Teaching
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ce_ledger.domain.events import (
@@ -101,6 +102,7 @@ class Professional:
     registration: ProfessionalRegistered
     activities: dict[UUID, Activity] = field(default_factory=dict)
     keys: dict[str, list[UUID]] = field(default_factory=dict)
+    head_digest: str = GENESIS  # the last event's digest: the next one links to it
     _pending: list[LedgerEvent] = field(default_factory=list, repr=False)
 
     # -- reading -----------------------------------------------------------------
@@ -129,7 +131,7 @@ class Professional:
         now: datetime,
         today: date,
     ) -> Professional:
-        event = ProfessionalRegistered(
+        event = ProfessionalRegistered.sealed(
             originator_id=professional_id,
             originator_version=1,
             recorded_at=now,
@@ -139,7 +141,7 @@ class Professional:
             employer_unit=employer_unit,
             registered_on=today,
         )
-        professional = cls(id=professional_id, version=1, registration=event)
+        professional = cls(id=professional_id, version=1, registration=event, head_digest=event.digest)
         professional._pending.append(event)
         return professional
 
@@ -281,15 +283,19 @@ class Professional:
     # -- events ------------------------------------------------------------------
 
     def _trigger(self, event_class: type[LedgerEvent], *, now: datetime, **fields: object) -> None:
-        event = event_class(
-            originator_id=self.id, originator_version=self.version + 1, recorded_at=now, **fields
+        event = event_class.sealed(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            recorded_at=now,
+            previous_digest=self.head_digest,
+            **fields,
         )
         self.apply(event)
         self._pending.append(event)
 
     def __deepcopy__(self, memo: dict) -> Professional:
         # Events are frozen and shared; only the containers and activities change.
-        copy = Professional(self.id, self.version, self.registration)
+        copy = Professional(self.id, self.version, self.registration, head_digest=self.head_digest)
         copy.activities = {
             k: Activity(a.recorded, a.decision, a.void) for k, a in self.activities.items()
         }
@@ -313,6 +319,7 @@ class Professional:
         else:
             raise TypeError(f"a professional's record has no event {type(event).__name__}")
         self.version = event.originator_version
+        self.head_digest = event.digest
 
 
 def project_professional(
@@ -323,7 +330,9 @@ def project_professional(
         if professional is None:
             if not isinstance(event, ProfessionalRegistered):
                 raise TypeError(f"a record must open with registration, not {type(event).__name__}")
-            professional = Professional(event.originator_id, event.originator_version, event)
+            professional = Professional(
+                event.originator_id, event.originator_version, event, head_digest=event.digest
+            )
         else:
             professional.apply(event)
     return professional
