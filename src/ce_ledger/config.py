@@ -6,6 +6,8 @@ no setup) or ``postgresql://USER:PASSWORD@HOST:PORT/DB[?schema=NAME]``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from pathlib import Path
@@ -33,6 +35,10 @@ class Settings(BaseSettings):
     view_upkeep: Literal["inline", "worker"] | None = None
     # Records kept decoded in memory (0: none); each is fast-forwarded from the store on use.
     cache_size: int = 2000
+    # Encrypt stored event payloads (AES-GCM, the library's cipher): a base64 key of
+    # 16, 24 or 32 bytes (`ce-ledger keys encryption` makes one). Keep it apart from
+    # the database: whoever has both can read everything.
+    encryption_key: SecretStr | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,7 +62,23 @@ def persistence_env(settings: Settings) -> dict[str, str]:
     env = _store_env(settings)
     if settings.cache_size > 0:  # the library reads 0 as "unbounded", we read it as "off"
         env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.cache_size)
+    if settings.encryption_key is not None:
+        env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
+        env["CIPHER_KEY"] = _encryption_key(settings.encryption_key.get_secret_value())
     return env
+
+
+def _encryption_key(value: str) -> str:
+    try:
+        size = len(base64.b64decode(value, validate=True))
+    except binascii.Error:
+        size = -1
+    if size not in (16, 24, 32):
+        raise ConfigurationError(
+            "CE_LEDGER_ENCRYPTION_KEY: must be the base64 of a 16, 24 or 32 byte AES key "
+            "(make one with `ce-ledger keys encryption`)"
+        )
+    return value
 
 
 def _store_env(settings: Settings) -> dict[str, str]:

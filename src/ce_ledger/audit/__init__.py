@@ -1,1 +1,1 @@
-"""Audit proofs over the ledger: Merkle tree hashing and inclusion proofs (RFC 6962 / RFC 9162)."""
+"""The audit: hash chains verified, verdicts replayed, checkpoints recorded and proven."""

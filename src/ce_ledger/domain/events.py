@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from ce_ledger.domain.chain import GENESIS, event_digest
 from ce_ledger.domain.details import (
     ActivityDetails,
     Degree,
@@ -22,7 +23,6 @@ from ce_ledger.domain.details import (
     StudyTour,
     Teaching,
 )
-from ce_ledger.domain.chain import GENESIS, event_digest
 from ce_ledger.domain.values import Code, Day, Series, Text, Value
 
 Digest = Field(pattern=r"^[0-9a-f]{64}$")

@@ -8,11 +8,12 @@ commands saw. Nothing here touches a clock or a database: the caller passes
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Iterable, Literal
+from typing import Literal
 from uuid import UUID, uuid5
 
 from ce_ledger.domain.chain import GENESIS

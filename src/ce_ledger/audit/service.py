@@ -1,0 +1,221 @@
+"""The audit service: verify every chain, replay a verdict, record and prove checkpoints.
+
+Beside the ledger application rather than inside it: it reads the stored rows as
+they are (``store.RawLog``) and trusts nothing the mapper would vouch for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from itertools import groupby
+from operator import itemgetter
+from uuid import UUID
+
+from ce_ledger.application import Ledger
+from ce_ledger.audit import merkle
+from ce_ledger.audit.checkpoint import CHECKPOINTS, CheckpointRecorded, leaf
+from ce_ledger.audit.replay import Replay, changes_since, rule_set_note
+from ce_ledger.audit.store import RawLog
+from ce_ledger.audit.verification import Break, Row, check_stream
+from ce_ledger.domain.chain import GENESIS
+from ce_ledger.domain.errors import LedgerError, NotFound
+from ce_ledger.domain.values import Value
+from ce_ledger.domain.verdicts import Pin
+
+Progress = Callable[[int], None]
+
+
+class VerificationReport(Value):
+    intact: bool
+    streams: int
+    events: int
+    verdict_pins: int
+    checkpoints: int
+    breaks: tuple[Break, ...]
+
+
+class Audit:
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.log = RawLog(ledger.recorder, ledger.mapper)
+
+    # -- verification ----------------------------------------------------------------
+
+    def verify(self, progress: Progress | None = None) -> VerificationReport:
+        """Walk every stream and recompute its chain; then check verdict pins and checkpoints."""
+        breaks: list[Break] = []
+        pins: list[Pin] = []
+        streams = events = 0
+        plain = self.log.plain
+        for stream_id, group in groupby(self.log.rows(), key=itemgetter(0)):
+            rows = [Row(version, topic, plain(state)) for _, version, topic, state in group]
+            found, _ = check_stream(stream_id, rows)
+            breaks.extend(found)
+            pins.extend(_pins_in(rows))
+            streams += 1
+            events += len(rows)
+            if progress:
+                progress(len(rows))
+        for pin in pins:
+            breaks.extend(self._check_pin(pin))
+        checkpoints = self._checkpoints()
+        for checkpoint in checkpoints:
+            if self._root_at(checkpoint.position)[0] != checkpoint.root:
+                breaks.append(
+                    Break(
+                        stream_id=CHECKPOINTS,
+                        version=checkpoint.originator_version,
+                        kind="missing",
+                        detail=f"checkpoint {checkpoint.originator_version}: the stream heads at position "
+                        f"{checkpoint.position} no longer hash to its root — a head was deleted or rewritten since",
+                    )
+                )
+        unique = tuple(dict.fromkeys(breaks))
+        return VerificationReport(
+            intact=not unique, streams=streams, events=events, verdict_pins=len(pins),
+            checkpoints=len(checkpoints), breaks=unique,
+        )
+
+    def _check_pin(self, pin: Pin) -> list[Break]:
+        """The pinned version must still exist with the digest the verdict read."""
+        stored = self.ledger.recorder.select_events(pin.stream_id, gt=pin.version - 1, lte=pin.version)
+        if not stored:
+            return [Break(stream_id=pin.stream_id, version=pin.version, kind="missing",
+                          detail=f"version {pin.version}, read by a verdict, is missing")]
+        try:
+            digest = json.loads(self.log.plain(stored[0].state)).get("digest")
+        except (ValueError, AttributeError):
+            digest = None
+        if digest != pin.digest:
+            return [Break(stream_id=pin.stream_id, version=pin.version, kind="content_changed",
+                          detail=f"version {pin.version} is not the event a verdict read (digest differs)")]
+        return []
+
+    def _stream_breaks(self, stream_id: UUID, up_to: int | None = None) -> list[Break]:
+        stored = self.ledger.recorder.select_events(stream_id, lte=up_to)
+        return check_stream(stream_id, [Row(s.originator_version, s.topic, self.log.plain(s.state)) for s in stored])[0]
+
+    # -- replay ----------------------------------------------------------------------
+
+    def replay(self, verdict_id: UUID) -> Replay:
+        """Re-evaluate a verdict from its pinned record versions with its pinned rule-set."""
+        issued = self.ledger.verdict(verdict_id)
+        recorded = issued.verdict
+        breaks = self._stream_breaks(verdict_id)
+        for pin in issued.pins:
+            breaks += self._stream_breaks(pin.stream_id, pin.version) + self._check_pin(pin)
+        breaks = list(dict.fromkeys(breaks))
+        try:
+            rules = self.ledger.rule_sets.get(recorded.rule_set.id)
+        except LedgerError:
+            rules = None
+        recomputed = changes = None
+        note = rule_set_note(recorded.rule_set, rules)
+        if breaks:
+            explanation = (
+                f"not reproduced: the stored history this verdict read is broken in {len(breaks)} "
+                "place(s); see breaks — nothing recomputed from it can be trusted"
+            )
+        elif rules is None:
+            explanation = f"not reproduced: {note}"
+        else:
+            pin = issued.pins[0]
+            then = rules.evaluate(
+                self.ledger.professional(pin.stream_id, pin.version, for_update=False),
+                recorded.level, recorded.evaluation_year,
+            )
+            recomputed = then.fingerprint
+            now_record = self.ledger.professional(pin.stream_id, for_update=False)
+            now = rules.evaluate(now_record, recorded.level, recorded.evaluation_year)
+            changes = changes_since(then, now, now_record)
+            if recomputed == issued.fingerprint:
+                explanation = (
+                    f"reproduced: record version {pin.version} under rule-set {recorded.rule_set.id} "
+                    f"gives the same verdict, byte for byte"
+                )
+            else:
+                explanation = f"not reproduced: {note or 'the recomputed verdict differs from the recorded one'}"
+        return Replay(
+            verdict_id=verdict_id,
+            reproduced=not breaks and recomputed == issued.fingerprint == recorded.fingerprint,
+            recorded_fingerprint=issued.fingerprint,
+            recomputed_fingerprint=recomputed,
+            rule_set=recorded.rule_set,
+            rule_set_digest_now=rules.digest if rules else None,
+            breaks=tuple(breaks),
+            explanation=explanation,
+            changes_since=changes,
+        )
+
+    # -- checkpoints -----------------------------------------------------------------
+
+    def checkpoint(self, *, by: str) -> CheckpointRecorded:
+        """Record the Merkle root over every stream head at the current position."""
+        position = self.ledger.position()
+        root, leaves = self._root_at(position)
+        head = self._checkpoints()[-1:]
+        event = CheckpointRecorded.sealed(
+            originator_id=CHECKPOINTS,
+            originator_version=head[0].originator_version + 1 if head else 1,
+            previous_digest=head[0].digest if head else GENESIS,
+            recorded_at=self.ledger.clock(),
+            position=position,
+            streams=len(leaves),
+            root=root,
+            recorded_by=by,
+        )
+        self.ledger.save(event)  # type: ignore[arg-type]  # a lost race is an IntegrityError: run it again
+        return event
+
+    def checkpoints(self) -> list[CheckpointRecorded]:
+        return self._checkpoints()
+
+    def prove(self, stream_id: UUID, checkpoint: int | None = None) -> merkle.InclusionProof:
+        """An inclusion proof of the stream's head in a checkpoint (default: the latest)."""
+        recorded = self._checkpoints()
+        if checkpoint is not None:
+            recorded = [c for c in recorded if c.originator_version == checkpoint]
+        if not recorded:
+            raise NotFound("checkpoint", "no such checkpoint" if checkpoint else "no checkpoint recorded yet")
+        chosen = recorded[-1]
+        root, leaves = self._root_at(chosen.position)
+        if root != chosen.root:
+            raise LedgerError("checkpoint", "the store no longer matches this checkpoint: run ce-ledger verify")
+        prefix = f"{stream_id}:".encode()
+        index = next((i for i, x in enumerate(leaves) if x.startswith(prefix)), None)
+        if index is None:
+            raise NotFound("stream_id", f"stream {stream_id} had no events at position {chosen.position}")
+        return merkle.InclusionProof(
+            leaf=leaves[index].decode(),
+            index=index,
+            size=len(leaves),
+            path=tuple(h.hex() for h in merkle.inclusion_path(leaves, index)),
+            root=root,
+        )
+
+    def _checkpoints(self) -> list[CheckpointRecorded]:
+        return list(self.ledger.events.get(CHECKPOINTS))  # type: ignore[arg-type]
+
+    def _root_at(self, position: int) -> tuple[str, list[bytes]]:
+        heads = sorted(self.log.heads(position), key=itemgetter(0))
+        leaves = [leaf(stream, version, _digest(self.log.plain(state))) for stream, version, state in heads]
+        return merkle.root(leaves).hex(), leaves
+
+
+def _digest(state: bytes) -> str:
+    try:
+        return str(json.loads(state).get("digest"))
+    except (ValueError, AttributeError):
+        return "unreadable"
+
+
+def _pins_in(rows: list[Row]) -> list[Pin]:
+    found = []
+    for row in rows:
+        if row.topic.endswith(":VerdictIssued"):
+            try:
+                found.extend(Pin.model_validate(p) for p in json.loads(row.state).get("pins", ()))
+            except (ValueError, AttributeError):
+                continue  # an unreadable verdict is already reported as a break
+    return found
