@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ce_ledger.application import Ledger
+from ce_ledger.audit.service import Audit
 from ce_ledger.bootstrap import build_ledger
 from ce_ledger.config import Settings
 from projections.bootstrap import build_projection, build_view
@@ -21,6 +22,7 @@ class Services:
     view: TotalsView
     projection: TotalsProjection
     totals: Totals
+    audit: Audit
 
     def close(self) -> None:
         self.ledger.close()
@@ -56,4 +58,4 @@ def build_services(settings: Settings | None = None, **ledger_overrides: Any) ->
     projection.ensure_current()
     if settings.upkeep == "inline":
         ledger.on_saved(lambda position: projection.catch_up())
-    return Services(settings, ledger, view, projection, Totals(view))
+    return Services(settings, ledger, view, projection, Totals(view), Audit(ledger))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
+import base64
+import json as json_module
+import secrets
 import signal
 import threading
+from uuid import UUID
 
 import typer
 import uvicorn
@@ -20,7 +22,7 @@ from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import Level
 from api.access import Principal, Role
 from api.bootstrap import build_access, build_services
-from api.render import rebuild_table, standing_table, verdict_panel
+from api.render import breaks_table, rebuild_table, replay_panel, standing_table, verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
 console = Console()
@@ -116,6 +118,100 @@ def staff(
             console.print(f"[red]{e}[/red]")
             raise typer.Exit(2) from None
         console.print(standing_table(standings))
+
+
+# -- audit ------------------------------------------------------------------------------
+
+
+def _audit():
+    from ce_ledger.audit.service import Audit
+    from ce_ledger.bootstrap import build_ledger
+
+    ledger = build_ledger(Settings())
+    return ledger, Audit(ledger)
+
+
+@app.command()
+def replay(
+    verdict_id: UUID,
+    json: bool = typer.Option(False, "--json", help="print the replay as JSON"),
+) -> None:
+    """Re-evaluate a recorded verdict from the record versions it pinned; exit 1 unless reproduced."""
+    ledger, audit = _audit()
+    try:
+        result = audit.replay(verdict_id)
+    except LedgerError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        ledger.close()
+    if json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        console.print(replay_panel(result))
+    raise typer.Exit(0 if result.reproduced else 1)
+
+
+@app.command()
+def verify(json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
+    """Recompute every stream's hash chain, verdict pins and checkpoints; exit 1 on any break."""
+    ledger, audit = _audit()
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("verifying hash chains", total=audit.log.count())
+            report = audit.verify(progress=lambda n: progress.advance(task, n))
+    finally:
+        ledger.close()
+    if json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        if report.breaks:
+            console.print(breaks_table(report.breaks))
+        console.print(
+            f"{report.events} events on {report.streams} streams, {report.verdict_pins} verdict pins, "
+            f"{report.checkpoints} checkpoints: "
+            + ("[green]intact[/green]" if report.intact else f"[red]{len(report.breaks)} break(s)[/red]")
+        )
+    raise typer.Exit(0 if report.intact else 1)
+
+
+@app.command()
+def checkpoint(by: str = typer.Option("cli", help="who records it")) -> None:
+    """Record a Merkle root over every stream head now; publish the root it prints."""
+    ledger, audit = _audit()
+    try:
+        recorded = audit.checkpoint(by=by)
+    finally:
+        ledger.close()
+    console.print(f"checkpoint {recorded.originator_version}: position {recorded.position}, "
+                  f"{recorded.streams} streams\nroot [bold]{recorded.root}[/bold]")
+
+
+@app.command()
+def prove(
+    stream_id: UUID,
+    checkpoint: int | None = typer.Option(None, help="checkpoint number (default: the latest)"),
+) -> None:
+    """Print an inclusion proof (JSON) of a stream's head in a checkpoint; docs/audit.md checks it."""
+    ledger, audit = _audit()
+    try:
+        proof = audit.prove(stream_id, checkpoint)
+    except LedgerError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        ledger.close()
+    typer.echo(json_module.dumps({"checkpoint": proof.checkpoint, **proof.to_dict()}, indent=2))
+
+
+keys = typer.Typer(help="Keys the settings need.")
+app.add_typer(keys, name="keys")
+
+
+@keys.command("encryption")
+def encryption_key() -> None:
+    """Print a new AES-256 key for CE_LEDGER_ENCRYPTION_KEY (keep it apart from the database)."""
+    typer.echo(base64.b64encode(secrets.token_bytes(32)).decode())
 
 
 tokens = typer.Typer(help="Bearer tokens for the HTTP API.")

@@ -29,7 +29,7 @@ def verdict_panel(verdict: Verdict, professional: Professional) -> Panel:
     reg = professional.registration
     header = Text.assemble(
         (f"{reg.name}", "bold"),
-        f"  {reg.masked_id}  {reg.series.name}  unit {reg.employer_unit}\n",
+        f"  {reg.masked_id}  {reg.series.name}  unit {reg.employer_unit}  record {professional.id}\n",
         f"{verdict.level} · evaluation {verdict.evaluation_year} · window {verdict.window} · "
         f"rule-set {verdict.rule_set.id} ({verdict.rule_set.digest[:12]}…) · record v{verdict.record_version}",
     )
@@ -99,3 +99,45 @@ def standing_table(standings: list) -> Table:
             "[green]yes[/green]" + (" (degree)" if s.waived_by_degree else "") if s.meets else "[red]no[/red]",
         )
     return table
+
+
+def breaks_table(breaks) -> Table:
+    table = Table(title=f"{len(breaks)} break(s) in stored history", title_style="bold red")
+    for col in ("stream", "version", "kind", "what"):
+        table.add_column(col, justify="right" if col == "version" else "left")
+    for b in breaks:
+        table.add_row(str(b.stream_id), str(b.version), b.kind, b.detail)
+    return table
+
+
+def replay_panel(replay) -> Panel:
+    fingerprints = Table(show_edge=False, pad_edge=False)
+    fingerprints.add_column("")
+    fingerprints.add_column("fingerprint")
+    fingerprints.add_row("recorded", replay.recorded_fingerprint)
+    fingerprints.add_row("recomputed", replay.recomputed_fingerprint or "—", style=None if replay.reproduced else "red")
+    parts: list = [
+        Text(f"rule-set {replay.rule_set.id} ({replay.rule_set.digest[:12]}…)"),
+        fingerprints,
+        Text(replay.explanation, style="bold green" if replay.reproduced else "bold red"),
+    ]
+    if replay.breaks:
+        parts.append(breaks_table(replay.breaks))
+    changes = replay.changes_since
+    if changes is not None:
+        parts += [Text(""), Text(f"changes since (record v{changes.record_version_then} → v{changes.record_version_now}): "
+                                 f"{changes.summary}", style="bold")]
+        if changes.activities:
+            table = Table(show_edge=False, pad_edge=False)
+            for col in ("date", "kind", "activity", "what happened since", "credited then", "now"):
+                table.add_column(col, justify="right" if col in ("credited then", "now") else "left")
+            for a in changes.activities:
+                happened = "; ".join(
+                    f"{e.happened} v{e.version} {e.recorded_at:%Y-%m-%d}" + (f" ({e.reason})" if e.reason else "")
+                    for e in a.events
+                )
+                table.add_row(a.occurred_on.isoformat(), KIND_LABELS[a.kind], a.description, happened,
+                              hours(a.credited_then), hours(a.credited_now))
+            parts.append(table)
+    return Panel(Group(*parts), title=f"replay of verdict {replay.verdict_id}",
+                 border_style="green" if replay.reproduced else "red")

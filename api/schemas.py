@@ -13,6 +13,7 @@ from ce_ledger.domain.details import Degree, PublicCourse
 from ce_ledger.domain.identity import IdNumber
 from ce_ledger.domain.values import DegreeKind, HoursFigure, Hours, Level, Text, Value
 from ce_ledger.rules.verdict import Credited, Verdict, Window
+from ce_ledger.domain.verdicts import Pin
 from api.problems import FieldProblem
 
 
@@ -94,7 +95,43 @@ class EventOut(Value):
 
 class History(Value):
     professional_id: UUID
+    as_of: str | None = Field(None, description="the version or time the record is shown as known at")
     events: list[EventOut]
+
+
+class VerdictEntry(Value):
+    verdict_id: UUID
+    issued_at: datetime
+    level: Level
+    evaluation_year: int
+    rule_set_id: str
+    passed: bool
+    fingerprint: str
+
+
+class VerdictList(Value):
+    professional_id: UUID
+    verdicts: list[VerdictEntry]
+
+
+class CheckpointOut(Value):
+    checkpoint: int = Field(description="its version on the checkpoint stream")
+    position: int = Field(description="the log position whose stream heads the root covers")
+    streams: int
+    root: str
+    recorded_at: datetime
+    recorded_by: str
+
+
+class ProofOut(Value):
+    """An RFC 6962 inclusion proof; docs/audit.md shows how to check it with hashlib alone."""
+
+    checkpoint: int
+    leaf: str = Field(description='"<stream id>:<version>:<digest>"')
+    index: int
+    size: int
+    path: list[str]
+    root: str
 
 
 class VerdictRequest(Value):
@@ -113,3 +150,4 @@ with warnings.catch_warnings():
         issued_by: str
         issued_at: datetime
         fingerprint: str = Field(...)  # type: ignore[assignment]
+        pins: list[Pin] = Field(description="each record as the verdict read it: version and its chain digest")

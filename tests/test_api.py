@@ -260,6 +260,12 @@ def _matrix(api):
         ("GET", f"{p}/history", None, {"employer", "committee", "auditor", "self"}),
         ("POST", f"{p}/verdicts", lambda: {"level": "intermediate", "evaluation_year": 2019}, {"committee", "auditor"}),
         ("GET", f"/v1/verdicts/{verdict}", None, {"employer", "committee", "auditor", "self"}),
+        ("GET", f"{p}/verdicts", None, {"employer", "committee", "auditor", "self"}),
+        ("POST", f"/v1/verdicts/{verdict}/replay", None, {"committee", "auditor"}),
+        ("GET", "/v1/ledger/verification", None, {"auditor"}),
+        ("POST", "/v1/ledger/checkpoints", None, {"auditor"}),
+        ("GET", "/v1/ledger/checkpoints", None, {"auditor"}),
+        ("GET", f"/v1/ledger/proofs/{pid}", None, {"committee", "auditor"}),
     ]
 
 

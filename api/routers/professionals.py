@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
@@ -12,6 +14,7 @@ from ce_ledger.domain.details import ActivityDetails, ExamPass, SpecialtyCredit,
 from ce_ledger.domain.errors import InvalidInput
 from ce_ledger.domain.professional import Outcome
 from api.access import Principal, Role
+from api.bootstrap import Services
 from api.deps import Principal_, Services_, may_enter, may_see, require
 from api.exact import ExactRoute
 from api.problems import responses
@@ -134,10 +137,23 @@ def totals(
     return Response(out.model_dump_json(), media_type="application/json")
 
 
-@router.get("/{professional_id}/history", response_model=History, responses=responses(401, 403, 404))
-def history(professional_id: Pid, svc: Services_, who: Principal_) -> History:
-    """Every event of the record, in recorded order, with its valid and recorded time."""
+@router.get("/{professional_id}/history", response_model=History, responses=responses(401, 403, 404, 422))
+def history(
+    professional_id: Pid,
+    svc: Services_,
+    who: Principal_,
+    as_of: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="the record as known at a version (an integer, e.g. `7`) or a time "
+            "(ISO 8601, e.g. `2019-03-25T09:00:00+08:00`; without an offset, in CE_LEDGER_TIMEZONE)",
+        ),
+    ] = None,
+) -> History:
+    """Every event of the record, in recorded order, with its valid and recorded time and chain digests."""
     may_see(svc, who, professional_id)
+    version, moment = _as_of(svc, as_of)
     events = [
         EventOut(
             version=e.originator_version,
@@ -146,6 +162,20 @@ def history(professional_id: Pid, svc: Services_, who: Principal_) -> History:
             recorded_at=e.recorded_at,
             data=e.model_dump(mode="json", exclude={"originator_id", "originator_version", "recorded_at"}),
         )
-        for e in svc.ledger.history(professional_id)
+        for e in svc.ledger.history(professional_id, as_of_version=version, as_of_time=moment)
     ]
-    return History(professional_id=professional_id, events=events)
+    return History(professional_id=professional_id, as_of=as_of, events=events)
+
+
+def _as_of(svc: Services, as_of: str | None) -> tuple[int | None, datetime | None]:
+    if as_of is None:
+        return None, None
+    if as_of.isdigit():
+        return int(as_of), None
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise InvalidInput("as_of", "must be a version number or an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(svc.settings.timezone))
+    return None, moment

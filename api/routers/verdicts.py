@@ -12,7 +12,8 @@ from api.access import Principal, Role
 from api.deps import Principal_, Services_, may_see, require
 from api.exact import ExactRoute
 from api.problems import responses
-from api.schemas import VerdictOut, VerdictRequest
+from api.schemas import VerdictEntry, VerdictList, VerdictOut, VerdictRequest
+from ce_ledger.audit.replay import Replay
 
 router = APIRouter(tags=["verdicts"], route_class=ExactRoute)
 
@@ -24,6 +25,7 @@ def _out(issued: VerdictIssued) -> VerdictOut:
         issued_by=issued.issued_by,
         issued_at=issued.recorded_at,
         fingerprint=issued.fingerprint,
+        pins=list(issued.pins),
     )
 
 
@@ -50,3 +52,35 @@ def read(verdict_id: UUID, svc: Services_, who: Principal_) -> VerdictOut:
     issued = svc.ledger.verdict(verdict_id)
     may_see(svc, who, issued.professional_id)
     return _out(issued)
+
+
+@router.get(
+    "/v1/professionals/{professional_id}/verdicts", response_model=VerdictList, responses=responses(401, 403, 404)
+)
+def listed(professional_id: UUID, svc: Services_, who: Principal_) -> VerdictList:
+    """Every verdict issued on this record, oldest first."""
+    may_see(svc, who, professional_id)
+    return VerdictList(
+        professional_id=professional_id,
+        verdicts=[
+            VerdictEntry(
+                verdict_id=f.verdict_id, issued_at=f.recorded_at, level=f.level, evaluation_year=f.evaluation_year,
+                rule_set_id=f.rule_set_id, passed=f.passed, fingerprint=f.fingerprint,
+            )
+            for f in svc.ledger.verdicts_of(professional_id)
+        ],
+    )
+
+
+@router.post("/v1/verdicts/{verdict_id}/replay", response_model=Replay, responses=responses(401, 403, 404))
+def replay(
+    verdict_id: UUID,
+    svc: Services_,
+    _: Annotated[Principal, Depends(require(Role.COMMITTEE, Role.AUDITOR))],
+) -> Replay:
+    """Re-evaluate the verdict from the record versions it pinned, under its own rule-set.
+
+    `reproduced` is true only when the recomputed fingerprint equals the recorded one and
+    the history it read is intact; `changes_since` is the same evaluation on today's record.
+    """
+    return svc.audit.replay(verdict_id)

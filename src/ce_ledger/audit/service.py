@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
 from uuid import UUID
@@ -19,11 +20,16 @@ from ce_ledger.audit.replay import Replay, changes_since, rule_set_note
 from ce_ledger.audit.store import RawLog
 from ce_ledger.audit.verification import Break, Row, check_stream
 from ce_ledger.domain.chain import GENESIS
-from ce_ledger.domain.errors import LedgerError, NotFound
+from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.values import Value
 from ce_ledger.domain.verdicts import Pin
 
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class CheckpointProof(merkle.InclusionProof):
+    checkpoint: int = 0  # which checkpoint's root
 
 
 class VerificationReport(Value):
@@ -171,7 +177,7 @@ class Audit:
     def checkpoints(self) -> list[CheckpointRecorded]:
         return self._checkpoints()
 
-    def prove(self, stream_id: UUID, checkpoint: int | None = None) -> merkle.InclusionProof:
+    def prove(self, stream_id: UUID, checkpoint: int | None = None) -> CheckpointProof:
         """An inclusion proof of the stream's head in a checkpoint (default: the latest)."""
         recorded = self._checkpoints()
         if checkpoint is not None:
@@ -181,12 +187,13 @@ class Audit:
         chosen = recorded[-1]
         root, leaves = self._root_at(chosen.position)
         if root != chosen.root:
-            raise LedgerError("checkpoint", "the store no longer matches this checkpoint: run ce-ledger verify")
+            raise Conflict("checkpoint", "the store no longer matches this checkpoint: run ce-ledger verify")
         prefix = f"{stream_id}:".encode()
         index = next((i for i, x in enumerate(leaves) if x.startswith(prefix)), None)
         if index is None:
             raise NotFound("stream_id", f"stream {stream_id} had no events at position {chosen.position}")
-        return merkle.InclusionProof(
+        return CheckpointProof(
+            checkpoint=chosen.originator_version,
             leaf=leaves[index].decode(),
             index=index,
             size=len(leaves),
