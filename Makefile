@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-projections bench-api clean
+.PHONY: run test bench bench-projections bench-api bench-verify clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench-projections: $(STAMP)
 
 bench-api: $(STAMP)
 	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_api.py
+
+bench-verify: $(STAMP)
+	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_verify.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -70,7 +70,7 @@ class RawLog:
         while True:
             page = self._fetch(self._page, (*after, PAGE))
             for oid, version, topic, state in page:
-                yield (oid if self._postgres else UUID(oid)), version, topic, bytes(state)
+                yield (oid if self._postgres else UUID(oid)), version, topic, _bytes(state)
             if len(page) < PAGE:
                 return
             after = (page[-1][0], page[-1][1])
@@ -78,7 +78,7 @@ class RawLog:
     def heads(self, position: int) -> list[tuple[UUID, int, bytes]]:
         """Each stream's last row at or before log ``position``, ordered by stream id."""
         return [
-            (oid if self._postgres else UUID(oid), version, bytes(state))
+            (oid if self._postgres else UUID(oid), version, _bytes(state))
             for oid, version, state in self._fetch(self._heads, (position,))
         ]
 
@@ -91,3 +91,8 @@ class RawLog:
         with self.recorder.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
             c.execute(query, params)
             return [tuple(r) for r in c.fetchall()]
+
+
+def _bytes(state: Any) -> bytes:
+    # A row edited by hand with SQLite's text functions comes back as text, not a blob.
+    return state.encode() if isinstance(state, str) else bytes(state)

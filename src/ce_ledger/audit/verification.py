@@ -49,6 +49,7 @@ def check_stream(stream_id: UUID, rows: Iterable[Row]) -> tuple[list[Break], Hea
     expected, previous = 1, GENESIS
     prior_intact = True  # a link is only judged between two rows that are themselves intact
     head = Head(0, GENESIS)
+    stream = str(stream_id)
     for version, topic, state in rows:
         kind = topic.rpartition(":")[2]
         if version > expected:
@@ -62,7 +63,7 @@ def check_stream(stream_id: UUID, rows: Iterable[Row]) -> tuple[list[Break], Hea
             expected, previous, prior_intact, head = version + 1, None, False, Head(version, None)
             continue
         intact = False
-        if content.get("originator_id") != str(stream_id) or content.get("originator_version") != version:
+        if content.get("originator_id") != stream or content.get("originator_version") != version:
             where = f"{content.get('originator_id')} v{content.get('originator_version')}"
             breaks.append(_broken(stream_id, version, "reordered", f"{kind}: holds the event of {where}"))
         elif event_digest(kind, content) != stored:

@@ -21,8 +21,13 @@ GENESIS = "0" * 64
 LABEL = b"ce-ledger/event/v1\n"
 
 
+# One encoder, built once: ``json.dumps`` with these options builds a new one per call,
+# which was a fifth of a verification's time.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical(content: dict[str, Any]) -> bytes:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODE(content).encode("utf-8")
 
 
 def event_digest(kind: str, content: dict[str, Any]) -> str:
