@@ -18,7 +18,7 @@ from ce_ledger.audit import merkle
 from ce_ledger.audit.checkpoint import CHECKPOINTS, CheckpointRecorded, leaf
 from ce_ledger.audit.replay import Replay, changes_since, rule_set_note
 from ce_ledger.audit.store import RawLog
-from ce_ledger.audit.verification import Break, Row, check_stream
+from ce_ledger.audit.verification import Break, Head, Row, check_stream, pin_breaks
 from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.values import Value
@@ -86,21 +86,12 @@ class Audit:
     def _check_pin(self, pin: Pin) -> list[Break]:
         """The pinned version must still exist with the digest the verdict read."""
         stored = self.ledger.recorder.select_events(pin.stream_id, gt=pin.version - 1, lte=pin.version)
-        if not stored:
-            return [Break(stream_id=pin.stream_id, version=pin.version, kind="missing",
-                          detail=f"version {pin.version}, read by a verdict, is missing")]
-        try:
-            digest = json.loads(self.log.plain(stored[0].state)).get("digest")
-        except (ValueError, AttributeError):
-            digest = None
-        if digest != pin.digest:
-            return [Break(stream_id=pin.stream_id, version=pin.version, kind="content_changed",
-                          detail=f"version {pin.version} is not the event a verdict read (digest differs)")]
-        return []
+        head = Head(pin.version, _digest(self.log.plain(stored[0].state))) if stored else Head(0, None)
+        return pin_breaks(pin, head)
 
-    def _stream_breaks(self, stream_id: UUID, up_to: int | None = None) -> list[Break]:
+    def _walk(self, stream_id: UUID, up_to: int | None = None) -> tuple[list[Break], Head]:
         stored = self.ledger.recorder.select_events(stream_id, lte=up_to)
-        return check_stream(stream_id, [Row(s.originator_version, s.topic, self.log.plain(s.state)) for s in stored])[0]
+        return check_stream(stream_id, [Row(s.originator_version, s.topic, self.log.plain(s.state)) for s in stored])
 
     # -- replay ----------------------------------------------------------------------
 
@@ -108,9 +99,10 @@ class Audit:
         """Re-evaluate a verdict from its pinned record versions with its pinned rule-set."""
         issued = self.ledger.verdict(verdict_id)
         recorded = issued.verdict
-        breaks = self._stream_breaks(verdict_id)
+        breaks = self._walk(verdict_id)[0]
         for pin in issued.pins:
-            breaks += self._stream_breaks(pin.stream_id, pin.version) + self._check_pin(pin)
+            found, head = self._walk(pin.stream_id, pin.version)  # one read: the chain and the pinned head
+            breaks += found + pin_breaks(pin, head)
         breaks = list(dict.fromkeys(breaks))
         try:
             rules = self.ledger.rule_sets.get(recorded.rule_set.id)
@@ -206,15 +198,17 @@ class Audit:
 
     def _root_at(self, position: int) -> tuple[str, list[bytes]]:
         heads = sorted(self.log.heads(position), key=itemgetter(0))
-        leaves = [leaf(stream, version, _digest(self.log.plain(state))) for stream, version, state in heads]
+        leaves = [
+            leaf(stream, version, _digest(self.log.plain(state)) or "unreadable") for stream, version, state in heads
+        ]
         return merkle.root(leaves).hex(), leaves
 
 
-def _digest(state: bytes) -> str:
+def _digest(state: bytes) -> str | None:
     try:
-        return str(json.loads(state).get("digest"))
+        return json.loads(state).get("digest")
     except (ValueError, AttributeError):
-        return "unreadable"
+        return None
 
 
 def _pins_in(rows: list[Row]) -> list[Pin]:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from ce_ledger.domain.chain import GENESIS, event_digest
 from ce_ledger.domain.values import Value
+from ce_ledger.domain.verdicts import Pin
 
 BreakKind = Literal["content_changed", "missing", "reordered"]
 
@@ -81,6 +82,16 @@ def check_stream(stream_id: UUID, rows: Iterable[Row]) -> tuple[list[Break], Hea
                 )
         expected, previous, prior_intact, head = version + 1, stored, intact, Head(version, stored)
     return breaks, head
+
+
+def pin_breaks(pin: Pin, head: Head) -> list[Break]:
+    """A verdict's pin against the stream's head at the pinned version (``Head(0, None)``: no row)."""
+    if head.version != pin.version:
+        return [_broken(pin.stream_id, pin.version, "missing", f"version {pin.version}, read by a verdict, is missing")]
+    if head.digest != pin.digest:
+        return [_broken(pin.stream_id, pin.version, "content_changed",
+                        f"version {pin.version} is not the event a verdict read (digest differs)")]
+    return []
 
 
 def _broken(stream_id: UUID, version: int, kind: BreakKind, detail: str) -> Break:
