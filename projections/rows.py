@@ -8,6 +8,7 @@ credited at query time by the rule-set's ``substitute_exams`` and ``count_degree
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
@@ -23,6 +24,7 @@ from ce_ledger.domain.events import (
     ProfessionalRegistered,
 )
 from ce_ledger.domain.professional import Activity, Status
+from ce_ledger.domain.provider import Provider, ProviderDecided
 from ce_ledger.domain.values import ActivityKind, Series
 from ce_ledger.rules.ruleset import RuleSet
 
@@ -84,6 +86,7 @@ class ActivityRow:
     decision_topic: str | None = None
     decision_state: str | None = None
     void_state: str | None = None
+    provider_code: str | None = None  # a specialty credit's: re-credited when the provider's standing changes
     decoded: Activity | None = field(default=None, repr=False, compare=False)  # not stored
 
     def activity(self) -> Activity:
@@ -126,15 +129,47 @@ class Changes:
     dirty_people: set[str] = field(default_factory=set)
     dirty_activities: set[str] = field(default_factory=set)
     dirty_years: set[tuple[str, int]] = field(default_factory=set)
+    providers_decided: set[str] = field(default_factory=set)  # codes whose standing changed
+
+
+class Providers(Mapping[str, Provider]):
+    """The providers' records by code, read from the ledger when first asked for.
+
+    The view credits by each provider's standing as recorded *now* (a verdict issued
+    now reads the same); a decision on a provider re-credits its certificates.
+    """
+
+    def __init__(self, lookup: Callable[[str], Provider | None]):
+        self._lookup = lookup
+        self._known: dict[str, Provider | None] = {}
+
+    def __getitem__(self, code: str) -> Provider:
+        if code not in self._known:
+            self._known[code] = self._lookup(code)
+        found = self._known[code]
+        if found is None:
+            raise KeyError(code)
+        return found
+
+    def forget(self, codes: set[str]) -> None:
+        for code in codes:
+            self._known.pop(code, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return (code for code, p in self._known.items() if p is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class Projector:
     """Applies events to rows, crediting with one rule-set."""
 
-    def __init__(self, rule_set: RuleSet):
+    def __init__(self, rule_set: RuleSet, providers: Providers | None = None):
         self.rule_set = rule_set
         self.params = rule_set.parameters
         self.logic: Any = rule_set.logic
+        self.providers = providers if rule_set.reads_providers else None
 
     def apply(self, changes: Changes, event: LedgerEvent, topic: str) -> None:
         """Bring the rows' state up to ``event``; credits are settled once per batch."""
@@ -145,6 +180,8 @@ class Projector:
             )
             if row.kind in WINDOW_KINDS:
                 row.recorded_topic, row.recorded_state = topic, event.model_dump_json()
+            elif row.kind == ActivityKind.SPECIALTY:
+                row.provider_code = event.provider_code  # type: ignore[attr-defined]
             changes.activities[row.activity_id] = row
             changes.dirty_activities.add(row.activity_id)
         elif isinstance(event, DecisionRecorded):
@@ -163,11 +200,14 @@ class Projector:
             person = PersonRow.registered(event)
             changes.people[person.professional_id] = person
             changes.dirty_people.add(person.professional_id)
+        elif isinstance(event, ProviderDecided):
+            changes.providers_decided.add(event.code)
 
     def settle(self, changes: Changes) -> None:
         """Credit every activity the batch touched, once: take back what its row credited
         before (nothing, if new), and add what the rule-set credits it now."""
         assess, params, yearly = self.logic.assess, self.params, self.logic.YEARLY_KINDS
+        extra = () if self.providers is None else (self.providers,)
         people, years, dirty_years = changes.people, changes.years, changes.dirty_years
         for activity_id in changes.dirty_activities:
             row = changes.activities[activity_id]
@@ -181,7 +221,7 @@ class Projector:
             if row.credited or row.pending:
                 _add(year, row, -1)
             activity = row.activity()
-            effect = assess(params, activity, people[row.professional_id].series)
+            effect = assess(params, activity, people[row.professional_id].series, *extra)
             row.credited_as, row.credited = effect.credited_as, effect.credited
             row.pending = effect.claimed if activity.status is Status.PENDING else ZERO
             _add(year, row, +1)

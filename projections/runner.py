@@ -26,10 +26,12 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from ce_ledger.application import Ledger
 from ce_ledger.config import Settings
+from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, DecisionRecorded, LedgerEvent
+from ce_ledger.domain.provider import Provider, ProviderDecided
 from ce_ledger.rules.ruleset import RuleSet
 from projections.log import LogReader, LogRow
-from projections.rows import Changes, Projector
+from projections.rows import ActivityRow, Changes, Projector, Providers
 from projections.view import NoView, TotalsView, tracking_name
 
 _SKIP = {get_topic(ActivityKeyReserved)}  # key streams hold no credit
@@ -87,7 +89,7 @@ class TotalsProjection:
         self.ledger = ledger
         self.view = view
         self.rule_set = rule_set
-        self.projector = Projector(rule_set)
+        self.projector = Projector(rule_set, Providers(self._provider))
         self.log = LogReader(ledger.recorder)
         self.batch_size = batch_size
         self.settings: Settings | None = None  # lets a rebuild start helper processes
@@ -98,10 +100,20 @@ class TotalsProjection:
     def current_version(self) -> int:
         return self.view.current()[0]
 
-    def ensure_current(self) -> int:
-        """Build a first version if there is none (an empty store makes an empty view)."""
+    def _provider(self, code: str) -> Provider | None:
         try:
-            return self.current_version()
+            return self.ledger.provider(code)
+        except NotFound:
+            return None
+
+    def ensure_current(self) -> int:
+        """Build a first version if there is none (an empty store makes an empty view), and
+        a new one if the current version credits by another rule-set than the configured one."""
+        try:
+            version, rule_set_id = self.view.current()
+            if rule_set_id != self.rule_set.id:
+                return self.rebuild()[0]
+            return version
         except NoView:
             version = self.view.create_version(self.rule_set.id, self.rule_set.digest)
             self.catch_up(version)
@@ -254,14 +266,41 @@ class TotalsProjection:
     def _apply(self, c: Any, version: int, notifications: Sequence[LogRow | Notification], last: int) -> None:
         changes = Changes()
         decoded = self._decode(notifications)
-        pids = {str(event.originator_id) for event, _ in decoded}
         decisions = [event for event, _ in decoded if isinstance(event, DecisionRecorded)]
-        self.view.prefetch(c, version, changes, pids, {str(e.activity_id) for e in decisions})
+        pids = {str(event.originator_id) for event, _ in decoded if not isinstance(event, ProviderDecided)}
+        aids = {str(e.activity_id) for e in decisions}
+        recredit = self._provider_activities(c, version, decoded)
+        pids |= {row.professional_id for row in recredit}
+        aids |= {row.activity_id for row in recredit}
+        self.view.prefetch(c, version, changes, pids, aids)
         self._read_activities(changes, decisions)
         for event, topic in decoded:
             self.projector.apply(changes, event, topic)
+        self._recredit(changes, recredit)
         self.projector.settle(changes)
         self.view.write(c, version, changes, Tracking(tracking_name(version), last))
+
+    def _provider_activities(self, c: Any, version: int, decoded: list[tuple[LedgerEvent, str]]) -> list[ActivityRow]:
+        """A decision on a provider changes what its certificates credit: find them."""
+        codes = {event.code for event, _ in decoded if isinstance(event, ProviderDecided)}
+        if not codes or self.projector.providers is None:
+            return []
+        self.projector.providers.forget(codes)
+        return self.view.provider_activities(c, version, codes)
+
+    def _recredit(self, changes: Changes, rows: list[ActivityRow]) -> None:
+        """Settle the certificates of a provider decided on again, each read from its record
+        as it is now (a later decision on it will settle it again when it arrives)."""
+        by_person: dict[str, list[str]] = {}
+        for row in rows:
+            by_person.setdefault(row.professional_id, []).append(row.activity_id)
+        for pid, activity_ids in by_person.items():
+            record = self.ledger.professional(UUID(pid), for_update=False)
+            for activity_id in activity_ids:
+                row = changes.activities[activity_id]
+                if row.decoded is None:
+                    row.decoded = record.activities[UUID(activity_id)]
+                changes.dirty_activities.add(activity_id)
 
     def _read_activities(self, changes: Changes, decisions: list[DecisionRecorded]) -> None:
         """A decision on a year-bound activity recorded in an earlier batch: read the

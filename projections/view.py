@@ -41,6 +41,7 @@ PEOPLE_COLUMNS = (
 ACTIVITY_COLUMNS = (
     "activity_id", "professional_id", "kind", "year", "credited_as", "credited", "pending",
     "recorded_topic", "recorded_state", "decision_topic", "decision_state", "void_state",
+    "provider_code",
 )
 YEAR_COLUMNS = (
     "professional_id", "year", "public_course", "specialty", "study_tour", "teaching",
@@ -115,7 +116,10 @@ class TotalsView:
                 "activity_id TEXT PRIMARY KEY, professional_id TEXT NOT NULL, kind TEXT NOT NULL, "
                 "year INTEGER NOT NULL, credited_as TEXT, credited TEXT NOT NULL, pending TEXT NOT NULL, "
                 "recorded_topic TEXT, recorded_state TEXT, decision_topic TEXT, decision_state TEXT, "
-                "void_state TEXT)"
+                "void_state TEXT, provider_code TEXT)"
+            )
+            c.execute(
+                f"CREATE INDEX {p}_activities_provider ON {self.table(p + '_activities')} (provider_code)"
             )
             c.execute(
                 f"CREATE INDEX {p}_activities_person ON {self.table(p + '_activities')} "
@@ -186,6 +190,11 @@ class TotalsView:
         if aids:
             for row in self._select_in(c, p + "_activities", "activity_id", list(aids)):
                 changes.activities.setdefault(row["activity_id"], ActivityRow(**self._decimals(row)))
+
+    def provider_activities(self, c: Any, version: int, codes: set[str]) -> list[ActivityRow]:
+        """The certificates of these providers: what a decision on a provider re-credits."""
+        rows = self._select_in(c, f"totals_v{version}_activities", "provider_code", sorted(codes))
+        return [ActivityRow(**self._decimals(row)) for row in rows]
 
     def write(self, c: Any, version: int, changes: Changes, tracking: Tracking) -> None:
         p = f"totals_v{version}"

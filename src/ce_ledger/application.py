@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,15 @@ from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
 from ce_ledger.domain.identity import mask, professional_id
 from ce_ledger.domain.professional import Outcome, Professional, project_professional
-from ce_ledger.domain.values import Level, Series
+from ce_ledger.domain.provider import (
+    Provider,
+    ProviderLevel,
+    ProviderRegister,
+    ProviderStatusChange,
+    project_provider,
+    provider_stream,
+)
+from ce_ledger.domain.values import ActivityKind, Level, Series
 from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.verdicts import Pin, VerdictFiled, VerdictIssued, verdict_index
 from ce_ledger.persistence import PYDANTIC_ENV, StreamReader
@@ -69,6 +77,12 @@ class _Pending:
 class Registered:
     professional_id: UUID
     created: bool
+
+
+@dataclass(frozen=True)
+class ProviderDecision:
+    provider: Provider
+    status: Literal["recorded", "duplicate"]
 
 
 class Ledger(Application[UUID]):
@@ -272,7 +286,7 @@ class Ledger(Application[UUID]):
         """A verdict on the record as known at ``version`` (default: now)."""
         rules = self.rule_sets.get(rule_set) if rule_set else self.rule_sets.in_force(evaluation_year)
         record = self.professional(professional_id, version, for_update=False)
-        return rules.evaluate(record, level, evaluation_year)
+        return rules.evaluate(record, level, evaluation_year, self.providers_of(record))
 
     def issue_verdict(
         self,
@@ -290,8 +304,15 @@ class Ledger(Application[UUID]):
         """
         rules = self.rule_sets.get(rule_set) if rule_set else self.rule_sets.in_force(evaluation_year)
         record = self.professional(professional_id, for_update=False)
-        verdict = rules.evaluate(record, level, evaluation_year)
-        pin = Pin(stream_id=professional_id, version=record.version, digest=record.head_digest)
+        providers = self.providers_of(record)
+        verdict = rules.evaluate(record, level, evaluation_year, providers)
+        pins = (
+            Pin(stream_id=professional_id, version=record.version, digest=record.head_digest),
+            *(
+                Pin(stream_id=p.id, version=p.version, digest=p.head_digest, role="provider")
+                for _, p in sorted(providers.items())
+            ),
+        )
         index = verdict_index(professional_id)
         for attempt in _retrying():
             with attempt:
@@ -304,7 +325,7 @@ class Ledger(Application[UUID]):
                     issued_by=by,
                     verdict=verdict,
                     fingerprint=verdict.fingerprint,
-                    pins=(pin,),
+                    pins=pins,
                 )
                 head = self._head(index)
                 filed = VerdictFiled.sealed(
@@ -322,6 +343,68 @@ class Ledger(Application[UUID]):
                 self.save(_Pending([issued, filed]))
                 return issued
         raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- providers (CE bases, §1(4)) ---------------------------------------------------
+
+    def accredit_provider(
+        self, code: str, *, name: str, level: ProviderLevel, effective_on: date, decision_ref: str, by: str
+    ) -> ProviderDecision:
+        """Open a provider's record; the same accreditation again is a retry."""
+        now, today = self._now()
+        try:
+            existing = self.provider(code)
+        except NotFound:
+            provider = Provider.accredit(
+                code, name=name, level=level, effective_on=effective_on, decision_ref=decision_ref,
+                by=by, now=now, today=today,
+            )
+            try:
+                self.save(provider)
+            except IntegrityError:
+                existing = self.provider(code)  # accredited concurrently: judge it as a retry
+            else:
+                return ProviderDecision(provider, "recorded")
+        if existing.same_accreditation(name, level, effective_on, decision_ref):
+            return ProviderDecision(existing, "duplicate")
+        raise Conflict("code", f"provider {code} is already accredited with other details")
+
+    def change_provider_status(self, code: str, change: ProviderStatusChange, *, by: str) -> ProviderDecision:
+        for attempt in _retrying():
+            with attempt:
+                provider = self.provider(code)
+                now, today = self._now()
+                status = provider.change(change, by=by, now=now, today=today)
+                if status == "recorded":
+                    self.save(provider)
+                return ProviderDecision(provider, status)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def provider(self, code: str, version: int | None = None) -> Provider:
+        try:
+            return self.repository.get(
+                provider_stream(code), version=version, projector_func=project_provider
+            )
+        except AggregateNotFoundError:
+            raise NotFound("code", f"no provider {code} is accredited in the ledger") from None
+
+    def providers_of(self, record: Professional, versions: dict[UUID, int] | None = None) -> ProviderRegister:
+        """The records of the providers whose certificates ``record`` holds: now, or at
+        the given versions (a replay reads them as its verdict pinned them)."""
+        register: ProviderRegister = {}
+        codes = {
+            a.recorded.provider_code  # type: ignore[attr-defined]
+            for a in record.activities.values()
+            if a.kind is ActivityKind.SPECIALTY
+        }
+        for code in sorted(codes):
+            stream = provider_stream(code)
+            if versions is not None and stream not in versions:
+                continue  # the verdict read no record of this provider: it had none then
+            try:
+                register[code] = self.provider(code, versions[stream] if versions else None)
+            except NotFound:
+                continue
+        return register
 
     def verdict(self, verdict_id: UUID) -> VerdictIssued:
         found = list(self.events.get(verdict_id, limit=1))

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     postgres_pool_size: int = 8
     # The rule-set the totals view credits by.
-    view_rule_set: str = "NX-2019"
+    view_rule_set: str = "NX-2019.1"
     # How the totals view keeps up: "inline" catches up inside each write (the default
     # on SQLite, which has no subscriptions), "worker" leaves it to `ce-ledger project`.
     view_upkeep: Literal["inline", "worker"] | None = None

@@ -24,6 +24,7 @@ from ce_ledger.domain.details import (
     Teaching,
 )
 from ce_ledger.domain.identity import check_digit
+from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
 from ce_ledger.domain.values import Decision, Level
 
 EMPLOYER = "employer:640100-NXJT"  # who verifies in the demo
@@ -122,7 +123,9 @@ PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson(
         _reg(_id_number("64050219750830", "075"), "赵强", "经济", "640500-ZWSCZ"),
         Level.DEPUTY_SENIOR,
-        "A foreign-language pass, a study tour, one rejected and one voided (forged) certificate; passes at exactly 396.",
+        "A foreign-language pass, a study tour, one rejected and one voided (forged) certificate; passes at "
+        "exactly 396 under NX-2019, but NX-2019.1 excludes his 2017 certificate, issued while NXCZ-01 was "
+        "disqualified (§1(4)): 90 short.",
         (
             *(_public(f"NXP-{y}-5{y % 100:02d}0", "18.5", date(y, 10, 20), "公需课年度学习") for y in range(2014, 2019)),
             ExamPass(exam="foreign_language", passed_on=date(2004, 11, 27), certificate_no="ZCWY-04-8810"),
@@ -152,6 +155,37 @@ PEOPLE: tuple[DemoPerson, ...] = (
 
 
 @dataclass(frozen=True)
+class DemoProvider:
+    code: str
+    name: str
+    level: ProviderLevel
+    accredited_on: date
+    decisions: tuple[ProviderStatusChange, ...] = ()
+
+
+# NXNK-01 is left out on purpose: its certificates show how a provider unknown to the
+# ledger is read (reading 15). NXCZ-01 was disqualified for half a year.
+PROVIDERS = (
+    DemoProvider("NXJD-01", "宁夏交通继续教育基地", ProviderLevel.REGIONAL, date(2012, 5, 1)),
+    DemoProvider("NXWJ-02", "国家级专业技术人员继续教育基地（宁夏医科大学）", ProviderLevel.NATIONAL, date(2010, 1, 1)),
+    DemoProvider(
+        "NXCZ-01", "宁夏财经继续教育基地", ProviderLevel.REGIONAL, date(2013, 3, 1),
+        (
+            ProviderStatusChange(
+                status="ordered_to_rectify", effective_on=date(2017, 3, 10), deadline=date(2017, 6, 30),
+                decision_ref="宁人社函〔2017〕考核-12", reason="2016年度考核不合格：教学管理达不到要求",
+            ),
+            ProviderStatusChange(
+                status="disqualified", effective_on=date(2017, 7, 5), decision_ref="宁人社函〔2017〕考核-31",
+                reason="限期整改后仍达不到要求",
+            ),
+            ProviderStatusChange(status="reaccredited", effective_on=date(2018, 2, 1), decision_ref="宁人社函〔2018〕认定-04"),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
 class Loaded:
     person: DemoPerson
     professional_id: UUID
@@ -159,6 +193,13 @@ class Loaded:
 
 def load(ledger: Ledger, progress: Callable[[str], None] = lambda _: None) -> list[Loaded]:
     """Record the demo people; safe to run again (everything is a retry)."""
+    for provider in PROVIDERS:
+        ledger.accredit_provider(
+            provider.code, name=provider.name, level=provider.level, effective_on=provider.accredited_on,
+            decision_ref=f"宁人社函〔{provider.accredited_on.year}〕认定", by=AUDITOR,
+        )
+        for change in provider.decisions:
+            ledger.change_provider_status(provider.code, change, by=AUDITOR)
     loaded = []
     for person in PEOPLE:
         pid = ledger.register(person.registration).professional_id

@@ -19,6 +19,7 @@ from ce_ledger.domain.events import (
     SpecialtyCreditVerified,
 )
 from ce_ledger.domain.professional import Professional
+from ce_ledger.domain.provider import STATUS_EVENTS, ProviderRegister
 from ce_ledger.domain.values import ActivityKind, HoursFigure, Value
 from ce_ledger.rules.ruleset import RuleSet
 from ce_ledger.rules.verdict import (
@@ -29,11 +30,18 @@ from ce_ledger.rules.verdict import (
     VerdictLine,
 )
 
-Happened = Literal["recorded", "verified", "rejected", "voided"]
+PROVIDER_HAPPENED = {cls: name for name, cls in STATUS_EVENTS.items()}
+
+Happened = Literal[
+    "recorded", "verified", "rejected", "voided",
+    # on the certificate's provider (CE base) record, §1(4)
+    "provider_ordered_to_rectify", "provider_rectified", "provider_disqualified", "provider_reaccredited",
+]
 
 
 class LaterEvent(Value):
     happened: Happened
+    stream: Literal["record", "provider"] = "record"
     version: int
     recorded_at: datetime
     by: str | None
@@ -77,7 +85,15 @@ class Replay(Value):
     changes_since: ChangesSince | None
 
 
-def changes_since(then: Verdict, now: Verdict, record: Professional) -> ChangesSince:
+def changes_since(
+    then: Verdict,
+    now: Verdict,
+    record: Professional,
+    providers: ProviderRegister | None = None,
+    pinned: dict[UUID, int] | None = None,
+) -> ChangesSince:
+    """``providers`` are the certificates' providers now, ``pinned`` the provider versions the
+    verdict read: a provider decision since is a reason too."""
     lines_then = {line.activity_id: line for line in then.items}
     lines_now = {line.activity_id: line for line in now.items}
     changed = []
@@ -93,7 +109,10 @@ def changes_since(then: Verdict, now: Verdict, record: Professional) -> ChangesS
                 kind=line.kind,
                 occurred_on=line.occurred_on,
                 description=line.description,
-                events=tuple(_later_events(record, activity_id, then.record_version)),
+                events=tuple(
+                    _later_events(record, activity_id, then.record_version)
+                    + _later_provider_events(record, activity_id, providers or {}, pinned or {})
+                ),
                 credited_then=_effect(before)[0],
                 credited_now=_effect(after)[0],
                 counts_toward_then=_effect(before)[1],
@@ -148,6 +167,28 @@ def _later_events(record: Professional, activity_id: UUID, after_version: int) -
         found.append(LaterEvent(happened=happened, version=event.originator_version,
                                 recorded_at=event.recorded_at, by=event.decided_by, reason=event.reason))
     return sorted(found, key=lambda e: e.version)
+
+
+def _later_provider_events(
+    record: Professional, activity_id: UUID, providers: ProviderRegister, pinned: dict[UUID, int]
+) -> list[LaterEvent]:
+    activity = record.activities.get(activity_id)
+    if activity is None or activity.kind is not ActivityKind.SPECIALTY:
+        return []
+    provider = providers.get(activity.recorded.provider_code)  # type: ignore[attr-defined]
+    if provider is None:
+        return []
+    seen = pinned.get(provider.id, 0)
+    return [
+        LaterEvent(
+            happened=f"provider_{PROVIDER_HAPPENED[type(d)]}",  # type: ignore[arg-type]
+            stream="provider", version=d.originator_version, recorded_at=d.recorded_at,
+            by=d.decided_by, reason=f"{provider.code}, effective {d.effective_on.isoformat()}, "
+            f"decision {d.decision_ref}",
+        )
+        for d in provider.decisions
+        if d.originator_version > seen and type(d) in PROVIDER_HAPPENED
+    ]
 
 
 def rule_set_note(pinned: RuleSetRef, rules: RuleSet | None) -> str | None:

@@ -119,14 +119,15 @@ class Audit:
             explanation = f"not reproduced: {note}"
         else:
             pin = issued.pins[0]
-            then = rules.evaluate(
-                self.ledger.professional(pin.stream_id, pin.version, for_update=False),
-                recorded.level, recorded.evaluation_year,
-            )
+            record_then = self.ledger.professional(pin.stream_id, pin.version, for_update=False)
+            pinned = {p.stream_id: p.version for p in issued.pins if p.role == "provider"}
+            providers_then = self.ledger.providers_of(record_then, pinned)
+            then = rules.evaluate(record_then, recorded.level, recorded.evaluation_year, providers_then)
             recomputed = then.fingerprint
             now_record = self.ledger.professional(pin.stream_id, for_update=False)
-            now = rules.evaluate(now_record, recorded.level, recorded.evaluation_year)
-            changes = changes_since(then, now, now_record)
+            providers_now = self.ledger.providers_of(now_record)
+            now = rules.evaluate(now_record, recorded.level, recorded.evaluation_year, providers_now)
+            changes = changes_since(then, now, now_record, providers_now, pinned)
             if recomputed == issued.fingerprint:
                 explanation = (
                     f"reproduced: record version {pin.version} under rule-set {recorded.rule_set.id} "

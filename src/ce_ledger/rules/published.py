@@ -1,6 +1,10 @@
-"""The rule-sets published so far. Adding one is adding a module and a line here."""
+"""The rule-sets published so far, newest first: the first that serves a year is in force.
 
-from ce_ledger.rules import nx2019
+Adding one is adding a module and a line here; an old one stays, so that verdicts
+issued under it still replay.
+"""
+
+from ce_ledger.rules import nx2019, nx2019_1
 from ce_ledger.rules.ruleset import Registry
 
-PUBLISHED = Registry(nx2019.RULE_SET)
+PUBLISHED = Registry(nx2019_1.RULE_SET, nx2019.RULE_SET)

@@ -12,6 +12,7 @@ import inspect
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from ce_ledger.domain.values import HoursFigure, Level, Value
 
 if TYPE_CHECKING:
     from ce_ledger.domain.professional import Professional
+    from ce_ledger.domain.provider import ProviderRegister
     from ce_ledger.rules.verdict import Verdict
 
 
@@ -57,15 +59,32 @@ class RuleSet:
         params = json.dumps(
             self.parameters.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
         )
-        source = inspect.getsource(self.logic).replace("\r\n", "\n")
+        # A rule-set that builds on another's module is frozen with it: both sources count.
+        modules = (self.logic, *getattr(self.logic, "BUILDS_ON", ()))
+        source = "\n".join(inspect.getsource(m).replace("\r\n", "\n") for m in modules)
         return hashlib.sha256(f"{params}\n{source}".encode()).hexdigest()
 
-    def evaluate(self, record: Professional, level: Level, evaluation_year: int) -> Verdict:
+    @property
+    def reads_providers(self) -> bool:
+        """Whether the logic credits a certificate by its provider's standing (§1(4))."""
+        return getattr(self.logic, "READS_PROVIDERS", False)
+
+    def evaluate(
+        self,
+        record: Professional,
+        level: Level,
+        evaluation_year: int,
+        providers: ProviderRegister | None = None,
+    ) -> Verdict:
         if evaluation_year not in self.parameters.evaluation_years:
             years = ", ".join(map(str, self.parameters.evaluation_years))
             raise NoRuleSet(
                 "evaluation_year",
                 f"rule-set {self.id} serves evaluation year {years}, not {evaluation_year} (reading 6)",
+            )
+        if self.reads_providers:
+            return self.logic.evaluate(
+                self.parameters, record, level, evaluation_year, self.digest, providers or {}
             )
         return self.logic.evaluate(self.parameters, record, level, evaluation_year, self.digest)
 
@@ -76,6 +95,9 @@ class Registry:
     def __init__(self, *rule_sets: RuleSet):
         self._by_id = {r.id: r for r in rule_sets}
 
+    def __iter__(self) -> Iterator[RuleSet]:
+        return iter(self._by_id.values())
+
     def get(self, rule_set_id: str) -> RuleSet:
         try:
             return self._by_id[rule_set_id]
@@ -84,6 +106,7 @@ class Registry:
             raise NoRuleSet("rule_set", f"no rule-set {rule_set_id!r} (published: {known})") from None
 
     def in_force(self, evaluation_year: int) -> RuleSet:
+        """The first published (newest first) that serves the year."""
         for rule_set in self._by_id.values():
             if evaluation_year in rule_set.parameters.evaluation_years:
                 return rule_set
