@@ -14,6 +14,8 @@ from ce_ledger.domain.identity import IdNumber
 from ce_ledger.domain.values import DegreeKind, HoursFigure, Hours, Level, Text, Value
 from ce_ledger.rules.verdict import Credited, Verdict, Window
 from ce_ledger.domain.verdicts import Pin
+from ce_ledger.domain.provider import STATUS_EVENTS, Provider, ProviderLevel, Standing
+from ce_ledger.domain.values import Code, Day
 from api.problems import FieldProblem
 
 
@@ -151,3 +153,49 @@ with warnings.catch_warnings():
         issued_at: datetime
         fingerprint: str = Field(...)  # type: ignore[assignment]
         pins: list[Pin] = Field(description="each record as the verdict read it: version and its chain digest")
+
+
+class ProviderAccreditation(Value):
+    code: Code
+    name: Text
+    level: ProviderLevel
+    effective_on: Day
+    decision_ref: Text
+
+
+class ProviderDecisionOut(Value):
+    version: int
+    standing: Standing
+    decision: Literal["accredited", "ordered_to_rectify", "rectified", "disqualified", "reaccredited"]
+    effective_on: date
+    decision_ref: str
+    decided_by: str
+    deadline: date | None = None
+    reason: str | None = None
+    recorded_at: datetime
+
+
+class ProviderOut(Value):
+    code: str
+    name: str
+    level: ProviderLevel
+    standing: Standing
+    version: int
+    decisions: list[ProviderDecisionOut]
+
+
+def provider_out(provider: Provider) -> ProviderOut:
+    names = {cls: name for name, cls in STATUS_EVENTS.items()}
+    return ProviderOut(
+        code=provider.code, name=provider.name, level=provider.level, standing=provider.standing,
+        version=provider.version,
+        decisions=[
+            ProviderDecisionOut(
+                version=d.originator_version, standing=d.standing, decision=names.get(type(d), "accredited"),
+                effective_on=d.effective_on, decision_ref=d.decision_ref, decided_by=d.decided_by,
+                deadline=getattr(d, "deadline", None), reason=getattr(d, "reason", None),
+                recorded_at=d.recorded_at,
+            )
+            for d in provider.decisions
+        ],
+    )

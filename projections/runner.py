@@ -28,7 +28,7 @@ from ce_ledger.application import Ledger
 from ce_ledger.config import Settings
 from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, DecisionRecorded, LedgerEvent
-from ce_ledger.domain.provider import Provider, ProviderDecided
+from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided
 from ce_ledger.rules.ruleset import RuleSet
 from projections.log import LogReader, LogRow
 from projections.rows import ActivityRow, Changes, Projector, Providers
@@ -36,6 +36,8 @@ from projections.view import NoView, TotalsView, tracking_name
 
 _SKIP = {get_topic(ActivityKeyReserved)}  # key streams hold no credit
 RECORD_TOPICS = [get_topic(cls) for cls in RECORD_EVENTS]
+# A decision on a provider re-credits its certificates (§1(4)): the view follows those too.
+FOLLOWED_TOPICS = RECORD_TOPICS + [get_topic(cls) for cls in PROVIDER_EVENTS]
 REBUILD_BATCH = 5000
 REBUILD_PARTS = 2  # the machines here have two cores
 PARTITION_FROM = 50_000  # below this, starting processes costs more than it saves
@@ -233,7 +235,7 @@ class TotalsProjection:
         # A bounded id range keeps the plan an index range scan: with the topic filter
         # alone PostgreSQL may sort everything after ``position`` for every page.
         stop = min(end, position + 2 * limit * part[1])
-        notifications = self.log.page(position, stop, RECORD_TOPICS, limit, part)
+        notifications = self.log.page(position, stop, FOLLOWED_TOPICS, limit, part)
         return notifications, notifications[-1].id if len(notifications) == limit else stop
 
     def _apply_next(self, version: int) -> tuple[int | None, int]:

@@ -17,7 +17,7 @@ from ce_ledger.domain.errors import NoRuleSet
 from ce_ledger.domain.values import Decision, Level
 from ce_ledger.rules.published import PUBLISHED
 from ce_ledger.rules.verdict import Window
-from projections.runner import RECORD_TOPICS
+from projections.runner import FOLLOWED_TOPICS
 from tests.builders import VERIFIED, degree, id_number, public, registration, specialty
 
 NX = PUBLISHED.get("NX-2019")
@@ -179,7 +179,7 @@ def test_rebuild_gives_the_rows_incremental_upkeep_gave(services, clock):
     old = services.projection.current_version()
     new, applied = services.projection.rebuild()
     assert new == old + 1 and services.view.position(new) == ledger.position()
-    assert applied == len(ledger.recorder.select_notifications(start=None, limit=10_000, topics=RECORD_TOPICS))
+    assert applied == len(ledger.recorder.select_notifications(start=None, limit=10_000, topics=FOLLOWED_TOPICS))
     assert services.projection.current_version() == new
     assert services.view.dump(new) == services.view.dump(old)
     assert sum(len(rows) for rows in services.view.dump(new).values()) > 50

@@ -98,6 +98,7 @@ STATUS_EVENTS: dict[str, type[ProviderDecided]] = {
     "disqualified": ProviderDisqualified,
     "reaccredited": ProviderReaccredited,
 }
+PROVIDER_EVENTS: tuple[type[ProviderDecided], ...] = (ProviderAccredited, *STATUS_EVENTS.values())
 StatusChange = Literal["ordered_to_rectify", "rectified", "disqualified", "reaccredited"]
 
 # Which change may follow which standing (§1(4)): rectify first, disqualify only after.
