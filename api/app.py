@@ -11,7 +11,7 @@ from ce_ledger.config import Settings
 from api import problems
 from api.bootstrap import Services, build_access, build_services
 from api.exact import ExactRoute
-from api.routers import ledger, platform, professionals, providers, verdicts
+from api.routers import ledger, platform, professionals, programmes, providers, verdicts
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a full batch of 1,000 completions is about 250 KB
 
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(problems.BodyLimit, limit=MAX_BODY_BYTES)
     app.router.route_class = ExactRoute
     problems.install(app)
-    for module in (professionals, platform, verdicts, ledger, providers):
+    for module in (professionals, platform, verdicts, ledger, providers, programmes):
         app.include_router(module.router)
 
     @app.get("/v1/ping", tags=["meta"])

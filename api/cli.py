@@ -22,7 +22,7 @@ from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import Level
 from api.access import Principal, Role
 from api.bootstrap import build_access, build_services
-from api.render import breaks_table, rebuild_table, replay_panel, standing_table, verdict_panel
+from api.render import breaks_table, programme_tables, rebuild_table, replay_panel, standing_table, verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
 console = Console()
@@ -38,6 +38,7 @@ def demo(year: int = typer.Option(2019, help="evaluation year")) -> None:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("recording demo activities", total=len(demo_data.PEOPLE))
             loaded = demo_data.load(ledger, progress=lambda _: progress.advance(task))
+            demo_data.load_programmes(ledger)
         for item in loaded:
             console.print(f"[dim]{item.person.story}[/dim]")
             verdict = ledger.evaluate(item.professional_id, item.person.level, year)
@@ -118,6 +119,21 @@ def staff(
             console.print(f"[red]{e}[/red]")
             raise typer.Exit(2) from None
         console.print(standing_table(standings))
+
+
+report = typer.Typer(help="Reports from the read side.")
+app.add_typer(report, name="report")
+
+
+@report.command("programmes")
+def report_programmes(year: int = typer.Option(..., help="the programmes' year")) -> None:
+    """The knowledge-update programmes of a year: planned vs held classes and trainees (§2)."""
+    from projections.programmes import programme_report
+
+    with build_services() as services:
+        services.projection.catch_up()  # a worker may not have caught up yet
+        for table in programme_tables(programme_report(services.view, year)):
+            console.print(table)
 
 
 # -- audit ------------------------------------------------------------------------------
@@ -249,6 +265,7 @@ def serve(
     if demo:
         with build_services(settings) as services:
             loaded = demo_data.load(services.ledger)
+            demo_data.load_programmes(services.ledger)
         access = build_access(settings)
         table = Table(title="demo tokens (new each start; only their hashes are stored)")
         table.add_column("role")

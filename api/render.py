@@ -141,3 +141,36 @@ def replay_panel(replay) -> Panel:
             parts.append(table)
     return Panel(Group(*parts), title=f"replay of verdict {replay.verdict_id}",
                  border_style="green" if replay.reproduced else "red")
+
+
+KIND_NAMES = {
+    "advanced_seminar": "高级研修 advanced seminars",
+    "urgently_needed": "急需紧缺和岗位骨干 urgently-needed",
+    "party_school": "进党校培训 party school",
+    "poverty_area": "贫困地区能力提升 poverty areas",
+}
+
+
+def _of(done: int, planned: int | None) -> str:
+    return f"{done} / {planned}" if planned is not None else f"{done} / —"
+
+
+def programme_tables(report) -> list[Table]:
+    """The year's programmes, then the four kinds against the notice's targets."""
+    programmes = Table(title=f"knowledge-update programmes {report.year} (classes, trainees: held / planned)")
+    for col, justify in (("code", "left"), ("title", "left"), ("kind", "left"), ("provider", "left"),
+                         ("classes", "right"), ("trainees", "right")):
+        programmes.add_column(col, justify=justify)
+    for p in report.programmes:
+        programmes.add_row(p.code, p.title, KIND_NAMES[p.kind], p.provider_code,
+                           _of(p.classes_held, p.planned_classes), _of(p.trainees, p.planned_trainees))
+    kinds = Table(title=f"§2 by kind {report.year} (held / planned / target)", caption=report.reading)
+    for col, justify in (("kind", "left"), ("programmes", "right"), ("classes", "right"), ("trainees", "right")):
+        kinds.add_column(col, justify=justify)
+    for k in report.kinds:
+        kinds.add_row(
+            KIND_NAMES[k.kind], str(k.programmes),
+            f"{_of(k.classes_held, k.planned_classes)} / {k.target_classes if k.target_classes is not None else '—'}",
+            f"{_of(k.trainees, k.planned_trainees)} / {k.target_trainees if k.target_trainees is not None else '—'}",
+        )
+    return [programmes, kinds]

@@ -14,6 +14,7 @@ from ce_ledger.domain.identity import IdNumber
 from ce_ledger.domain.values import DegreeKind, HoursFigure, Hours, Level, Text, Value
 from ce_ledger.rules.verdict import Credited, Verdict, Window
 from ce_ledger.domain.verdicts import Pin
+from ce_ledger.domain.programme import Programme
 from ce_ledger.domain.provider import STATUS_EVENTS, Provider, ProviderLevel, Standing
 from ce_ledger.domain.values import Code, Day
 from api.problems import FieldProblem
@@ -199,3 +200,8 @@ def provider_out(provider: Provider) -> ProviderOut:
             for d in provider.decisions
         ],
     )
+
+
+class ProgrammeOut(Programme):
+    planned_by: str
+    recorded_at: datetime

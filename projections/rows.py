@@ -24,6 +24,7 @@ from ce_ledger.domain.events import (
     ProfessionalRegistered,
 )
 from ce_ledger.domain.professional import Activity, Status
+from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.provider import Provider, ProviderDecided
 from ce_ledger.domain.values import ActivityKind, Series
 from ce_ledger.rules.ruleset import RuleSet
@@ -87,6 +88,9 @@ class ActivityRow:
     decision_state: str | None = None
     void_state: str | None = None
     provider_code: str | None = None  # a specialty credit's: re-credited when the provider's standing changes
+    programme_code: str | None = None  # for the knowledge-update programme report (§2)
+    occurred_on: str | None = None
+    status: str | None = None
     decoded: Activity | None = field(default=None, repr=False, compare=False)  # not stored
 
     def activity(self) -> Activity:
@@ -105,6 +109,24 @@ class ActivityRow:
         )
         void = ActivityVoided.model_validate_json(self.void_state) if self.void_state else None
         return Activity(recorded, decision, void)
+
+
+@dataclass
+class ProgrammeRow:
+    code: str
+    title: str
+    kind: str
+    year: int
+    planned_classes: int | None
+    planned_trainees: int
+    provider_code: str
+
+    @classmethod
+    def planned(cls, event: ProgrammePlanned) -> ProgrammeRow:
+        return cls(
+            event.code, event.title, event.kind.value, event.year, event.planned_classes,
+            event.planned_trainees, event.provider_code,
+        )
 
 
 @dataclass
@@ -130,6 +152,7 @@ class Changes:
     dirty_activities: set[str] = field(default_factory=set)
     dirty_years: set[tuple[str, int]] = field(default_factory=set)
     providers_decided: set[str] = field(default_factory=set)  # codes whose standing changed
+    programmes: dict[str, ProgrammeRow] = field(default_factory=dict)  # planned in this batch
 
 
 class Providers(Mapping[str, Provider]):
@@ -174,14 +197,16 @@ class Projector:
     def apply(self, changes: Changes, event: LedgerEvent, topic: str) -> None:
         """Bring the rows' state up to ``event``; credits are settled once per batch."""
         if isinstance(event, ActivityRecorded):
+            activity = Activity(event)
             row = ActivityRow(
                 str(event.activity_id), str(event.originator_id), event.kind, event.valid_on.year,
-                decoded=Activity(event),
+                occurred_on=event.valid_on.isoformat(), status=activity.status.value, decoded=activity,
             )
             if row.kind in WINDOW_KINDS:
                 row.recorded_topic, row.recorded_state = topic, event.model_dump_json()
             elif row.kind == ActivityKind.SPECIALTY:
                 row.provider_code = event.provider_code  # type: ignore[attr-defined]
+                row.programme_code = event.programme_code  # type: ignore[attr-defined]
             changes.activities[row.activity_id] = row
             changes.dirty_activities.add(row.activity_id)
         elif isinstance(event, DecisionRecorded):
@@ -195,6 +220,7 @@ class Projector:
                 activity.decision = event
                 if row.kind in WINDOW_KINDS:
                     row.decision_topic, row.decision_state = topic, event.model_dump_json()
+            row.status = activity.status.value
             changes.dirty_activities.add(row.activity_id)
         elif isinstance(event, ProfessionalRegistered):
             person = PersonRow.registered(event)
@@ -202,6 +228,8 @@ class Projector:
             changes.dirty_people.add(person.professional_id)
         elif isinstance(event, ProviderDecided):
             changes.providers_decided.add(event.code)
+        elif isinstance(event, ProgrammePlanned):
+            changes.programmes[event.code] = ProgrammeRow.planned(event)
 
     def settle(self, changes: Changes) -> None:
         """Credit every activity the batch touched, once: take back what its row credited

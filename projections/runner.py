@@ -28,6 +28,7 @@ from ce_ledger.application import Ledger
 from ce_ledger.config import Settings
 from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, DecisionRecorded, LedgerEvent
+from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided
 from ce_ledger.rules.ruleset import RuleSet
 from projections.log import LogReader, LogRow
@@ -37,7 +38,8 @@ from projections.view import NoView, TotalsView, tracking_name
 _SKIP = {get_topic(ActivityKeyReserved)}  # key streams hold no credit
 RECORD_TOPICS = [get_topic(cls) for cls in RECORD_EVENTS]
 # A decision on a provider re-credits its certificates (§1(4)): the view follows those too.
-FOLLOWED_TOPICS = RECORD_TOPICS + [get_topic(cls) for cls in PROVIDER_EVENTS]
+# Programme plans feed the knowledge-update report (§2).
+FOLLOWED_TOPICS = RECORD_TOPICS + [get_topic(cls) for cls in (*PROVIDER_EVENTS, ProgrammePlanned)]
 REBUILD_BATCH = 5000
 REBUILD_PARTS = 2  # the machines here have two cores
 PARTITION_FROM = 50_000  # below this, starting processes costs more than it saves
@@ -269,7 +271,7 @@ class TotalsProjection:
         changes = Changes()
         decoded = self._decode(notifications)
         decisions = [event for event, _ in decoded if isinstance(event, DecisionRecorded)]
-        pids = {str(event.originator_id) for event, _ in decoded if not isinstance(event, ProviderDecided)}
+        pids = {str(event.originator_id) for event, _ in decoded if isinstance(event, RECORD_EVENTS)}
         aids = {str(e.activity_id) for e in decisions}
         recredit = self._provider_activities(c, version, decoded)
         pids |= {row.professional_id for row in recredit}

@@ -30,7 +30,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.rows import tuple_row
 
 from ce_ledger.domain.values import canonical
-from projections.rows import ActivityRow, Changes, PersonRow, YearRow
+from projections.rows import ActivityRow, Changes, PersonRow, ProgrammeRow, YearRow
 
 APPLICATION = "ledger"  # the application whose log the view follows
 
@@ -41,7 +41,10 @@ PEOPLE_COLUMNS = (
 ACTIVITY_COLUMNS = (
     "activity_id", "professional_id", "kind", "year", "credited_as", "credited", "pending",
     "recorded_topic", "recorded_state", "decision_topic", "decision_state", "void_state",
-    "provider_code",
+    "provider_code", "programme_code", "occurred_on", "status",
+)
+PROGRAMME_COLUMNS = (
+    "code", "title", "kind", "year", "planned_classes", "planned_trainees", "provider_code",
 )
 YEAR_COLUMNS = (
     "professional_id", "year", "public_course", "specialty", "study_tour", "teaching",
@@ -116,7 +119,15 @@ class TotalsView:
                 "activity_id TEXT PRIMARY KEY, professional_id TEXT NOT NULL, kind TEXT NOT NULL, "
                 "year INTEGER NOT NULL, credited_as TEXT, credited TEXT NOT NULL, pending TEXT NOT NULL, "
                 "recorded_topic TEXT, recorded_state TEXT, decision_topic TEXT, decision_state TEXT, "
-                "void_state TEXT, provider_code TEXT)"
+                "void_state TEXT, provider_code TEXT, programme_code TEXT, occurred_on TEXT, status TEXT)"
+            )
+            c.execute(
+                f"CREATE INDEX {p}_activities_programme ON {self.table(p + '_activities')} (programme_code)"
+            )
+            c.execute(
+                f"CREATE TABLE {self.table(p + '_programmes')} ("
+                "code TEXT PRIMARY KEY, title TEXT NOT NULL, kind TEXT NOT NULL, year INTEGER NOT NULL, "
+                "planned_classes INTEGER, planned_trainees INTEGER NOT NULL, provider_code TEXT NOT NULL)"
             )
             c.execute(
                 f"CREATE INDEX {p}_activities_provider ON {self.table(p + '_activities')} (provider_code)"
@@ -204,6 +215,7 @@ class TotalsView:
                      (changes.activities[k] for k in changes.dirty_activities))
         self._upsert(c, p + "_years", YEAR_COLUMNS, ("professional_id", "year"),
                      (changes.years[k] for k in changes.dirty_years))
+        self._upsert(c, p + "_programmes", PROGRAMME_COLUMNS, ("code",), changes.programmes.values())
         self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
 
     def insert_all(self, version: int, changes: Changes) -> None:
@@ -214,6 +226,7 @@ class TotalsView:
             self._insert(c, p + "_people", PEOPLE_COLUMNS, changes.people.values())
             self._insert(c, p + "_activities", ACTIVITY_COLUMNS, changes.activities.values())
             self._insert(c, p + "_years", YEAR_COLUMNS, changes.years.values())
+            self._insert(c, p + "_programmes", PROGRAMME_COLUMNS, changes.programmes.values())
 
     def set_position(self, tracking: Tracking) -> None:
         with self.transaction(commit=True) as c:
@@ -295,6 +308,33 @@ class TotalsView:
                     out[row["professional_id"]]["window_kinds"].append(ActivityRow(**self._decimals(row)))
         return rule_set, out
 
+    def programme_report(self, year: int) -> tuple[list[ProgrammeRow], dict[str, tuple[int, int]], dict[str, int]]:
+        """A year's programmes; per programme, the classes held and distinct trainees; per
+        kind, the distinct trainees. Voided certificates (fraud) attended nothing."""
+        with self.transaction(commit=False) as c:
+            version, _ = self.current(c)
+            p = f"totals_v{version}"
+            c.execute(self.sql(f"SELECT * FROM {self.table(p + '_programmes')} WHERE year = %s ORDER BY kind, code"), (year,))
+            programmes = [ProgrammeRow(**row) for row in c.fetchall()]
+            held = (
+                f"FROM {self.table(p + '_activities')} a JOIN {self.table(p + '_programmes')} g "
+                "ON a.programme_code = g.code WHERE g.year = %s AND a.status <> 'voided'"
+            )
+            c.execute(
+                self.sql(
+                    "SELECT g.code AS code, COUNT(DISTINCT a.occurred_on) AS classes, "
+                    f"COUNT(DISTINCT a.professional_id) AS trainees {held} GROUP BY g.code"
+                ),
+                (year,),
+            )
+            by_programme = {row["code"]: (row["classes"], row["trainees"]) for row in c.fetchall()}
+            c.execute(
+                self.sql(f"SELECT g.kind AS kind, COUNT(DISTINCT a.professional_id) AS trainees {held} GROUP BY g.kind"),
+                (year,),
+            )
+            by_kind = {row["kind"]: row["trainees"] for row in c.fetchall()}
+        return programmes, by_programme, by_kind
+
     def unit_members(self, unit: str) -> list[str]:
         with self.transaction(commit=False) as c:
             version, _ = self.current(c)
@@ -308,7 +348,10 @@ class TotalsView:
         """Every row of a version, sorted: for comparing two builds."""
         out = {}
         with self.transaction(commit=False) as c:
-            for name, columns in (("people", PEOPLE_COLUMNS), ("activities", ACTIVITY_COLUMNS), ("years", YEAR_COLUMNS)):
+            for name, columns in (
+                ("people", PEOPLE_COLUMNS), ("activities", ACTIVITY_COLUMNS), ("years", YEAR_COLUMNS),
+                ("programmes", PROGRAMME_COLUMNS),
+            ):
                 c.execute(f"SELECT {', '.join(columns)} FROM {self.table(f'totals_v{version}_{name}')}")
                 out[name] = sorted(tuple(r[col] for col in columns) for r in c.fetchall())
         return out

@@ -247,6 +247,7 @@ def _matrix(api):
     verdict = api.post(f"/v1/professionals/{pid}/verdicts", {"level": "intermediate", "evaluation_year": 2019}).json()["verdict_id"]
     p = f"/v1/professionals/{pid}"
     assert api.post("/v1/providers", PROVIDER, "auditor").status_code == 201
+    assert api.post("/v1/programmes", PROGRAMME, "auditor").status_code == 201
     return [
         ("POST", "/v1/professionals", lambda: person_body(id_number(), UNIT), {"platform", "employer", "committee"}),
         ("POST", "/v1/platform/completions", lambda: {"completions": [completion(api.number, f"A-{id(object())}")]}, {"platform"}),
@@ -269,11 +270,15 @@ def _matrix(api):
         ("GET", f"/v1/ledger/proofs/{pid}", None, {"committee", "auditor"}),
         ("POST", "/v1/providers", lambda: PROVIDER, {"auditor"}),
         ("POST", "/v1/providers/NXT-01/status", lambda: RECTIFY, {"auditor"}),
+        ("POST", "/v1/programmes", lambda: PROGRAMME, {"auditor"}),
+        ("GET", "/v1/programmes/report?year=2019", None, {"committee", "auditor"}),
+        ("GET", "/v1/programmes/GY-T-01", None, {"platform", "employer", "other_employer", "committee", "auditor", "self", "other_professional"}),
         ("GET", "/v1/providers/NXT-01", None, {"platform", "employer", "other_employer", "committee", "auditor", "self", "other_professional"}),
     ]
 
 
 PROVIDER = {"code": "NXT-01", "name": "宁夏测试继续教育基地", "level": "regional", "effective_on": "2012-01-01", "decision_ref": "认定-1"}
+PROGRAMME = {"code": "GY-T-01", "title": "高级研修班", "kind": "advanced_seminar", "year": 2019, "planned_classes": 2, "planned_trainees": 60, "provider_code": "NXT-01"}
 RECTIFY = {"status": "ordered_to_rectify", "effective_on": "2017-03-01", "deadline": "2017-06-30", "decision_ref": "考核-1", "reason": "考核不合格"}
 
 

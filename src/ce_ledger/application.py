@@ -22,7 +22,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from ce_ledger.domain.commands import Registration, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails
-from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
+from ce_ledger.domain.errors import Conflict, InvalidInput, LedgerError, NotFound
 from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
 from ce_ledger.domain.identity import mask, professional_id
 from ce_ledger.domain.professional import Outcome, Professional, project_professional
@@ -34,6 +34,8 @@ from ce_ledger.domain.provider import (
     project_provider,
     provider_stream,
 )
+from ce_ledger.domain.details import SpecialtyCredit
+from ce_ledger.domain.programme import Programme, ProgrammePlanned, programme_stream
 from ce_ledger.domain.values import ActivityKind, Level, Series
 from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.verdicts import Pin, VerdictFiled, VerdictIssued, verdict_index
@@ -105,6 +107,7 @@ class Ledger(Application[UUID]):
         self._zone = ZoneInfo(timezone)
         self.clock = clock
         self.rule_sets = rule_sets
+        self._programmes: dict[str, ProgrammePlanned] = {}  # a plan is one immutable event
 
     # -- after a save ----------------------------------------------------------------
 
@@ -406,6 +409,60 @@ class Ledger(Application[UUID]):
                 continue
         return register
 
+    # -- programmes of the knowledge-update project (§2) -------------------------------
+
+    def plan_programme(self, programme: Programme, *, by: str) -> tuple[ProgrammePlanned, bool]:
+        """Record a programme's plan; returns it and whether it is new (the same plan again is a retry)."""
+        try:
+            return self._same_plan(self.programme(programme.code), programme), False
+        except NotFound:
+            pass
+        try:
+            self.provider(programme.provider_code)
+        except NotFound:
+            raise InvalidInput(
+                "provider_code", f"no provider {programme.provider_code} is accredited: accredit it first"
+            ) from None
+        now, _ = self._now()
+        planned = ProgrammePlanned.sealed(
+            originator_id=programme_stream(programme.code), originator_version=1, recorded_at=now,
+            planned_by=by, **programme.model_dump(),
+        )
+        try:
+            self.save(_Pending([planned]))
+        except IntegrityError:  # planned concurrently: judge it as a retry
+            return self._same_plan(self.programme(programme.code), programme), False
+        return planned, True
+
+    @staticmethod
+    def _same_plan(found: ProgrammePlanned, programme: Programme) -> ProgrammePlanned:
+        if found.programme() != programme:
+            raise Conflict("code", f"programme {programme.code} is already planned with other details")
+        return found
+
+    def programme(self, code: str) -> ProgrammePlanned:
+        if code not in self._programmes:
+            found = list(self.events.get(programme_stream(code), limit=1))
+            if not found:
+                raise NotFound("programme_code", f"no programme {code} is planned")
+            self._programmes[code] = found[0]  # type: ignore[assignment]
+        return self._programmes[code]
+
+    def _check_programme(self, details: ActivityDetails) -> None:
+        """A certificate that names a programme must name one that exists, run by its issuer."""
+        if not isinstance(details, SpecialtyCredit) or details.programme_code is None:
+            return
+        try:
+            programme = self.programme(details.programme_code)
+        except NotFound as e:
+            raise InvalidInput("programme_code", e.rule) from None
+        if programme.provider_code != details.provider_code:
+            raise InvalidInput(
+                "programme_code",
+                f"programme {programme.code} is run by provider {programme.provider_code}, "
+                f"not {details.provider_code}",
+            )
+
     def verdict(self, verdict_id: UUID) -> VerdictIssued:
         found = list(self.events.get(verdict_id, limit=1))
         if not found or not isinstance(found[0], VerdictIssued):
@@ -482,6 +539,7 @@ class Ledger(Application[UUID]):
         key = details.natural_key()
         if generation is None:
             generation = len(professional.keys.get(key, []))
+        self._check_programme(details)
         outcome = professional.record(details, now=now, today=today, generation=generation)
         if outcome.status == "recorded" and details.key_is_global:
             stream = uuid5(KEY_NAMESPACE, key)

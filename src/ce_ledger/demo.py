@@ -24,6 +24,7 @@ from ce_ledger.domain.details import (
     Teaching,
 )
 from ce_ledger.domain.identity import check_digit
+from ce_ledger.domain.programme import Programme, ProgrammeKind
 from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
 from ce_ledger.domain.values import Decision, Level
 
@@ -214,3 +215,48 @@ def load(ledger: Ledger, progress: Callable[[str], None] = lambda _: None) -> li
         progress(person.registration.name)
         loaded.append(Loaded(person, pid))
     return loaded
+
+
+# -- the knowledge-update project of 2019 (§2) -------------------------------------------
+# Kept apart from PEOPLE (whose verdicts the golden file pins): trainees of four
+# programmes, for the programme report. Each class ends on the day its certificates carry.
+
+PROGRAMMES = (
+    Programme(code="GY-2019-01", title="智能制造高级研修班", kind=ProgrammeKind.ADVANCED_SEMINAR, year=2019,
+              planned_classes=2, planned_trainees=8, provider_code="NXJD-01"),
+    Programme(code="JQ-2019-03", title="现代物流急需紧缺人才培养", kind=ProgrammeKind.URGENTLY_NEEDED, year=2019,
+              planned_classes=3, planned_trainees=10, provider_code="NXCZ-01"),
+    Programme(code="DX-2019-01", title="专业技术人才进党校培训班", kind=ProgrammeKind.PARTY_SCHOOL, year=2019,
+              planned_trainees=5, provider_code="NXJD-01"),
+    Programme(code="PK-2019-02", title="健康脱贫能力素质提升培训", kind=ProgrammeKind.POVERTY_AREA, year=2019,
+              planned_trainees=6, provider_code="NXWJ-02"),
+)
+# (programme, class end date, trainee numbers among TRAINEES)
+CLASSES = (
+    ("GY-2019-01", date(2019, 5, 17), (0, 1, 2, 3)),
+    ("GY-2019-01", date(2019, 9, 20), (4, 5, 6)),
+    ("JQ-2019-03", date(2019, 6, 28), (1, 7, 8, 9)),
+    ("DX-2019-01", date(2019, 7, 12), (2, 3, 10)),
+    ("PK-2019-02", date(2019, 8, 30), (10, 11)),
+)
+TRAINEES = tuple(
+    _reg(_id_number(f"6401{20 + n:02d}19{80 + n:02d}0101", f"{100 + n:03d}"), name, "工程技术", "640100-NXJT")
+    for n, name in enumerate(("孙伟", "周敏", "吴刚", "郑洁", "冯涛", "陈静", "褚亮", "卫华", "蒋琳", "沈勇", "韩梅", "杨帆"))
+)
+
+
+def load_programmes(ledger: Ledger) -> None:
+    """Plan the 2019 programmes and record their trainees' certificates (a retry when run again)."""
+    for programme in PROGRAMMES:
+        ledger.plan_programme(programme, by=AUDITOR)
+    pids = [ledger.register(r).professional_id for r in TRAINEES]
+    for code, ended, trainees in CLASSES:
+        provider = next(p.provider_code for p in PROGRAMMES if p.code == code)
+        for n in trainees:
+            certificate = SpecialtyCredit(
+                provider_code=provider, certificate_no=f"{code}-{ended:%m%d}-{n:02d}", route="training_class",
+                subject=next(p.title for p in PROGRAMMES if p.code == code), hours=Decimal(40),
+                completed_on=ended, programme_code=code,
+            )
+            outcome = ledger.record(pids[n], certificate)
+            ledger.decide(pids[n], outcome.activity_id, Verification(decision=Decision.VERIFIED, reason="结业证书真实"), by=EMPLOYER)
