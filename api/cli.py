@@ -7,6 +7,7 @@ import json as json_module
 import secrets
 import signal
 import threading
+from pathlib import Path
 from uuid import UUID
 
 import typer
@@ -20,9 +21,10 @@ from ce_ledger import demo as demo_data
 from ce_ledger.config import Settings
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import Level
+from ce_ledger.imports.columns import FileKind
 from api.access import Principal, Role
 from api.bootstrap import build_access, build_services
-from api.render import breaks_table, programme_tables, rebuild_table, replay_panel, standing_table, verdict_panel
+from api.render import breaks_table, import_problems_table, import_summary, programme_tables, rebuild_table, replay_panel, standing_table, verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
 console = Console()
@@ -119,6 +121,40 @@ def staff(
             console.print(f"[red]{e}[/red]")
             raise typer.Exit(2) from None
         console.print(standing_table(standings))
+
+
+@app.command("import")
+def import_file(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help=".csv (UTF-8 or GB18030) or .xlsx"),
+    kind: FileKind | None = typer.Option(None, help="the file's kind; default: told by its headers"),
+    encoding: str | None = typer.Option(None, help="a CSV's encoding; default: UTF-8, else GB18030"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="check every row and report; record nothing"),
+    by: str = typer.Option("committee:import", help="who confirms legacy uploads (recorded on each decision)"),
+) -> None:
+    """Import public-course exports, employers' certificates or pre-2019 legacy uploads.
+
+    Every row is checked like an API request; bad rows are listed with their row number,
+    column and problem, the good ones are recorded, and importing the file again records
+    nothing new. Exit status 1 when any row was refused.
+    """
+    from ce_ledger.imports.importer import Importer
+    from ce_ledger.imports.sheets import UnreadableFile
+
+    with build_services() as services:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"importing {file.name}", total=None)
+            try:
+                done = Importer(services.ledger, by=by).run(
+                    file, kind=kind, encoding=encoding, dry_run=dry_run,
+                    progress=lambda n, total: progress.update(task, completed=n, total=total),
+                )
+            except UnreadableFile as e:
+                console.print(f"[red]{file.name}: {e}[/red]")
+                raise typer.Exit(2) from None
+    console.print(import_summary(file.name, done))
+    if done.problems:
+        console.print(import_problems_table(done.problems))
+        raise typer.Exit(1)
 
 
 report = typer.Typer(help="Reports from the read side.")

@@ -174,3 +174,27 @@ def programme_tables(report) -> list[Table]:
             f"{_of(k.trainees, k.planned_trainees)} / {k.target_trainees if k.target_trainees is not None else '—'}",
         )
     return [programmes, kinds]
+
+
+def import_summary(name: str, report) -> Text:
+    if report.dry_run:
+        done = f"would record {report.would_record}, already recorded {report.duplicate}"
+    else:
+        done = f"recorded {report.recorded}, already recorded {report.duplicate}"
+    style = "yellow" if report.problems else "green"
+    encoding = f", read as {report.encoding}" if report.encoding else ""
+    return Text(
+        f"{name} ({report.kind}{encoding}): {report.rows} rows; {done}; {report.bad_rows} row(s) refused"
+        + (" — dry run, nothing recorded" if report.dry_run else ""),
+        style=style,
+    )
+
+
+def import_problems_table(problems) -> Table:
+    table = Table(title=f"{len(problems)} problem(s): these rows were not recorded", title_style="bold red")
+    table.add_column("row", justify="right")
+    table.add_column("column")
+    table.add_column("problem")
+    for p in problems:
+        table.add_row(str(p.row), p.column or "—", p.problem)
+    return table

@@ -448,7 +448,7 @@ class Ledger(Application[UUID]):
             self._programmes[code] = found[0]  # type: ignore[assignment]
         return self._programmes[code]
 
-    def _check_programme(self, details: ActivityDetails) -> None:
+    def check_programme(self, details: ActivityDetails) -> None:
         """A certificate that names a programme must name one that exists, run by its issuer."""
         if not isinstance(details, SpecialtyCredit) or details.programme_code is None:
             return
@@ -539,7 +539,7 @@ class Ledger(Application[UUID]):
         key = details.natural_key()
         if generation is None:
             generation = len(professional.keys.get(key, []))
-        self._check_programme(details)
+        self.check_programme(details)
         outcome = professional.record(details, now=now, today=today, generation=generation)
         if outcome.status == "recorded" and details.key_is_global:
             stream = uuid5(KEY_NAMESPACE, key)

@@ -1,0 +1,268 @@
+"""Import a spreadsheet: every row checked like an API request, good rows recorded.
+
+A bad row is reported with its row number, its column (as the file spells it) and
+the rule it broke, and never blocks the others. Rows go to the ledger in batches
+through the same command as the platform's API, so importing a file again finds
+every row already recorded and records nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from ce_ledger.application import Ledger
+from ce_ledger.domain.commands import Verification
+from ce_ledger.domain.details import ActivityDetails, PublicCourse, SpecialtyCredit
+from ce_ledger.domain.errors import Conflict, InvalidInput, LedgerError, NotFound
+from ce_ledger.domain.identity import IdNumber
+from ce_ledger.domain.professional import Outcome, Professional
+from ce_ledger.domain.values import Decision, Route, Value
+from ce_ledger.imports.columns import COLUMNS, ROUTES, FileKind, detect, header_map
+from ce_ledger.imports.sheets import UnreadableFile, open_sheet
+
+BATCH = 500
+LEGACY_BEFORE = date(2019, 1, 1)
+LEGACY_REASON = "2019年前由培训单位上传原系统的学时，导入时按原系统登记予以确认 (imported legacy upload)"
+ROUTES_SHOWN = ("行业考试", "培训班", "学术活动", "远程教育", "实践", "其他", *(r.value for r in Route))
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
+
+
+class _Person(Value):
+    id_number: IdNumber
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int
+    column: str | None
+    problem: str
+
+
+@dataclass
+class ImportReport:
+    kind: FileKind
+    rows: int = 0
+    recorded: int = 0
+    duplicate: int = 0
+    would_record: int = 0  # in a dry run
+    problems: list[RowProblem] = field(default_factory=list)
+    dry_run: bool = False
+    encoding: str | None = None
+
+    @property
+    def bad_rows(self) -> int:
+        return len({p.row for p in self.problems})
+
+
+@dataclass(frozen=True)
+class _Row:
+    number: int
+    professional_id: UUID
+    details: ActivityDetails
+
+
+class Importer:
+    def __init__(self, ledger: Ledger, *, by: str):
+        self.ledger = ledger
+        self.by = by  # who verifies legacy uploads (they were accepted by the old system)
+
+    def run(
+        self,
+        path: Path,
+        *,
+        kind: FileKind | None = None,
+        encoding: str | None = None,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] = lambda done, total: None,
+    ) -> ImportReport:
+        sheet = open_sheet(path, encoding)
+        kind = kind or detect(sheet.headers)
+        if kind is None:
+            raise UnreadableFile(
+                "cannot tell the file's kind from its headers (e.g. 学习记录编号, 证书编号, 登记编号): give --kind"
+            )
+        fields, problems = header_map(kind, sheet.headers)
+        if problems:
+            raise UnreadableFile("; ".join(problems))
+        columns = {f: sheet.headers[i] for f, i in fields.items()}
+        report = ImportReport(kind=kind, dry_run=dry_run, encoding=sheet.encoding)
+        batch: list[_Row] = []
+        for number, cells in sheet.rows:
+            report.rows += 1
+            row = self._parse(kind, number, cells, fields, columns, report)
+            if row is not None:
+                batch.append(row)
+            if len(batch) >= BATCH:
+                self._flush(kind, batch, columns, report)
+                batch = []
+            progress(report.rows, sheet.total)
+        self._flush(kind, batch, columns, report)
+        progress(report.rows, report.rows)
+        report.problems.sort(key=lambda p: p.row)
+        return report
+
+    # -- one row -------------------------------------------------------------------
+
+    def _parse(
+        self, kind: FileKind, number: int, cells: list[Any], fields: dict[str, int], columns: dict[str, str],
+        report: ImportReport,
+    ) -> _Row | None:
+        values: dict[str, Any] = {}
+        found: list[RowProblem] = []
+        for name, index in fields.items():
+            raw = cells[index] if index < len(cells) else None
+            try:
+                value = _cell(name, raw)
+            except ValueError as e:
+                found.append(RowProblem(number, columns[name], str(e)))
+                continue
+            if value is not None:
+                values[name] = value
+        values.pop("name", None)
+        failed = {p.column for p in found}
+        if "route" in values:
+            route = values["route"] = ROUTES.get(values["route"], values["route"])
+            if route not in Route.__members__.values():
+                found.append(RowProblem(number, columns["route"], "one of " + ", ".join(ROUTES_SHOWN)))
+        if kind is FileKind.LEGACY:
+            values["route"] = "training_class"  # training units uploaded the hours of their classes
+        try:
+            person = _Person(id_number=values.pop("id_number", None))  # type: ignore[arg-type]
+        except ValidationError as e:
+            found += [p for p in self._problems(number, e, columns) if p.column not in failed]
+            person = None
+        model = PublicCourse if kind is FileKind.PUBLIC_COURSES else SpecialtyCredit
+        try:
+            details = model.model_validate(values)
+        except ValidationError as e:
+            failed |= {p.column for p in found}
+            found += [p for p in self._problems(number, e, columns) if p.column not in failed]
+            details = None
+        if details is not None and kind is FileKind.LEGACY and details.completed_on >= LEGACY_BEFORE:
+            found.append(RowProblem(
+                number, columns["completed_on"],
+                f"dated {details.completed_on.isoformat()}: legacy uploads are from before 2019, as from 2019 "
+                "training units no longer upload hours (§3(5)); enter it as a certificate",
+            ))
+        if found or person is None or details is None:
+            report.problems += found
+            return None
+        return _Row(number, self.ledger.professional_id_for(person.id_number), details)
+
+    @staticmethod
+    def _problems(number: int, error: ValidationError, columns: dict[str, str]) -> list[RowProblem]:
+        e = InvalidInput.from_validation(error)
+        return [RowProblem(number, columns.get(f or "", f), rule) for f, rule in e.problems]
+
+    # -- a batch of rows -----------------------------------------------------------
+
+    def _flush(self, kind: FileKind, rows: list[_Row], columns: dict[str, str], report: ImportReport) -> None:
+        if not rows:
+            return
+        if report.dry_run:
+            outcomes: Iterable[Outcome | LedgerError | None] = self._check(rows)
+        else:
+            outcomes = self.ledger.record_batch([(r.professional_id, r.details) for r in rows])
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if isinstance(outcome, LedgerError):
+                report.problems.append(self._problem(row.number, outcome, columns))
+                continue
+            if outcome is None:
+                report.would_record += 1
+            elif outcome.status == "recorded":
+                report.recorded += 1
+            else:
+                report.duplicate += 1
+            if kind is FileKind.LEGACY and outcome is not None and not report.dry_run:
+                self._verify_legacy(row, outcome, columns, report)
+
+    def _check(self, rows: list[_Row]) -> list[Outcome | LedgerError | None]:
+        """What recording would do, read-only: duplicate, a problem, or None (new)."""
+        records: dict[UUID, Professional | LedgerError] = {}
+        out: list[Outcome | LedgerError | None] = []
+        for row in rows:
+            if row.professional_id not in records:
+                try:
+                    records[row.professional_id] = self.ledger.professional(row.professional_id, for_update=False)
+                except NotFound as e:
+                    records[row.professional_id] = e
+            record = records[row.professional_id]
+            if isinstance(record, LedgerError):
+                out.append(record)
+                continue
+            try:
+                self.ledger.check_programme(row.details)
+                out.append(record.existing(row.details))
+            except LedgerError as e:
+                out.append(e)
+        return out
+
+    def _verify_legacy(self, row: _Row, outcome: Outcome, columns: dict[str, str], report: ImportReport) -> None:
+        verification = Verification(decision=Decision.VERIFIED, reason=LEGACY_REASON)
+        try:
+            self.ledger.decide(row.professional_id, outcome.activity_id, verification, by=self.by)
+        except LedgerError as e:
+            report.problems.append(self._problem(row.number, e, columns))
+
+    @staticmethod
+    def _problem(number: int, error: LedgerError, columns: dict[str, str]) -> RowProblem:
+        if isinstance(error, NotFound) and error.field == "professional_id":
+            return RowProblem(number, columns["id_number"], "no professional is registered with this ID number")
+        kind = "conflict: " if isinstance(error, Conflict) else ""
+        return RowProblem(number, columns.get(error.field or "", error.field), kind + error.rule)
+
+
+def _cell(name: str, raw: Any) -> Any:
+    """A cell as the models expect it. Spreadsheets store numbers and dates natively;
+    CSV holds text. Nothing here decides validity beyond what a cell's type can say."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if raw == "":
+            return None
+    if name in ("completed_on",):
+        return _date(raw)
+    if name == "hours":
+        if isinstance(raw, bool):
+            raise ValueError("not a number of hours")
+        if isinstance(raw, float):
+            return Decimal(repr(raw))  # the shortest text that is this float: what the cell showed
+        try:
+            return Decimal(str(raw))
+        except InvalidOperation:
+            raise ValueError(f"not a number of hours (write e.g. 2.5)") from None
+    if name == "id_number" and isinstance(raw, int | float):
+        raise ValueError("stored as a number, which loses digits: format the column as text")
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    if isinstance(raw, datetime | date):
+        raise ValueError("a date where text is expected")
+    return str(raw)
+
+
+def _date(raw: Any) -> date:
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    text = str(raw)
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError("not a date: write 2016-03-01, 2016/3/1 or 2016年3月1日")
+
+
+def read_report_columns(kind: FileKind) -> list[tuple[str, str, bool]]:
+    """The documented columns of a kind: (header, field, required)."""
+    return [(c.headers[0], c.field, c.required) for c in COLUMNS[kind]]

@@ -1,0 +1,78 @@
+"""Rows out of a CSV file (UTF-8, or GB18030 as Chinese Excel saves it) or an .xlsx workbook."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+
+
+class UnreadableFile(ValueError):
+    """The file as a whole cannot be read: wrong type, encoding, or no header row."""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    headers: list[str]
+    rows: Iterator[tuple[int, list[Any]]]  # (row number as the spreadsheet shows it, cells)
+    total: int  # data rows, for the progress bar
+    encoding: str | None = None
+
+
+def open_sheet(path: Path, encoding: str | None = None) -> Sheet:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _csv(path, encoding)
+    if suffix == ".xlsx":
+        return _xlsx(path)
+    raise UnreadableFile(f"{path.name}: only .csv and .xlsx files are read (an .xls file: save it as .xlsx)")
+
+
+def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
+    # A UTF-8 file either decodes as UTF-8 or is almost surely not UTF-8; GB18030 decodes
+    # nearly anything, so it is tried second, never first.
+    for candidate in [encoding] if encoding else ["utf-8-sig", "gb18030"]:
+        try:
+            return raw.decode(candidate), candidate
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise UnreadableFile(f"the file is neither UTF-8 nor GB18030{f' nor {encoding}' if encoding else ''}")
+
+
+def _csv(path: Path, encoding: str | None) -> Sheet:
+    text, used = _decode(path.read_bytes(), encoding)
+    lines = list(csv.reader(io.StringIO(text, newline="")))
+    if not lines:
+        raise UnreadableFile(f"{path.name} is empty: the first row must name the columns")
+    headers, body = lines[0], lines[1:]
+    rows = ((n, cells) for n, cells in enumerate(body, start=2) if any(c.strip() for c in cells))
+    return Sheet(headers, rows, len(body), used)
+
+
+def _xlsx(path: Path) -> Sheet:
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises several kinds for a file that is not a workbook
+        raise UnreadableFile(f"{path.name} is not an Excel workbook: {type(e).__name__}") from None
+    sheet = book.worksheets[0]
+    values = sheet.iter_rows(values_only=True)
+    header = next(values, None)
+    if header is None:
+        raise UnreadableFile(f"{path.name} is empty: the first row must name the columns")
+    headers = ["" if h is None else str(h) for h in header]
+    total = max(0, (sheet.max_row or 1) - 1)
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        try:
+            for n, cells in enumerate(values, start=2):
+                if any(c not in (None, "") for c in cells):
+                    yield n, list(cells)
+        finally:
+            book.close()
+
+    return Sheet(headers, rows(), total)

@@ -1,0 +1,116 @@
+"""Importing spreadsheets: each bad row reported precisely, the rest recorded, a re-import a no-op."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ce_ledger import demo
+from ce_ledger.domain.professional import Status
+from ce_ledger.imports.columns import FileKind
+from ce_ledger.imports.importer import LEGACY_REASON, Importer
+from ce_ledger.imports.sheets import UnreadableFile
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def demo_ledger(ledger):
+    demo.load(ledger)
+    return ledger
+
+
+def run(ledger, name: str, **kw):
+    return Importer(ledger, by="committee:import-test").run(DATA / name, **kw)
+
+
+def problems(report) -> list[tuple[int, str | None]]:
+    return [(p.row, p.column) for p in report.problems]
+
+
+def test_public_course_exports_import_once(demo_ledger):
+    before = demo_ledger.position()
+    first = run(demo_ledger, "public-courses.csv")
+    assert (first.kind, first.rows, first.recorded, first.duplicate, first.problems) == (FileKind.PUBLIC_COURSES, 5, 5, 0, [])
+    assert first.encoding == "utf-8-sig" and demo_ledger.position() > before
+    position = demo_ledger.position()
+    again = run(demo_ledger, "public-courses.csv")
+    assert (again.recorded, again.duplicate, demo_ledger.position()) == (0, 5, position)
+    ma = demo.PEOPLE[0]
+    record = demo_ledger.professional(demo_ledger.professional_id_for(ma.registration.id_number))
+    imported = [a for a in record.activities.values() if getattr(a.recorded, "record_id", "") == "NXP-IMP-0001"]
+    assert [(str(a.recorded.hours), a.occurred_on.isoformat()) for a in imported] == [("6", "2018-09-12")]
+
+
+def test_a_gb18030_certificate_file_reports_each_bad_row_and_records_the_rest(demo_ledger):
+    report = run(demo_ledger, "certificates-gb18030.csv")
+    assert report.encoding == "gb18030" and (report.rows, report.recorded) == (10, 3)
+    assert problems(report) == [
+        (4, "学时"), (5, "结业日期"), (6, "学习方式"), (7, "身份证号"), (8, "身份证号"), (9, "学时"), (11, "证书编号"),
+    ]
+    words = {p.row: p.problem for p in report.problems}
+    assert "not a number of hours" in words[4] and "not a date" in words[5] and "培训班" in words[6]
+    assert "check digit" in words[7] and "no professional is registered" in words[8]
+    assert "at most 2 decimal places" in words[9] and words[11].startswith("conflict:") and "reading 12" in words[11]
+    position = demo_ledger.position()
+    again = run(demo_ledger, "certificates-gb18030.csv")
+    assert (again.recorded, again.duplicate, problems(again), demo_ledger.position()) == (0, 3, problems(report), position)
+
+
+def test_legacy_uploads_from_a_workbook_are_recorded_and_confirmed(demo_ledger):
+    report = run(demo_ledger, "legacy.xlsx")
+    assert (report.kind, report.rows, report.recorded) == (FileKind.LEGACY, 5, 2)
+    assert problems(report) == [(4, "培训日期"), (5, "身份证号"), (6, "学时")]
+    assert "before 2019" in report.problems[0].problem and "format the column as text" in report.problems[1].problem
+    zhang = demo_ledger.professional(demo_ledger.professional_id_for(demo.PEOPLE[3].registration.id_number))
+    legacy = [a for a in zhang.activities.values() if getattr(a.recorded, "certificate_no", "") == "LG-2016-00231"]
+    assert [(a.status, str(a.recorded.hours), a.decision.reason, a.decision.decided_by) for a in legacy] == [
+        (Status.VERIFIED, "7.5", LEGACY_REASON, "committee:import-test")
+    ]
+    position = demo_ledger.position()
+    again = run(demo_ledger, "legacy.xlsx")
+    assert (again.recorded, again.duplicate, len(again.problems), demo_ledger.position()) == (0, 2, 3, position)
+
+
+def test_a_dry_run_reports_and_records_nothing(demo_ledger):
+    position = demo_ledger.position()
+    report = run(demo_ledger, "certificates-gb18030.csv", dry_run=True)
+    assert (report.would_record, report.recorded, demo_ledger.position()) == (4, 0, position)
+    # The dry run cannot see another person's certificate; recording reports it as a conflict.
+    assert problems(report) == [(4, "学时"), (5, "结业日期"), (6, "学习方式"), (7, "身份证号"), (8, "身份证号"), (9, "学时")]
+
+
+def test_a_file_that_cannot_be_read_is_refused_whole(demo_ledger, tmp_path):
+    missing = tmp_path / "missing.csv"
+    with missing.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["身份证号", "证书编号", "学时"], ["x", "y", "1"]])
+    with pytest.raises(UnreadableFile, match="column 发证机构代码 .* is missing"):
+        run(demo_ledger, str(missing))
+    other = tmp_path / "old.xls"
+    other.write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(UnreadableFile, match="save it as .xlsx"):
+        run(demo_ledger, str(other))
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(UnreadableFile, match="give --kind"):
+        run(demo_ledger, str(unknown))
+
+
+def test_the_import_command(tmp_path):
+    env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}"}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert cli("demo").returncode == 0
+    out = cli("import", str(DATA / "certificates-gb18030.csv"))
+    assert out.returncode == 1, out.stderr
+    assert "recorded 3" in out.stdout and "7 row(s) refused" in out.stdout and "结业日期" in out.stdout
+    assert "640" not in out.stdout  # no ID number is echoed back
+    out = cli("import", str(DATA / "public-courses.csv"))
+    assert out.returncode == 0 and "recorded 5" in out.stdout
