@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-projections bench-api bench-verify clean
+.PHONY: run test bench bench-projections bench-api bench-verify bench-import clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench-api: $(STAMP)
 
 bench-verify: $(STAMP)
 	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_verify.py
+
+bench-import: $(STAMP)
+	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,12 +23,10 @@ from datetime import date, timedelta
 
 import httpx
 import psycopg
-from benchdb import create_schema, drop_schema, postgres_url
+from benchdb import create_schema, drop_schema, id_numbers, issue_token, postgres_url, served
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
-
-from ce_ledger.domain.identity import check_digit
 
 console = Console()
 PROFESSIONALS = 2000
@@ -37,14 +34,6 @@ BATCHES = 40
 BATCH = 500
 CONCURRENCY = 8
 SECONDS = 8.0
-
-
-def id_numbers(n: int) -> list[str]:
-    out = []
-    for i in range(n):
-        first17 = f"6401041985{i // 5000 + 1:02d}{i % 28 + 1:02d}{i % 1000:03d}"
-        out.append(first17 + check_digit(first17))
-    return out
 
 
 def completions(numbers: list[str], start: int) -> list[dict]:
@@ -90,66 +79,65 @@ def main() -> int:
     schema = create_schema(pg)
     env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"{pg}?schema={schema}",
            "CE_LEDGER_SECRET_KEY": "bench-secret-key-0123456789abcdef0123", "CE_LEDGER_VIEW_UPKEEP": "worker"}
-    cli = [sys.executable, "-m", "api.cli"]
-    server = None
     try:
-        token = subprocess.run([*cli, "tokens", "issue", "--role", "platform"], env=env, check=True,
-                               capture_output=True, text=True).stdout.strip()
-        auditor = subprocess.run([*cli, "tokens", "issue", "--role", "auditor"], env=env, check=True,
-                                 capture_output=True, text=True).stdout.strip()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/v1/ping").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        headers = {"Authorization": f"Bearer {token}"}
-        numbers = id_numbers(PROFESSIONALS)
-        pids = []
-        with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
-            for number in track(numbers, description=f"registering {PROFESSIONALS} professionals", console=console):
-                r = c.post("/v1/professionals", json={
-                    "id_number": number, "name": "专技", "series": "工程技术", "requires_foreign_language_exam": False,
-                    "requires_computer_exam": False, "own_ce_regulation": False, "employer_unit": "U-1"})
-                pids.append(r.json()["professional_id"])
-            batches = [completions(numbers, b * BATCH) for b in range(BATCHES)]
-            c.post("/v1/platform/completions", json={"completions": completions(numbers, 10**7)})  # warm up
-            started = time.perf_counter()
-            for body in track(batches, description="ingesting through the API", console=console):
-                r = c.post("/v1/platform/completions", json={"completions": body})
-                assert r.status_code == 200 and all(x["status"] == "recorded" for x in r.json()["results"]), r.text[:300]
-            api_seconds = time.perf_counter() - started
-        rows = BATCHES * BATCH
-
-        with psycopg.connect(pg) as conn:
-            conn.execute(f'SET search_path TO "{schema}"')
-            conn.execute("CREATE TABLE copy_target (record_id text, id_number text, course_code text, "
-                         "title text, hours numeric, completed_on date)")
-            started = time.perf_counter()
-            with conn.cursor().copy("COPY copy_target FROM STDIN") as copy:
-                for body in batches:
-                    for x in body:
-                        copy.write_row((x["record_id"], x["id_number"], x["course_code"], x["title"], x["hours"], x["completed_on"]))
-            conn.commit()
-            copy_seconds = time.perf_counter() - started
-
-        subprocess.run([*cli, "project", "--once"], env=env, check=True, capture_output=True)
-        paths = [f"/v1/professionals/{pid}/totals?from_year=2015&to_year=2018" for pid in pids]
-        auditor_headers = {"Authorization": f"Bearer {auditor}"}
-        load(url, auditor_headers, paths[:50], 1.0)  # warm up
-        ping_rate, ping_lat = load(url, auditor_headers, ["/v1/ping"], SECONDS)
-        totals_rate, totals_lat = load(url, auditor_headers, paths, SECONDS)
+        token, auditor = issue_token(env, "platform"), issue_token(env, "auditor")
+        with served(env) as url:
+            figures = measure(env, pg, schema, url, token, auditor)
     finally:
-        if server:
-            server.terminate()
-            server.wait(timeout=20)
         drop_schema(pg, schema)
+    return report(*figures)
 
+
+def register_all(c: httpx.Client, numbers: list[str]) -> list[str]:
+    pids = []
+    for number in track(numbers, description=f"registering {len(numbers)} professionals", console=console):
+        r = c.post("/v1/professionals", json={
+            "id_number": number, "name": "专技", "series": "工程技术", "requires_foreign_language_exam": False,
+            "requires_computer_exam": False, "own_ce_regulation": False, "employer_unit": "U-1"})
+        pids.append(r.json()["professional_id"])
+    return pids
+
+
+def post_batches(c: httpx.Client, batches: list[list[dict]]) -> float:
+    """Seconds to POST every batch, each answered with every item recorded."""
+    started = time.perf_counter()
+    for body in track(batches, description="ingesting through the API", console=console):
+        r = c.post("/v1/platform/completions", json={"completions": body})
+        assert r.status_code == 200 and all(x["status"] == "recorded" for x in r.json()["results"]), r.text[:300]
+    return time.perf_counter() - started
+
+
+def measure(env: dict, pg: str, schema: str, url: str, token: str, auditor: str) -> tuple:
+    numbers = id_numbers(PROFESSIONALS)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
+        pids = register_all(c, numbers)
+        batches = [completions(numbers, b * BATCH) for b in range(BATCHES)]
+        c.post("/v1/platform/completions", json={"completions": completions(numbers, 10**7)})  # warm up
+        api_seconds = post_batches(c, batches)
+    rows = BATCHES * BATCH
+
+    with psycopg.connect(pg) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute("CREATE TABLE copy_target (record_id text, id_number text, course_code text, "
+                     "title text, hours numeric, completed_on date)")
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY copy_target FROM STDIN") as copy:
+            for body in batches:
+                for x in body:
+                    copy.write_row((x["record_id"], x["id_number"], x["course_code"], x["title"], x["hours"], x["completed_on"]))
+        conn.commit()
+        copy_seconds = time.perf_counter() - started
+
+    subprocess.run([sys.executable, "-m", "api.cli", "project", "--once"], env=env, check=True, capture_output=True)
+    paths = [f"/v1/professionals/{pid}/totals?from_year=2015&to_year=2018" for pid in pids]
+    auditor_headers = {"Authorization": f"Bearer {auditor}"}
+    load(url, auditor_headers, paths[:50], 1.0)  # warm up
+    ping_rate, ping_lat = load(url, auditor_headers, ["/v1/ping"], SECONDS)
+    totals_rate, totals_lat = load(url, auditor_headers, paths, SECONDS)
+    return rows, api_seconds, copy_seconds, ping_rate, ping_lat, totals_rate, totals_lat
+
+
+def report(rows, api_seconds, copy_seconds, ping_rate, ping_lat, totals_rate, totals_lat) -> int:
     api_rate, copy_rate = rows / api_seconds, rows / copy_seconds
     table = Table(title=f"bench_api (PostgreSQL, 1 uvicorn worker, {CONCURRENCY} client threads)")
     for col in ("measure", "rate", "p50", "p99", "ratio"):

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
+
+CLI = [sys.executable, "-m", "api.cli"]
 
 
 def postgres_url() -> str:
@@ -24,3 +32,42 @@ def create_schema(url: str) -> str:
 def drop_schema(url: str, schema: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def id_numbers(n: int) -> list[str]:
+    """``n`` distinct valid ID numbers (GB 11643), the same on every run."""
+    from ce_ledger.domain.identity import check_digit
+
+    out = []
+    for i in range(n):
+        first17 = f"6401041985{i // 5000 + 1:02d}{i % 28 + 1:02d}{i % 1000:03d}"
+        out.append(first17 + check_digit(first17))
+    return out
+
+
+@contextmanager
+def served(env: dict[str, str]) -> Iterator[str]:
+    """A real ``ce-ledger serve`` on a free loopback port; yields its base URL."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/v1/ping").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def issue_token(env: dict[str, str], role: str) -> str:
+    return subprocess.run([*CLI, "tokens", "issue", "--role", role], env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
