@@ -314,3 +314,25 @@ def test_the_openapi_document_lists_every_operation_and_its_problems(api):
 def _same(pattern: str, path: str) -> bool:
     a, b = pattern.split("/"), path.split("/")
     return len(a) == len(b) and all(x == y or x.startswith("{") for x, y in zip(a, b, strict=True))
+
+
+def test_providers_over_http_name_the_rule_they_break(api):
+    r = api.post("/v1/providers", PROVIDER, "auditor")
+    assert r.status_code == 201 and r.json()["standing"] == "accredited"
+    assert api.post("/v1/providers", PROVIDER, "auditor").status_code == 200
+    r = api.post("/v1/providers", {**PROVIDER, "name": "别的名字"}, "auditor")
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "code"
+    r = api.post("/v1/providers/NXT-01/status", {**RECTIFY, "status": "disqualified"}, "auditor")
+    assert r.status_code == 409 and "can next be ordered_to_rectify" in r.json()["detail"]
+    r = api.post("/v1/providers/NXT-01/status", {k: v for k, v in RECTIFY.items() if k != "deadline"}, "auditor")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "deadline"
+    assert api.post("/v1/providers/NXT-01/status", RECTIFY, "auditor").status_code == 201
+    assert api.post("/v1/providers/NXT-01/status", RECTIFY, "auditor").status_code == 200
+    body = api.get("/v1/providers/NXT-01").json()
+    assert [(d["decision"], d["standing"]) for d in body["decisions"]] == [
+        ("accredited", "accredited"), ("ordered_to_rectify", "ordered_to_rectify")
+    ]
+    assert body["decisions"][1]["deadline"] == "2017-06-30"
+    assert api.get("/v1/providers/NOPE-9").status_code == 404
+    r = api.post(f"/v1/professionals/{api.pid}/specialty-credits", {**SPECIALTY, "certificate_no": "P-1", "programme_code": "NONE-1"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "programme_code"
