@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             yield
         finally:
             app.state.access.close()
+            await app.state.services.view.aclose()  # the async read pool lives on this event loop
             if own:
                 app.state.services.close()
 

@@ -54,7 +54,17 @@ class Totals:
     def window(self, professional_id: UUID, from_year: int, to_year: int) -> WindowTotals:
         if from_year > to_year:
             raise ValueError("from_year: must not be after to_year")
-        rule_set_id, data = self.view.read([str(professional_id)], from_year, to_year)
+        return self._window(professional_id, from_year, to_year, *self.view.read([str(professional_id)], from_year, to_year))
+
+    async def window_async(self, professional_id: UUID, from_year: int, to_year: int) -> WindowTotals:
+        if from_year > to_year:
+            raise ValueError("from_year: must not be after to_year")
+        found = await self.view.read_async([str(professional_id)], from_year, to_year)
+        return self._window(professional_id, from_year, to_year, *found)
+
+    def _window(
+        self, professional_id: UUID, from_year: int, to_year: int, rule_set_id: str, data: dict[str, Any]
+    ) -> WindowTotals:
         person = data[str(professional_id)]
         if person["person"] is None:
             raise NotFound("professional_id", "no such professional is registered (or not yet in the view)")
