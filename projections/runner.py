@@ -13,21 +13,36 @@ import gc
 import multiprocessing
 import os
 import queue
-import traceback
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification, OperationalError, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    OperationalError,
+    Tracking,
+)
 from eventsourcing.utils import get_topic
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from ce_ledger.application import Ledger
 from ce_ledger.config import Settings
 from ce_ledger.domain.errors import NotFound
-from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, DecisionRecorded, LedgerEvent
+from ce_ledger.domain.events import (
+    RECORD_EVENTS,
+    ActivityKeyReserved,
+    DecisionRecorded,
+    LedgerEvent,
+)
 from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided
 from ce_ledger.rules.ruleset import RuleSet

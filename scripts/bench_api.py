@@ -23,7 +23,14 @@ from datetime import date, timedelta
 
 import httpx
 import psycopg
-from benchdb import create_schema, drop_schema, id_numbers, issue_token, postgres_url, served
+from benchdb import (
+    create_schema,
+    drop_schema,
+    id_numbers,
+    issue_token,
+    postgres_url,
+    served,
+)
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table

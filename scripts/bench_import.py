@@ -20,7 +20,14 @@ from pathlib import Path
 
 import httpx
 from bench_api import BATCH, completions, post_batches, register_all
-from benchdb import create_schema, drop_schema, id_numbers, issue_token, postgres_url, served
+from benchdb import (
+    create_schema,
+    drop_schema,
+    id_numbers,
+    issue_token,
+    postgres_url,
+    served,
+)
 from openpyxl import Workbook
 from rich.console import Console
 from rich.progress import Progress

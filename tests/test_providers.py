@@ -8,7 +8,12 @@ import pytest
 
 from ce_ledger.audit.service import Audit
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
-from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange, Standing, provider_stream
+from ce_ledger.domain.provider import (
+    ProviderLevel,
+    ProviderStatusChange,
+    Standing,
+    provider_stream,
+)
 from ce_ledger.domain.values import Level
 from tests.builders import VERIFIED, public, registration, specialty
 
@@ -167,7 +172,7 @@ def test_the_view_recredits_certificates_when_their_provider_is_disqualified(ser
     ledger = services.ledger
     accredit(ledger)
     order(ledger)
-    pid, (aid,) = person_with_certificates(ledger, date(2017, 9, 1))
+    pid, _ = person_with_certificates(ledger, date(2017, 9, 1))
     assert services.totals.window(pid, 2015, 2018).credited.specialty == 100
     disqualify(ledger)
     totals = services.totals.window(pid, 2015, 2018)

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from ce_ledger.domain.programme import Programme
-from ce_ledger.domain.values import CODE_PATTERN
 from api.access import Principal, Role
 from api.deps import Principal_, Services_, require
 from api.exact import ExactRoute
 from api.problems import responses
 from api.schemas import ProgrammeOut
+from ce_ledger.domain.programme import Programme
+from ce_ledger.domain.values import CODE_PATTERN
 from projections.programmes import ProgrammeReport, programme_report
 
 router = APIRouter(prefix="/v1/programmes", tags=["programmes"], route_class=ExactRoute)

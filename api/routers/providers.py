@@ -10,14 +10,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from ce_ledger.application import ProviderDecision
-from ce_ledger.domain.provider import ProviderStatusChange
-from ce_ledger.domain.values import CODE_PATTERN
 from api.access import Principal, Role
 from api.deps import Principal_, Services_, require
 from api.exact import ExactRoute
 from api.problems import responses
 from api.schemas import ProviderAccreditation, ProviderOut, provider_out
+from ce_ledger.application import ProviderDecision
+from ce_ledger.domain.provider import ProviderStatusChange
+from ce_ledger.domain.values import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/providers", tags=["providers"], route_class=ExactRoute)
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]

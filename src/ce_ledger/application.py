@@ -18,14 +18,21 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
+from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.commands import Registration, Verification, Voiding
-from ce_ledger.domain.details import ActivityDetails
+from ce_ledger.domain.details import ActivityDetails, SpecialtyCredit
 from ce_ledger.domain.errors import Conflict, InvalidInput, LedgerError, NotFound
 from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
 from ce_ledger.domain.identity import mask, professional_id
 from ce_ledger.domain.professional import Outcome, Professional, project_professional
+from ce_ledger.domain.programme import Programme, ProgrammePlanned, programme_stream
 from ce_ledger.domain.provider import (
     Provider,
     ProviderLevel,
@@ -34,10 +41,7 @@ from ce_ledger.domain.provider import (
     project_provider,
     provider_stream,
 )
-from ce_ledger.domain.details import SpecialtyCredit
-from ce_ledger.domain.programme import Programme, ProgrammePlanned, programme_stream
 from ce_ledger.domain.values import ActivityKind, Level, Series
-from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.verdicts import Pin, VerdictFiled, VerdictIssued, verdict_index
 from ce_ledger.persistence import PYDANTIC_ENV, StreamReader
 from ce_ledger.rules.published import PUBLISHED

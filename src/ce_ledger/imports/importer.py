@@ -239,7 +239,7 @@ def _cell(name: str, raw: Any) -> Any:
         try:
             return Decimal(str(raw))
         except InvalidOperation:
-            raise ValueError(f"not a number of hours (write e.g. 2.5)") from None
+            raise ValueError("not a number of hours (write e.g. 2.5)") from None
     if name == "id_number" and isinstance(raw, int | float):
         raise ValueError("stored as a number, which loses digits: format the column as text")
     if isinstance(raw, float) and raw.is_integer():

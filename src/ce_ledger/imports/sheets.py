@@ -57,7 +57,7 @@ def _csv(path: Path, encoding: str | None) -> Sheet:
 def _xlsx(path: Path) -> Sheet:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises several kinds for a file that is not a workbook
+    except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not a workbook
         raise UnreadableFile(f"{path.name} is not an Excel workbook: {type(e).__name__}") from None
     sheet = book.worksheets[0]
     values = sheet.iter_rows(values_only=True)
