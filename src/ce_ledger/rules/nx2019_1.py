@@ -30,14 +30,7 @@ from ce_ledger.rules.nx2019 import (  # re-exported: the read side asks the rule
     window_for,
 )
 from ce_ledger.rules.ruleset import Parameters, RuleSet
-from ce_ledger.rules.verdict import (
-    ZERO,
-    CountsToward,
-    Required,
-    Verdict,
-    VerdictLine,
-    Window,
-)
+from ce_ledger.rules.verdict import ZERO, CountsToward, Required, Verdict, VerdictLine, Window
 
 __all__ = [
     "CREDITED_KINDS", "YEARLY_KINDS", "assess", "count_degrees", "credited", "effects_in", "evaluate",
