@@ -157,6 +157,79 @@ def import_file(
         raise typer.Exit(1)
 
 
+# -- backup and restore ------------------------------------------------------------------
+
+
+def _stores(settings: Settings):
+    """The ledger and the token registry, whose logs a backup holds (the view is rebuilt)."""
+    from ce_ledger.bootstrap import build_ledger
+
+    return build_ledger(settings), build_access(settings)
+
+
+def _expected_header(settings: Settings, counts: dict[str, int]):
+    from ce_ledger.backup import Header, key_check
+    from ce_ledger.config import secret_key
+
+    return Header(key_check=key_check(secret_key(settings)), encrypted=settings.encryption_key is not None,
+                  counts=counts)
+
+
+@app.command()
+def export(file: Path = typer.Argument(..., dir_okay=False, help="the JSON-lines file to write")) -> None:
+    """Write the whole event log (ledger and tokens) as JSON lines, in log order, as stored."""
+    from ce_ledger.backup import export_log
+
+    settings = Settings()
+    ledger, access = _stores(settings)
+    try:
+        recorders = {"ledger": ledger.recorder, "access": access.recorder}
+        counts = {app: _count(r) for app, r in recorders.items()}
+        with file.open("w", encoding="utf-8") as out, Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"exporting to {file.name}", total=sum(counts.values()))
+            written = export_log(recorders, out, _expected_header(settings, counts),
+                                 progress=lambda n: progress.update(task, completed=n))
+    finally:
+        ledger.close()
+        access.close()
+    console.print(f"[green]{written} events written to {file}[/green] ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
+
+
+def _count(recorder) -> int:
+    from ce_ledger.audit.store import RawLog
+
+    return RawLog(recorder, None).count()  # type: ignore[arg-type]
+
+
+@app.command("import-log")
+def import_log(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="a file from `ce-ledger export`")) -> None:
+    """Restore an exported log into this (empty) store, each event under its own log position."""
+    from ce_ledger.backup import RestoreRefused, read_header, restore_log
+
+    settings = Settings()
+    with file.open(encoding="utf-8") as f:
+        try:
+            announced = read_header(f.readline())
+        except RestoreRefused as e:
+            console.print(f"[red]{file.name}: {e}[/red]")
+            raise typer.Exit(2) from None
+    ledger, access = _stores(settings)
+    try:
+        with file.open(encoding="utf-8") as lines, Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"restoring {file.name}", total=sum(announced.counts.values()))
+            done = restore_log({"ledger": ledger.recorder, "access": access.recorder}, lines,
+                               _expected_header(settings, announced.counts),
+                               progress=lambda n: progress.update(task, completed=n))
+    except RestoreRefused as e:
+        console.print(f"[red]{file.name}: {e}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        ledger.close()
+        access.close()
+    console.print(f"[green]restored {', '.join(f'{k}: {v}' for k, v in done.items())} events[/green]; "
+                  "check it with `ce-ledger verify`; the totals view is rebuilt when the API or `ce-ledger project` starts")
+
+
 report = typer.Typer(help="Reports from the read side.")
 app.add_typer(report, name="report")
 
