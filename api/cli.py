@@ -368,6 +368,7 @@ def serve(
     port: int = typer.Option(8000, help="port"),
     workers: int = typer.Option(1, help="server processes"),
     demo: bool = typer.Option(False, "--demo", help="load the demo data (once) and print a token per role"),
+    log_level: str = typer.Option("warning", help="uvicorn's log level; `info` adds a line per request"),
 ) -> None:
     """Run the HTTP API (uvicorn) on the configured store."""
     settings = Settings()
@@ -388,7 +389,7 @@ def serve(
         access.close()
         console.print(table)
     console.print(f"API docs: [bold]http://{host}:{port}/docs[/bold]   (OpenAPI: http://{host}:{port}/openapi.json)")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level)
 
 
 def main() -> None:

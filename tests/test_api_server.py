@@ -2,53 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 
 import httpx
 import pytest
 
 from tests.builders import id_number
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.serving import cli, environment, serving
 
 
 @pytest.fixture
-def server(settings):
-    env = {**os.environ, "CE_LEDGER_DATABASE_URL": settings.database_url, "CE_LEDGER_VIEW_UPKEEP": "inline"}
-    if settings.secret_key is not None:
-        env["CE_LEDGER_SECRET_KEY"] = settings.secret_key.get_secret_value()
-
-    def cli(*args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    tokens = {role: cli("tokens", "issue", "--role", role, "--name", f"test-{role}") for role in ("platform", "committee")}
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/v1/ping").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, process.stderr.read().decode()
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.1)
-    yield base, tokens
-    process.terminate()
-    process.wait(timeout=20)
+def server(settings, tmp_path):
+    env = environment(settings)
+    tokens = {role: cli(env, "tokens", "issue", "--role", role, "--name", f"test-{role}") for role in ("platform", "committee")}
+    with serving(env, tmp_path / "server.log") as running:
+        yield running.base, tokens
 
 
 def test_the_same_batch_from_many_threads_records_every_completion_once(server):

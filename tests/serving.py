@@ -1,0 +1,76 @@
+"""A real `ce-ledger serve` process for tests: tokens from the CLI, its output in a log file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ce_ledger.config import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def environment(settings: Settings, **more: str) -> dict[str, str]:
+    env = {**os.environ, "CE_LEDGER_DATABASE_URL": settings.database_url, "CE_LEDGER_VIEW_UPKEEP": "inline", **more}
+    if settings.secret_key is not None:
+        env["CE_LEDGER_SECRET_KEY"] = settings.secret_key.get_secret_value()
+    return env
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, check=True,
+                          capture_output=True, text=True, timeout=120).stdout.strip()
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen
+    log: Path
+    port: int
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.base}/v1/ping").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.process.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+
+
+def start(env: dict[str, str], log: Path, *args: str, port: int | None = None) -> Server:
+    port = port or free_port()
+    out = log.open("ab")
+    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), *args], env=env,
+                               stdout=out, stderr=subprocess.STDOUT)
+    out.close()
+    server = Server(f"http://127.0.0.1:{port}", process, log, port)
+    server.wait_ready()
+    return server
+
+
+@contextmanager
+def serving(env: dict[str, str], log: Path, *args: str) -> Iterator[Server]:
+    server = start(env, log, *args)
+    try:
+        yield server
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=20)
