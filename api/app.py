@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     problems.install(app)
     for module in (professionals, platform, verdicts, ledger, providers, programmes):
         app.include_router(module.router)
+    problems.document_body_problems(app)
 
     @app.get("/v1/ping", tags=["meta"])
     def ping() -> dict[str, str]:

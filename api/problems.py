@@ -99,6 +99,30 @@ def responses(*statuses: int) -> dict[int | str, dict]:
     return {s: {"model": Problem, "content": {PROBLEM: {}}} for s in statuses}
 
 
+def document_body_problems(app: FastAPI) -> None:
+    """Every operation that takes a body can also answer 400 (not JSON) and 413 (too large), and
+    every one with parameters 422 as a problem document: say so in the OpenAPI document, once,
+    instead of on each route."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = generate()
+            problem = {"description": "a problem (RFC 9457)",
+                       "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    if "requestBody" in operation:
+                        for status in ("400", "413"):
+                            operation["responses"].setdefault(status, problem)
+                    if "requestBody" in operation or operation.get("parameters"):
+                        # FastAPI documents its own validation error; ours is a problem document.
+                        operation["responses"]["422"] = problem
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 class BodyLimit:
     """Refuse bodies over ``limit`` bytes with a 413 problem, by header or as they stream in."""
 
