@@ -127,17 +127,25 @@ class TotalsProjection:
 
     def ensure_current(self) -> int:
         """Build a first version if there is none (an empty store makes an empty view), and
-        a new one if the current version credits by another rule-set than the configured one."""
-        try:
-            version, rule_set_id = self.view.current()
-            if rule_set_id != self.rule_set.id:
-                return self.rebuild()[0]
-            return version
-        except NoView:
-            version = self.view.create_version(self.rule_set.id, self.rule_set.digest)
-            self.catch_up(version)
-            self.view.switch_to(version)
-            return version
+        a new one if the current version credits by another rule-set than the configured one.
+
+        Server processes started together (`serve --workers 2`) all come here at once; on
+        SQLite the losers of the race for the write lock are told "database is locked" at
+        once, so each try starts again, and finds the winner's version when it is there.
+        """
+        for attempt in _retrying():
+            with attempt:
+                try:
+                    version, rule_set_id = self.view.current()
+                    if rule_set_id != self.rule_set.id:
+                        return self.rebuild()[0]
+                    return version
+                except NoView:
+                    version = self.view.create_version(self.rule_set.id, self.rule_set.digest)
+                    self.catch_up(version)
+                    self.view.switch_to(version)
+                    return version
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def rebuild(
         self, progress: Callable[[int, int], None] = lambda done, total: None, *, parts: int | None = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -288,3 +289,48 @@ def test_retry_keys_of_every_kind(ledger, pid, details, other_content):
         ledger.record(pid, details.model_copy(update=other_content))
     assert e.value.field == next(iter(other_content))
     assert len(ledger.professional(pid).activities) == 1
+
+
+def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, clock):
+    """Cached records are shared by threads: a reader must never see one being brought up to date
+    (the library copied a cached record outside its lock: "dictionary changed size")."""
+    from ce_ledger.bootstrap import build_ledger
+
+    ledger = build_ledger(settings.model_copy(update={"cache_size": 100}), clock=clock)
+    try:
+        pid = ledger.register(registration()).professional_id
+        errors: list[BaseException] = []
+        done = threading.Event()
+
+        def write() -> None:
+            try:
+                for i in range(150):
+                    ledger.record(pid, public("0.5", date(2016, 1, 1) + timedelta(days=i)))
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+            finally:
+                done.set()
+
+        def read(for_update: bool) -> None:
+            try:
+                while not done.is_set():
+                    record = ledger.professional(pid, for_update=for_update)
+                    assert len(record.activities) == record.version - 1
+                    ledger.evaluate(pid, Level.INTERMEDIATE, 2019)
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=write), *(threading.Thread(target=read, args=(i % 2 == 0,)) for i in range(4))]
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up at once
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(interval)
+        assert errors == []
+        assert len(ledger.professional(pid).activities) == 150
+    finally:
+        ledger.close()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
@@ -256,19 +256,46 @@ class Ledger(Application[UUID]):
     ) -> Professional:
         """The record now, or as it was at ``version``.
 
-        With the aggregate cache on, a cached record is first fast-forwarded with
+        With the aggregate cache on, a cached record is first brought up to date with
         whatever was stored since, so it is never stale. Commands get a private copy
         (they change it); read-only callers pass ``for_update=False`` and skip the copy.
         """
         try:
-            return self.repository.get(
-                professional_id,
-                version=version,
-                projector_func=project_professional,
-                deepcopy_from_cache=for_update,
-            )
+            return self._aggregate(professional_id, project_professional, version, for_update=for_update)
         except AggregateNotFoundError:
             raise NotFound("professional_id", "no such professional is registered") from None
+
+    def _aggregate(self, aggregate_id: UUID, projector: Any, version: int | None = None, *, for_update: bool = True) -> Any:
+        """The library's cached ``repository.get``, made safe for threads.
+
+        The library fast-forwards a cached aggregate in place under a lock, then copies it
+        for the caller *after* releasing the lock: a second thread fast-forwarding the same
+        record meanwhile made the copy fail ("dictionary changed size during iteration";
+        found by two server processes and twelve client threads). Here a cached aggregate
+        is never changed once cached: bringing it up to date builds a new one from a copy
+        and replaces the cache entry, so readers may share it and commands copy it at will.
+        (The lock helpers are private: pinned by the exact library version.)
+        """
+        repository = self.repository
+        cache = repository.cache
+        if cache is None or version is not None:
+            return repository.get(aggregate_id, version=version, projector_func=projector)  # built afresh
+        lock = repository._use_fastforward_lock(aggregate_id)
+        try:
+            with lock:
+                try:
+                    cached = cache.get(aggregate_id)
+                except KeyError:
+                    cached = None
+                new_events = list(self.events.get(aggregate_id, gt=cached.version if cached is not None else None))
+                if new_events or cached is None:
+                    cached = projector(deepcopy(cached) if cached is not None else None, new_events)
+                    if cached is None:
+                        raise AggregateNotFoundError(aggregate_id)
+                    cache.put(aggregate_id, cached)
+        finally:
+            repository._disuse_fastforward_lock(aggregate_id)
+        return deepcopy(cached) if for_update else cached
 
     def history(
         self, professional_id: UUID, *, as_of_version: int | None = None, as_of_time: datetime | None = None
@@ -388,9 +415,7 @@ class Ledger(Application[UUID]):
 
     def provider(self, code: str, version: int | None = None) -> Provider:
         try:
-            return self.repository.get(
-                provider_stream(code), version=version, projector_func=project_provider
-            )
+            return self._aggregate(provider_stream(code), project_provider, version)
         except AggregateNotFoundError:
             raise NotFound("code", f"no provider {code} is accredited in the ledger") from None
 
@@ -511,19 +536,11 @@ class Ledger(Application[UUID]):
         return loaded
 
     def _cached_copy(self, pid: UUID) -> Professional | None:
-        """A private copy of a cached record. The library fast-forwards cached records in
-        place under a per-record lock; copying under the same lock never sees one half
-        applied. (Its lock helpers are private: pinned by the exact library version.)"""
-        repository = self.repository
-        lock = repository._use_fastforward_lock(pid)
+        """A private copy of a cached record (cached records are never changed: ``_aggregate``)."""
         try:
-            with lock:
-                cached = repository.cache.get(pid)  # type: ignore[union-attr]
-                return deepcopy(cached)  # type: ignore[return-value]
+            return deepcopy(self.repository.cache.get(pid))  # type: ignore[union-attr]
         except KeyError:
             return None
-        finally:
-            repository._disuse_fastforward_lock(pid)
 
     def _record_or_error(self, pid: UUID, details: ActivityDetails) -> Outcome | LedgerError:
         try:

@@ -242,6 +242,10 @@ class Provider:
 
     # -- events ------------------------------------------------------------------
 
+    def __deepcopy__(self, memo: dict) -> Provider:
+        # Events are frozen and shared; only the list of decisions grows.
+        return Provider(self.id, self.version, self.code, self.name, self.level, list(self.decisions), self.head_digest)
+
     def apply(self, event: LedgerEvent) -> None:
         if not isinstance(event, ProviderDecided):
             raise TypeError(f"a provider's record has no event {type(event).__name__}")
