@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-projections bench-api bench-verify bench-import clean
+.PHONY: run test bench bench-projections bench-api bench-verify bench-import soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench-verify: $(STAMP)
 
 bench-import: $(STAMP)
 	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_import.py
+
+# The long soak (60 s of ingest and totals); CI runs a short one in tests/test_soak.py.
+soak: $(STAMP)
+	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/soak.py --seconds 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -88,8 +88,8 @@ def main() -> int:
            "CE_LEDGER_SECRET_KEY": "bench-secret-key-0123456789abcdef0123", "CE_LEDGER_VIEW_UPKEEP": "worker"}
     try:
         token, auditor = issue_token(env, "platform"), issue_token(env, "auditor")
-        with served(env) as url:
-            figures = measure(env, pg, schema, url, token, auditor)
+        with served(env) as server:
+            figures = measure(env, pg, schema, server.url, token, auditor)
     finally:
         drop_schema(pg, schema)
     return report(*figures)

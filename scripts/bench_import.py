@@ -89,7 +89,7 @@ def main() -> int:
         env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"{pg}?schema={api_schema}", "CE_LEDGER_SECRET_KEY": SECRET,
                "CE_LEDGER_VIEW_UPKEEP": "worker"}
         token = issue_token(env, "platform")
-        with served(env) as url, httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
+        with served(env) as server, httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
             register_all(c, numbers)
             c.post("/v1/platform/completions", json={"completions": completions(numbers, 10**7)})  # warm up
             api_rate = rows / post_batches(c, batches)

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg
 
@@ -45,9 +46,15 @@ def id_numbers(n: int) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    pid: int
+
+
 @contextmanager
-def served(env: dict[str, str]) -> Iterator[str]:
-    """A real ``ce-ledger serve`` on a free loopback port; yields its base URL."""
+def served(env: dict[str, str]) -> Iterator[Served]:
+    """A real ``ce-ledger serve`` on a free loopback port; yields its base URL and process id."""
     import httpx
 
     with socket.socket() as s:
@@ -62,7 +69,7 @@ def served(env: dict[str, str]) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield url
+        yield Served(url, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=20)
