@@ -54,6 +54,10 @@ class TokenIssued(LedgerEvent):
     principal: Principal
 
 
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _stream(token_hash: str) -> UUID:
     return uuid5(TOKEN_NAMESPACE, token_hash)
 
@@ -93,7 +97,10 @@ class AccessRegistry(Application[UUID]):
         return hit[1] if hit and hit[0] > time.monotonic() else None
 
     def principal(self, token: str) -> Principal | None:
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        return self.principal_by_digest(token_digest(token))
+
+    def principal_by_digest(self, digest: str) -> Principal | None:
+        """By the token's SHA-256: what a workbench session keeps instead of the token."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)

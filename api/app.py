@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from ce_ledger.config import Settings
+from ce_ledger.config import Settings, secret_key
 from api import problems
 from api.bootstrap import Services, build_access, build_services
 from api.exact import ExactRoute
 from api.routers import ledger, platform, professionals, programmes, providers, verdicts
+from api.workbench import pages
+from api.workbench.session import session_key
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a full batch of 1,000 completions is about 250 KB
 
@@ -24,6 +26,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         own = services is None
         app.state.services = services or build_services(settings or Settings())
         app.state.access = build_access(app.state.services.settings)
+        app.state.workbench_key = session_key(secret_key(app.state.services.settings))
         try:
             yield
         finally:
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     problems.install(app)
     for module in (professionals, platform, verdicts, ledger, providers, programmes):
         app.include_router(module.router)
+    app.include_router(pages.router)
     problems.document_body_problems(app)
 
     @app.get("/v1/ping", tags=["meta"])

@@ -72,13 +72,25 @@ class Totals:
 
     def unit(self, unit: str, level: Level, evaluation_year: int) -> list[Standing]:
         """The unit's staff for one evaluation, those furthest short first."""
+        return sorted(
+            self._standings(self.view.unit_members(unit), level, evaluation_year),
+            key=lambda s: (s.meets, -s.shortfall.public_hours, -s.shortfall.total_hours, s.name, str(s.professional_id)),
+        )
+
+    def standing(self, professional_id: UUID, level: Level, evaluation_year: int) -> Standing:
+        """One person against one requirement (the workbench's bars)."""
+        found = self._standings([str(professional_id)], level, evaluation_year)
+        if not found:
+            raise NotFound("professional_id", "no such professional is registered (or not yet in the view)")
+        return found[0]
+
+    def _standings(self, pids: list[str], level: Level, evaluation_year: int) -> list[Standing]:
         _, rule_set_id = self.view.current()
         rule_set = self.rule_sets.get(rule_set_id)
         if evaluation_year not in rule_set.parameters.evaluation_years:
             raise_no_rule_set(rule_set, evaluation_year)
         window = rule_set.logic.window_for(rule_set.parameters, level, evaluation_year)
         requirement = rule_set.parameters.requirements[level]
-        pids = self.view.unit_members(unit)
         if not pids:
             return []
         _, data = self.view.read(pids, window.from_year, window.to_year)
@@ -103,10 +115,7 @@ class Totals:
                     credited=c, shortfall=shortfall, waived_by_degree=totals.waived_by_degree, meets=meets,
                 )
             )
-        return sorted(
-            standings,
-            key=lambda s: (s.meets, -s.shortfall.public_hours, -s.shortfall.total_hours, s.name, str(s.professional_id)),
-        )
+        return standings
 
     def _totals(self, pid: UUID, rule_set_id: str, person: dict[str, Any], window: Window) -> WindowTotals:
         rule_set = self.rule_sets.get(rule_set_id)

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from fastapi.concurrency import run_in_threadpool
 
 from ce_ledger.domain.commands import Registration, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails, ExamPass, SpecialtyCredit, StudyTour, Teaching
 from ce_ledger.domain.errors import InvalidInput
 from ce_ledger.domain.professional import Outcome
+from ce_ledger.domain.values import Level
 from api.access import Principal, Role
 from api.bootstrap import Services
 from api.deps import Principal_, Services_, may_enter, may_see, require
 from api.exact import ExactRoute
 from api.problems import responses
+from api.workbench.pages import form_response
 from api.schemas import ActivityOutcome, DegreeBody, EventOut, History, Registered, TotalsOut
 
 router = APIRouter(prefix="/v1/professionals", tags=["professionals"], route_class=ExactRoute)
@@ -184,3 +187,24 @@ def _as_of(svc: Services, as_of: str | None) -> tuple[int | None, datetime | Non
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(svc.settings.timezone))
     return None, moment
+
+
+@router.get(
+    "/{professional_id}/assessment-form",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}, "application/pdf": {}},
+                     "description": "the CE assessment form (继续教育考核表), printable A4"},
+               **responses(401, 403, 404, 422)},
+)
+def assessment_form(
+    professional_id: Pid,
+    request: Request,
+    who: Principal_,
+    evaluation_year: Annotated[int, Query(ge=2000, le=2100)],
+    level: Annotated[Level, Query()],
+    format: Annotated[Literal["html", "pdf"] | None, Query(description="default: by the Accept header")] = None,
+) -> Response:
+    """The CE assessment form of the latest verdict recorded for this evaluation: HTML, or PDF
+    with `Accept: application/pdf` or `format=pdf`."""
+    pdf = format == "pdf" or (format is None and "application/pdf" in request.headers.get("accept", ""))
+    return form_response(request, who, professional_id, level, evaluation_year, pdf)

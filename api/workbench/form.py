@@ -1,0 +1,72 @@
+"""The CE assessment form (继续教育考核表, notice §3): one view-model, rendered as HTML or PDF.
+
+The form is built from a *recorded* verdict, not a fresh evaluation, so the verification
+line (verdict id and fingerprint) lets a reviewer replay exactly what the form shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from ce_ledger.application import Ledger
+from ce_ledger.domain.errors import NotFound
+from ce_ledger.domain.values import Level
+from ce_ledger.domain.verdicts import VerdictIssued
+from ce_ledger.rules.verdict import CountsToward
+
+LEVELS = {"junior": "初级", "intermediate": "中级", "deputy_senior": "副高级", "senior": "正高级"}
+KINDS = {
+    "public_course": "公需课", "specialty": "专业课", "study_tour": "考察交流", "teaching": "授课",
+    "exam_pass": "以考代学", "degree": "学历教育",
+}
+CREDITED = (("public_course", "公需课"), ("exam_substitution", "以考代学（计入公需课）"), ("specialty", "专业课"),
+            ("study_tour", "国内外考察、专业技术交流"), ("teaching", "担任继续教育师资"), ("degree", "学历教育（认定学时）"))
+
+
+@dataclass(frozen=True)
+class AssessmentForm:
+    name: str
+    masked_id: str
+    series: str
+    unit: str
+    issued: VerdictIssued
+
+    @property
+    def verdict(self):
+        return self.issued.verdict
+
+    @property
+    def level_name(self) -> str:
+        return LEVELS[self.verdict.level]
+
+    @property
+    def counted(self):
+        return [line for line in self.verdict.items if line.counts_toward is not CountsToward.NOTHING]
+
+    @property
+    def rows(self) -> list[tuple[str, str]]:
+        c = self.verdict.credited
+        return [(label, str(getattr(c, key))) for key, label in CREDITED]
+
+
+def assessment_form(ledger: Ledger, professional_id: UUID, level: Level, evaluation_year: int) -> AssessmentForm:
+    """The latest verdict recorded for this evaluation, with the person it is about."""
+    filed = [f for f in ledger.verdicts_of(professional_id) if f.level == level and f.evaluation_year == evaluation_year]
+    if not filed:
+        raise NotFound(
+            "evaluation_year",
+            f"no verdict is recorded for {level} in {evaluation_year}: a review committee issues one first "
+            "(POST /v1/professionals/{id}/verdicts); the form shows a recorded verdict so that it can be replayed",
+        )
+    issued = ledger.verdict(filed[-1].verdict_id)
+    reg = ledger.professional(professional_id, for_update=False).registration
+    return AssessmentForm(reg.name, reg.masked_id, reg.series.name, reg.employer_unit, issued)
+
+
+def render_pdf(html: str) -> bytes:
+    """The same HTML, laid out for A4 by WeasyPrint; fonts come from fontconfig (a CJK font,
+    e.g. Debian's fonts-noto-cjk, must be installed, or Chinese prints as boxes)."""
+    from weasyprint import HTML
+
+    return HTML(string=html).write_pdf()

@@ -1,0 +1,265 @@
+"""The workbench's pages: sign in, find a person, their record and window totals, issue and
+replay verdicts, a unit's staff, the assessment form. Sync handlers: the ledger blocks."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
+
+from ce_ledger.audit.service import Audit
+from ce_ledger.domain.errors import LedgerError
+from ce_ledger.domain.identity import normalise_id_number
+from ce_ledger.domain.values import Level, canonical
+from api.access import Principal, Role
+from api.deps import may_see
+from api.workbench import session
+from api.workbench.form import KINDS, LEVELS, assessment_form, render_pdf
+
+router = APIRouter(prefix="/workbench", include_in_schema=False)
+
+STATUSES = {"recorded": "已登记", "pending": "待审核", "verified": "已审核", "rejected": "未通过", "voided": "已作废"}
+HAPPENED = {"recorded": "补录", "verified": "审核通过", "rejected": "审核未通过", "voided": "作废",
+            "provider_ordered_to_rectify": "培训机构被责令整改", "provider_rectified": "培训机构整改完成",
+            "provider_disqualified": "培训机构被取消资格", "provider_reaccredited": "培训机构重新认定"}
+ROLES = {"platform": "平台", "employer": "用人单位", "committee": "评审委员会", "auditor": "人社厅审验", "professional": "专业技术人员"}
+SORTS = {
+    "name": (lambda s: (s.name, str(s.professional_id)), "姓名", False),
+    "masked_id": (lambda s: s.masked_id, "公民身份号码", False),
+    "public": (lambda s: (s.credited.public_hours, s.name), "公需课学时", True),
+    "total": (lambda s: (s.credited.total_hours, s.name), "总学时", True),
+    "public_short": (lambda s: (-s.shortfall.public_hours, s.name), "公需课尚差", True),
+    "total_short": (lambda s: (-s.shortfall.total_hours, s.name), "总学时尚差", True),
+    "meets": (lambda s: (s.meets, -s.shortfall.total_hours, s.name), "是否达标", False),
+}
+
+
+def _hours(value: Decimal | None) -> str:
+    return "—" if value is None else canonical(value)
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("api.workbench"), autoescape=select_autoescape(default=True))
+    env.filters["h"] = _hours
+    return env
+
+
+TEMPLATES = _environment()
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    zone = ZoneInfo(request.app.state.services.settings.timezone)
+    TEMPLATES.filters["local"] = lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M") if isinstance(t, datetime) else t
+    who = context.get("who")
+    if who is not None:
+        context.setdefault("csrf", session.csrf_token(request))
+        context["who_label"] = f"{ROLES[who.role.value]} · {who.name}" + (f" · {who.unit}" if who.unit else "")
+    html = TEMPLATES.get_template(template).render(
+        levels=LEVELS, kinds=KINDS, statuses=STATUSES, happened=HAPPENED, **context
+    )
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def pages(handler):
+    """Signed-out visitors go to sign in; a refused request is shown on a page, in words."""
+
+    @functools.wraps(handler)
+    def wrapped(request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            who = session.current(request)
+        except session.SignedOut:
+            return RedirectResponse("/workbench/sign-in", status_code=303)
+        try:
+            return handler(request, who, *args, **kwargs)
+        except HTTPException as e:
+            return render(request, "base.html", e.status_code, who=who, problem=f"无法完成：{e.detail}")
+        except LedgerError as e:
+            status = 404 if type(e).__name__ == "NotFound" else 409 if type(e).__name__ == "Conflict" else 422
+            return render(request, "base.html", status, who=who, problem=f"无法完成：{e}")
+
+    # FastAPI reads the parameters from the signature: the principal comes from the session.
+    signature = inspect.signature(handler)
+    wrapped.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for name, p in signature.parameters.items() if name != "who"]
+    )
+    return wrapped
+
+
+def _require(who: Principal, *roles: Role) -> None:
+    if who.role not in roles:
+        raise HTTPException(403, f"角色 {ROLES[who.role.value]} 无权进行此操作")
+
+
+# -- signing in ---------------------------------------------------------------------------
+
+
+@router.get("", include_in_schema=False)
+def root() -> RedirectResponse:
+    return RedirectResponse("/workbench/", status_code=307)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request) -> HTMLResponse:
+    return render(request, "sign_in.html")
+
+
+@router.post("/sign-in")
+def sign_in(request: Request, token: Annotated[str, Form(max_length=200)]) -> Response:
+    response = RedirectResponse("/workbench/", status_code=303)
+    if session.sign_in(request, response, token) is None:
+        return render(request, "sign_in.html", 401, problem="令牌无效：请核对后重新输入")
+    return response
+
+
+@router.post("/sign-out")
+@pages
+def sign_out(request: Request, who: Principal, csrf: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    response = RedirectResponse("/workbench/sign-in", status_code=303)
+    session.sign_out(response)
+    return response
+
+
+# -- finding a person -----------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+@pages
+def home(request: Request, who: Principal) -> HTMLResponse:
+    return render(request, "home.html", who=who, level="intermediate", year=2019)
+
+
+@router.post("/lookup")
+@pages
+def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_length=40)],
+           csrf: Annotated[str, Form()] = "") -> Response:
+    """By POST, so the number never reaches a URL, a history or an access log."""
+    session.check_csrf(request, csrf)
+    svc = request.app.state.services
+    try:
+        pid = svc.ledger.professional_id_for(normalise_id_number(id_number))
+    except (ValueError, ValidationError) as e:
+        return render(request, "home.html", 422, who=who, level="intermediate", year=2019,
+                      problem=f"公民身份号码有误：{e}")
+    may_see(svc, who, pid)
+    svc.ledger.professional(pid, for_update=False)  # NotFound is shown as such
+    return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)
+
+
+# -- a person's record ----------------------------------------------------------------------
+
+
+def _percent(got: str, need: str) -> str:
+    need_d = Decimal(need)
+    return "100" if need_d == 0 else str(min(Decimal(100), Decimal(got) * 100 / need_d).quantize(Decimal(1)))
+
+
+@router.get("/professionals/{professional_id}", response_class=HTMLResponse)
+@pages
+def professional(request: Request, who: Principal, professional_id: UUID,
+                 level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019) -> HTMLResponse:
+    svc = request.app.state.services
+    may_see(svc, who, professional_id)
+    record = svc.ledger.professional(professional_id, for_update=False)
+    problem = standing = None
+    bars: list[tuple[str, str, str, str]] = []
+    try:
+        standing = svc.totals.standing(professional_id, level, year)
+        bars = [
+            ("公需课", _hours(standing.required.public_hours), _hours(standing.credited.public_hours), _hours(standing.shortfall.public_hours)),
+            ("总学时", _hours(standing.required.total_hours), _hours(standing.credited.total_hours), _hours(standing.shortfall.total_hours)),
+        ]
+    except LedgerError as e:
+        problem = f"无法计算审验期学时：{e}"
+    activities = sorted(record.activities.values(), key=lambda a: (a.occurred_on, a.recorded.originator_version))
+    return render(
+        request, "professional.html", who=who, record=record, reg=record.registration, level=level.value, year=year,
+        standing=standing, bars=bars, pct=_percent, rule_set=svc.view.current()[1], activities=activities,
+        verdicts=list(reversed(svc.ledger.verdicts_of(professional_id))), problem=problem,
+        may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR), hours=lambda a: _hours(getattr(a.recorded, "hours", None)
+        or getattr(a.recorded, "hours_taught", None) or getattr(a.recorded, "certified_hours", None)),
+    )
+
+
+@router.post("/professionals/{professional_id}/verdicts")
+@pages
+def issue(request: Request, who: Principal, professional_id: UUID, level: Annotated[Level, Form()],
+          year: Annotated[int, Form(ge=2000, le=2100)], csrf: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    _require(who, Role.COMMITTEE, Role.AUDITOR)
+    issued = request.app.state.services.ledger.issue_verdict(professional_id, level, year, by=who.actor)
+    return RedirectResponse(f"/workbench/verdicts/{issued.originator_id}", status_code=303)
+
+
+# -- verdicts -------------------------------------------------------------------------------
+
+
+@router.get("/verdicts/{verdict_id}", response_class=HTMLResponse)
+@pages
+def verdict(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
+    svc = request.app.state.services
+    issued = svc.ledger.verdict(verdict_id)
+    may_see(svc, who, issued.professional_id)
+    name = svc.ledger.professional(issued.professional_id, for_update=False).registration.name
+    return render(request, "verdict.html", who=who, issued=issued, v=issued.verdict, name=name, changed=set(),
+                  may_replay=who.role in (Role.COMMITTEE, Role.AUDITOR))
+
+
+@router.post("/verdicts/{verdict_id}/replay", response_class=HTMLResponse)
+@pages
+def replay(request: Request, who: Principal, verdict_id: UUID, csrf: Annotated[str, Form()] = "") -> HTMLResponse:
+    session.check_csrf(request, csrf)
+    _require(who, Role.COMMITTEE, Role.AUDITOR)
+    return render(request, "replay.html", who=who, replay=Audit(request.app.state.services.ledger).replay(verdict_id))
+
+
+# -- a unit's staff -------------------------------------------------------------------------
+
+
+@router.get("/unit", response_class=HTMLResponse)
+@pages
+def unit(request: Request, who: Principal, unit: Annotated[str, Query(max_length=64)],
+         level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019,
+         sort: Annotated[str, Query()] = "meets") -> HTMLResponse:
+    _require(who, Role.EMPLOYER, Role.COMMITTEE, Role.AUDITOR)
+    if who.role is Role.EMPLOYER and unit != who.unit:
+        raise HTTPException(403, f"用人单位 {who.unit} 只能查看本单位人员")
+    key, _, _ = SORTS.get(sort, SORTS["meets"])
+    standings = sorted(request.app.state.services.totals.unit(unit, level, year), key=key)
+    return render(request, "unit.html", who=who, unit=unit, level=level.value, year=year, standings=standings,
+                  sort=sort if sort in SORTS else "meets", short_count=sum(not s.meets for s in standings),
+                  columns=[(k, label, num) for k, (_, label, num) in SORTS.items()])
+
+
+# -- the assessment form ---------------------------------------------------------------------
+
+
+def form_response(request: Request, who: Principal, professional_id: UUID, level: Level, year: int, pdf: bool) -> Response:
+    svc = request.app.state.services
+    may_see(svc, who, professional_id)
+    form = assessment_form(svc.ledger, professional_id, level, year)
+    zone = ZoneInfo(svc.settings.timezone)
+    TEMPLATES.filters["local"] = lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    html = TEMPLATES.get_template("assessment_form.html").render(f=form, kinds=KINDS)
+    if pdf:
+        name = f"assessment-form-{form.issued.originator_id}.pdf"
+        return Response(render_pdf(html), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return HTMLResponse(html)
+
+
+@router.get("/professionals/{professional_id}/assessment-form")
+@pages
+def assessment_form_page(request: Request, who: Principal, professional_id: UUID,
+                         level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019,
+                         format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> Response:
+    return form_response(request, who, professional_id, level, year, format == "pdf")

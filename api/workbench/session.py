@@ -1,0 +1,74 @@
+"""Signing in to the workbench: a token once, then a signed session cookie.
+
+The cookie holds the token's SHA-256 (never the token) and a per-session CSRF secret,
+signed with a key derived from the ledger's secret key; it is HttpOnly and
+SameSite=Strict, and every form carries the CSRF value as well. Pages enforce the same
+roles as the API, because the session stands for the same principal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from fastapi import HTTPException, Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from api.access import Principal, token_digest
+
+COOKIE = "ce_ledger_session"
+MAX_AGE = 8 * 3600  # a working day
+
+
+class SignedOut(Exception):
+    """No valid session: the page sends the browser to sign in."""
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    key = request.app.state.workbench_key
+    return URLSafeTimedSerializer(key, salt="ce-ledger/workbench-session/v1")
+
+
+def session_key(secret_key: bytes) -> bytes:
+    return hmac.new(secret_key, b"ce-ledger/workbench/v1", hashlib.sha256).digest()
+
+
+def sign_in(request: Request, response: Response, token: str) -> Principal | None:
+    principal = request.app.state.access.principal(token)
+    if principal is None:
+        return None
+    value = _serializer(request).dumps({"t": token_digest(token), "c": secrets.token_urlsafe(16)})
+    response.set_cookie(COOKIE, value, max_age=MAX_AGE, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/workbench")
+    return principal
+
+
+def sign_out(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/workbench")
+
+
+def _session(request: Request) -> dict:
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        raise SignedOut
+    try:
+        return _serializer(request).loads(raw, max_age=MAX_AGE)
+    except BadSignature:
+        raise SignedOut from None
+
+
+def current(request: Request) -> Principal:
+    found = request.app.state.access.principal_by_digest(_session(request)["t"])
+    if found is None:
+        raise SignedOut
+    return found
+
+
+def csrf_token(request: Request) -> str:
+    return _session(request)["c"]
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    if not submitted or not hmac.compare_digest(submitted, csrf_token(request)):
+        raise HTTPException(403, "the form is stale or came from elsewhere (CSRF check failed): reload the page")

@@ -1,0 +1,144 @@
+"""The workbench over HTTP: sign-in cookie, roles as in the API, lookup by POST, escaping,
+verdicts and replays; and the assessment form as HTML and as a PDF with its Chinese text."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.test_api import OTHER_UNIT, SPECIALTY, api, person_body  # noqa: F401 - the fixture
+from tests.builders import id_number
+
+OUTPUT = Path(__file__).parent.parent / "test-output"
+
+
+def signed_in(api, who: str):
+    client = api.client
+    client.cookies.clear()
+    r = client.post("/workbench/sign-in", data={"token": api.tokens[who]}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return r
+
+
+def csrf(api, path: str = "/workbench/") -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', api.client.get(path).text).group(1)
+
+
+def test_signing_in_sets_a_strict_http_only_cookie_and_pages_need_it(api):
+    api.client.cookies.clear()
+    r = api.client.get("/workbench/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/workbench/sign-in"
+    bad = api.client.post("/workbench/sign-in", data={"token": "cel_wrong"}, follow_redirects=False)
+    assert bad.status_code == 401 and "令牌无效" in bad.text and "set-cookie" not in bad.headers
+    cookie = signed_in(api, "committee").headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/workbench" in cookie
+    assert api.tokens["committee"] not in cookie  # the cookie holds the token's hash, signed
+    page = api.client.get("/workbench/")
+    assert page.status_code == 200 and "查找专业技术人员" in page.text and "评审委员会" in page.text
+    out = api.client.post("/workbench/sign-out", data={"csrf": csrf(api)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert api.client.get("/workbench/", follow_redirects=False).status_code == 303
+
+
+def test_looking_a_person_up_is_a_post_and_the_number_stays_out_of_urls(api):
+    signed_in(api, "committee")
+    r = api.client.post("/workbench/lookup", data={"id_number": api.number, "csrf": csrf(api)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/workbench/professionals/{api.pid}"
+    assert api.number not in r.headers["location"]
+    page = api.client.get(r.headers["location"])
+    assert page.status_code == 200 and "马晓明 的继续教育记录" in page.text and api.number not in page.text
+    forged = api.client.post("/workbench/lookup", data={"id_number": api.number, "csrf": "forged"})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    unknown = api.client.post("/workbench/lookup", data={"id_number": id_number(), "csrf": csrf(api)})
+    assert unknown.status_code == 404
+    wrong_digit = api.number[:-1] + ("1" if api.number[-1] != "1" else "2")
+    typo = api.client.post("/workbench/lookup", data={"id_number": wrong_digit, "csrf": csrf(api)})
+    assert typo.status_code == 422 and "公民身份号码有误" in typo.text and wrong_digit not in typo.text
+
+
+def test_pages_enforce_the_same_roles_as_the_api(api):
+    signed_in(api, "other_professional")
+    assert api.client.get(f"/workbench/professionals/{api.pid}").status_code == 403
+    signed_in(api, "self")
+    assert api.client.get(f"/workbench/professionals/{api.pid}").status_code == 200
+    signed_in(api, "other_employer")
+    assert api.client.get(f"/workbench/professionals/{api.pid}").status_code == 403
+    assert api.client.get("/workbench/unit", params={"unit": "U-1"}).status_code == 403
+    signed_in(api, "employer")
+    page = api.client.get("/workbench/unit", params={"unit": "U-1", "level": "intermediate", "year": 2019, "sort": "name"})
+    assert page.status_code == 200 and "未达标" in page.text
+    issue = api.client.post(f"/workbench/professionals/{api.pid}/verdicts",
+                            data={"level": "intermediate", "year": 2019, "csrf": csrf(api)})
+    assert issue.status_code == 403  # employers do not issue verdicts
+
+
+def test_text_from_the_record_is_escaped(api):
+    hostile = "<script>alert('x')</script>&<b>"
+    api.post(f"/v1/professionals/{api.pid}/specialty-credits", {**SPECIALTY, "certificate_no": "E-1", "subject": hostile})
+    signed_in(api, "committee")
+    page = api.client.get(f"/workbench/professionals/{api.pid}").text
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&lt;b&gt;" in page
+
+
+def test_issue_a_verdict_then_replay_it_after_a_void(api):
+    claim = api.post(f"/v1/professionals/{api.pid}/specialty-credits", SPECIALTY).json()["activity_id"]
+    api.post(f"/v1/professionals/{api.pid}/specialty-credits/{claim}/verification", {"decision": "verified", "reason": "真实"})
+    signed_in(api, "committee")
+    r = api.client.post(f"/workbench/professionals/{api.pid}/verdicts",
+                        data={"level": "intermediate", "year": 2019, "csrf": csrf(api)}, follow_redirects=False)
+    assert r.status_code == 303
+    verdict_page = api.client.get(r.headers["location"]).text
+    assert "不合格" in verdict_page and "专业课" in verdict_page and "逐项认定" in verdict_page
+    api.post(f"/v1/professionals/{api.pid}/activities/{claim}/void", {"reason": "伪造", "decision_ref": "抽查-1"}, "auditor")
+    replay = api.client.post(r.headers["location"] + "/replay", data={"csrf": csrf(api, r.headers["location"])})
+    assert replay.status_code == 200 and "完全重现" in replay.text
+    fingerprints = re.findall(r'id="(?:recorded|recomputed)">([0-9a-f]{64})<', replay.text)
+    assert len(fingerprints) == 2 and fingerprints[0] == fingerprints[1]
+    assert 'class="changed"' in replay.text and "作废" in replay.text and "伪造" in replay.text
+    person = api.client.get(f"/workbench/professionals/{api.pid}").text
+    assert 'class="voided"' in person and "作废：伪造" in person
+
+
+@pytest.fixture
+def with_verdict(api):
+    for i, year in enumerate((2015, 2016, 2017, 2018)):
+        api.post("/v1/platform/completions", {"completions": [{"record_id": f"F-{i}", "id_number": api.number,
+                 "course_code": "GX", "title": "公需课", "hours": "27.5", "completed_on": f"{year}-05-01"}]}, "platform")
+    verdict = api.post(f"/v1/professionals/{api.pid}/verdicts", {"level": "intermediate", "evaluation_year": 2019}).json()
+    return api, verdict
+
+
+def test_the_assessment_form_as_html(api):
+    url = f"/v1/professionals/{api.pid}/assessment-form?evaluation_year=2019&level=intermediate"
+    missing = api.get(url)
+    assert missing.status_code == 404 and "no verdict is recorded" in missing.json()["detail"]
+    verdict = api.post(f"/v1/professionals/{api.pid}/verdicts", {"level": "intermediate", "evaluation_year": 2019}).json()
+    html = api.get(url)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    text = html.text
+    assert "继续教育考核表" in text and verdict["verdict_id"] in text
+    assert re.search(r"[0-9a-f]{64}", text) and api.number not in text and api.number[:6] in text
+    assert api.get(url.replace(api.pid, "00000000-0000-0000-0000-000000000000")).status_code == 404
+    assert api.get(url, who="other_professional").status_code == 403
+
+
+def test_the_assessment_form_as_a_pdf_with_chinese_text(with_verdict, tmp_path):
+    api, verdict = with_verdict
+    r = api.client.get(f"/v1/professionals/{api.pid}/assessment-form?evaluation_year=2019&level=intermediate",
+                       headers={**api.headers("self"), "Accept": "application/pdf"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF")
+    pdf = tmp_path / "form.pdf"
+    pdf.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    fingerprint = api.get(f"/v1/verdicts/{verdict['verdict_id']}").json()["fingerprint"]
+    assert "继续教育考核表" in text and "马晓明" in text and "不合格" in text
+    assert re.search(r"公需课（含以考代学）\s+108\s+110\s+0", text), text
+    assert fingerprint in text.replace("\n", "").replace(" ", "")
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "CJK" in fonts and "yes" in fonts  # a CJK font, embedded
+    OUTPUT.mkdir(exist_ok=True)
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(OUTPUT / "assessment-form")], check=True)
+    assert any(OUTPUT.glob("assessment-form*.png"))
