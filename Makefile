@@ -18,6 +18,7 @@ run: $(STAMP)
 
 # PostgreSQL: uses CE_LEDGER_TEST_POSTGRES_URL when set, else starts the local cluster.
 test: $(STAMP)
+	scripts/test-system-deps.sh
 	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/pytest -n auto -q
 
 bench: $(STAMP)

@@ -263,6 +263,7 @@ def _matrix(api):
         ("POST", f"{p}/verdicts", lambda: {"level": "intermediate", "evaluation_year": 2019}, {"committee", "auditor"}),
         ("GET", f"/v1/verdicts/{verdict}", None, {"employer", "committee", "auditor", "self"}),
         ("GET", f"{p}/verdicts", None, {"employer", "committee", "auditor", "self"}),
+        ("GET", f"{p}/assessment-form?evaluation_year=2019&level=intermediate", None, {"employer", "committee", "auditor", "self"}),
         ("POST", f"/v1/verdicts/{verdict}/replay", None, {"committee", "auditor"}),
         ("GET", "/v1/ledger/verification", None, {"auditor"}),
         ("POST", "/v1/ledger/checkpoints", None, {"auditor"}),

@@ -1,0 +1,81 @@
+"""End to end in a real headless Chromium (Debian's, driven by Playwright): sign in, find a
+person by ID number, issue a verdict, void one of its activities through the API, replay the
+verdict in the workbench and see the change highlighted. Screenshots go to test-output/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from ce_ledger import demo
+from ce_ledger.config import Settings
+from tests.serving import cli, environment, serving
+
+CHROMIUM = "/usr/bin/chromium"
+OUTPUT = Path(__file__).parent.parent / "test-output"
+# As root Chromium needs --no-sandbox; the machine's network is closed, so no background traffic.
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    env = environment(settings)
+    subprocess.run([sys.executable, "-m", "api.cli", "demo"], env=env, check=True, capture_output=True, timeout=120)
+    committee = cli(env, "tokens", "issue", "--role", "committee", "--name", "浏览器测试")
+    auditor = cli(env, "tokens", "issue", "--role", "auditor", "--name", "抽查")
+    ma = demo.PEOPLE[0].registration
+    OUTPUT.mkdir(exist_ok=True)
+    with serving(env, tmp_path / "server.log") as server:
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+        page.goto(f"{server.base}/workbench/")
+        expect(page).to_have_url(f"{server.base}/workbench/sign-in")
+        page.get_by_label("访问令牌").fill(committee)
+        page.get_by_role("button", name="登录").click()
+        expect(page.get_by_role("heading", name="查找专业技术人员")).to_be_visible()
+
+        page.get_by_label("公民身份号码").fill(ma.id_number)
+        page.get_by_role("button", name="查找").click()
+        expect(page.get_by_role("heading", name=f"{ma.name} 的继续教育记录")).to_be_visible()
+        assert ma.id_number not in page.url and ma.id_number not in page.content()
+        page.screenshot(path=str(OUTPUT / "1-professional.png"), full_page=True)
+
+        page.get_by_role("button", name="签发审验结果（中级，2019）").click()
+        expect(page.get_by_role("heading", name="审验结果：合格")).to_be_visible()
+        verdict_url = page.url
+        page.screenshot(path=str(OUTPUT / "2-verdict.png"), full_page=True)
+
+        # A spot-check finds the 2016 certificate forged: the auditor voids it (through the API).
+        pid = verdict_url.rsplit("/", 1)[1]
+        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {auditor}"}) as c:
+            professional_id = c.get(f"/v1/verdicts/{pid}").json()["professional_id"]
+            events = c.get(f"/v1/professionals/{professional_id}/history").json()["events"]
+            claim = next(e["data"]["activity_id"] for e in events if e["data"].get("certificate_no") == "NXJD-2016-1188")
+            r = c.post(f"/v1/professionals/{professional_id}/activities/{claim}/void",
+                       json={"reason": "抽查发现证书系伪造", "decision_ref": "宁人社函〔2019〕抽查-12"})
+            assert r.status_code == 201
+
+        page.goto(verdict_url)
+        page.get_by_role("button", name="复核（重放审验）").click()
+        expect(page.get_by_role("heading", name="复核结果：完全重现")).to_be_visible()
+        assert page.locator("#recorded").inner_text() == page.locator("#recomputed").inner_text()
+        changed = page.locator("tr.changed")
+        expect(changed).to_have_count(1)
+        expect(changed).to_contain_text("作废")
+        expect(changed).to_contain_text("抽查发现证书系伪造")
+        expect(page.locator("#since")).to_contain_text("passed to not passed")
+        assert changed.evaluate("row => getComputedStyle(row.cells[0]).backgroundColor") != "rgba(0, 0, 0, 0)"
+        page.screenshot(path=str(OUTPUT / "3-replay.png"), full_page=True)
