@@ -69,7 +69,9 @@ def test_pages_enforce_the_same_roles_as_the_api(api):
     assert api.client.get("/workbench/unit", params={"unit": "U-1"}).status_code == 403
     signed_in(api, "employer")
     page = api.client.get("/workbench/unit", params={"unit": "U-1", "level": "intermediate", "year": 2019, "sort": "name"})
-    assert page.status_code == 200 and "未达标" in page.text
+    assert page.status_code == 200 and "尚未达标人员" in page.text and "马晓明" in page.text and "未达标" in page.text
+    everyone = api.client.get("/workbench/unit", params={"unit": "U-1", "everyone": "true", "sort": "total_short"})
+    assert everyone.status_code == 200 and "以下为全部人员" in everyone.text
     issue = api.client.post(f"/workbench/professionals/{api.pid}/verdicts",
                             data={"level": "intermediate", "year": 2019, "csrf": csrf(api)})
     assert issue.status_code == 403  # employers do not issue verdicts

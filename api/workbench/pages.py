@@ -229,14 +229,17 @@ def replay(request: Request, who: Principal, verdict_id: UUID, csrf: Annotated[s
 @pages
 def unit(request: Request, who: Principal, unit: Annotated[str, Query(max_length=64)],
          level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019,
-         sort: Annotated[str, Query()] = "meets") -> HTMLResponse:
+         sort: Annotated[str, Query()] = "meets", everyone: Annotated[bool, Query()] = False) -> HTMLResponse:
+    """Who still falls short (or, with ``everyone``, all staff), sortable by any column."""
     _require(who, Role.EMPLOYER, Role.COMMITTEE, Role.AUDITOR)
     if who.role is Role.EMPLOYER and unit != who.unit:
         raise HTTPException(403, f"用人单位 {who.unit} 只能查看本单位人员")
     key, _, _ = SORTS.get(sort, SORTS["meets"])
-    standings = sorted(request.app.state.services.totals.unit(unit, level, year), key=key)
+    everybody = request.app.state.services.totals.unit(unit, level, year)
+    standings = sorted((s for s in everybody if everyone or not s.meets), key=key)
     return render(request, "unit.html", who=who, unit=unit, level=level.value, year=year, standings=standings,
-                  sort=sort if sort in SORTS else "meets", short_count=sum(not s.meets for s in standings),
+                  sort=sort if sort in SORTS else "meets", short_count=sum(not s.meets for s in everybody),
+                  staff_count=len(everybody), everyone=everyone,
                   columns=[(k, label, num) for k, (_, label, num) in SORTS.items()])
 
 
