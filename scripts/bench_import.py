@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 
 import httpx
-from bench_api import BATCH, completions, post_batches, register_all
+from bench_api import (  # the same rows
+    BATCH,
+    BATCHES,
+    PROFESSIONALS,
+    completions,
+    post_batches,
+    register_all,
+)
 from benchdb import (
     create_schema,
     drop_schema,
@@ -38,8 +45,6 @@ from ce_ledger.config import Settings
 from ce_ledger.imports.importer import Importer
 
 console = Console()
-PROFESSIONALS = 2000
-BATCHES = 40  # 20,000 rows
 HEADERS = ["身份证号", "学习记录编号", "课程编号", "课程名称", "学时", "完成日期"]
 FIELDS = ["id_number", "record_id", "course_code", "title", "hours", "completed_on"]
 SECRET = "bench-secret-key-0123456789abcdef0123"

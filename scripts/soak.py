@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from benchdb import CLI, create_schema, drop_schema, id_numbers, issue_token, postgres_url, served
+from benchdb import (
+    CLI,
+    create_schema,
+    drop_schema,
+    id_numbers,
+    issue_token,
+    postgres_url,
+    served,
+)
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table

@@ -6,11 +6,17 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from ce_ledger.domain.commands import Registration
-from ce_ledger.domain.details import Degree, ExamPass, PublicCourse, SpecialtyCredit, StudyTour, Teaching
+from ce_ledger.domain.commands import Registration, Verification
+from ce_ledger.domain.details import (
+    Degree,
+    ExamPass,
+    PublicCourse,
+    SpecialtyCredit,
+    StudyTour,
+    Teaching,
+)
 from ce_ledger.domain.identity import check_digit
 from ce_ledger.domain.values import Decision
-from ce_ledger.domain.commands import Verification
 
 _serial = itertools.count(1)
 

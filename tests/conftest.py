@@ -65,3 +65,15 @@ def services(settings, clock):
     built = build_services(settings.model_copy(update={"view_upkeep": "inline"}), clock=clock)
     yield built
     built.close()
+
+
+@pytest.fixture
+def api(services):
+    """The app on ``services`` behind a test client, with a token for every role."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.apiclient import Api
+
+    with TestClient(create_app(services=services)) as client:
+        yield Api(client, services)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from tests.tamper import Tamper
-from tests.test_api import SPECIALTY, api, completion  # noqa: F401  (the fixture)
+from tests.apiclient import SPECIALTY, completion
 
 
 def test_a_verdict_is_listed_replayed_after_a_void_and_its_change_shown(api):  # noqa: F811

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -20,7 +20,6 @@ from ce_ledger.audit.service import Audit
 from ce_ledger.backup import Header, RestoreRefused, export_log, key_check, restore_log
 from ce_ledger.config import Settings, secret_key
 from ce_ledger.domain.commands import Voiding
-from ce_ledger.domain.values import Level
 from tests.builders import Clock
 from tests.conftest import postgres_url
 

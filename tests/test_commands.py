@@ -11,10 +11,25 @@ import pytest
 from pydantic import ValidationError
 
 from ce_ledger.domain.commands import Verification, Voiding
-from ce_ledger.domain.details import ExamPass, PublicCourse, SpecialtyCredit, StudyTour, Teaching, Degree
+from ce_ledger.domain.details import (
+    Degree,
+    ExamPass,
+    PublicCourse,
+    SpecialtyCredit,
+    StudyTour,
+    Teaching,
+)
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ce_ledger.domain.values import Decision, Level
-from tests.builders import VERIFIED, degree, public, registration, specialty, teaching, tour
+from tests.builders import (
+    VERIFIED,
+    degree,
+    public,
+    registration,
+    specialty,
+    teaching,
+    tour,
+)
 
 
 @pytest.fixture
@@ -104,7 +119,7 @@ def test_retry_of_the_same_record_is_a_duplicate_and_other_content_a_conflict(le
     assert (first.status, again.status) == ("recorded", "duplicate")
     assert first.activity_id == again.activity_id
     with pytest.raises(Conflict) as e:
-        ledger.record(pid, course.model_copy(update={"hours": Decimal("3")}))
+        ledger.record(pid, course.model_copy(update={"hours": Decimal(3)}))
     assert e.value.field == "hours" and "platform-record:PLAT-9" in e.value.rule
     assert len(ledger.history(pid)) == 2
 
@@ -128,7 +143,7 @@ def test_a_voided_key_may_be_recorded_again_with_corrected_content(ledger, pid):
     wrong = specialty("60", date(2016, 1, 1), cert="NO-8")
     first = ledger.record(pid, wrong)
     ledger.void(pid, first.activity_id, Voiding(reason="学时录入错误", decision_ref="R-1"), by="committee:X")
-    fixed = ledger.record(pid, wrong.model_copy(update={"hours": Decimal("16")}))
+    fixed = ledger.record(pid, wrong.model_copy(update={"hours": Decimal(16)}))
     assert fixed.status == "recorded" and fixed.activity_id != first.activity_id
     assert ledger.record(pid, wrong).activity_id == first.activity_id  # the old retry still finds the old one
     assert len(ledger.professional(pid).activities) == 2

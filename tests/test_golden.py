@@ -14,6 +14,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from ce_ledger import demo
@@ -21,8 +22,6 @@ from ce_ledger.bootstrap import build_ledger
 from ce_ledger.domain.values import Level
 from ce_ledger.rules.published import PUBLISHED
 from tests.builders import Clock
-
-import pytest
 
 GOLDEN_FILES = {"NX-2019": "nx2019.json", "NX-2019.1": "nx2019.1.json"}
 

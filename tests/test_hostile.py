@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.test_api import SPECIALTY, api, person_body  # noqa: F401 - the fixture
+from tests.apiclient import SPECIALTY, person_body
 from tests.builders import id_number
 
 BAD_HOURS = ["abc", -1, 0, "0", "1.005", "NaN", "Infinity", "-Infinity", float("nan"), float("inf"), 10**30, "1e3000",
@@ -93,6 +93,8 @@ def test_wrong_content_types_and_bodies_are_refused(api):
     for query in ["from_year=abc&to_year=2018", "from_year=2018&to_year=2015", "from_year=-1&to_year=99999", "from_year=2015"]:
         r = api.get(f"/v1/professionals/{api.pid}/totals?{query}")
         assert r.status_code == 422 and r.json()["errors"], query
+    misspelt = api.get(f"/v1/professionals/{api.pid}/totals?from_year=2015&to_year=2018&form_year=2010")
+    assert misspelt.status_code == 422 and misspelt.json()["errors"][0]["field"] == "form_year"
     for path in ["/v1/professionals/not-a-uuid/history", "/v1/verdicts/1%27%20OR%201=1", "/v1/providers/%3Cscript%3E"]:
         r = api.get(path)
         assert 400 <= r.status_code < 500 and r.headers["content-type"] == "application/problem+json", (path, r.text)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ce_ledger.domain.identity import InvalidIdNumber, check_digit, mask, normalise_id_number, professional_id
+from ce_ledger.domain.identity import (
+    InvalidIdNumber,
+    check_digit,
+    mask,
+    normalise_id_number,
+    professional_id,
+)
 from tests.builders import id_number, registration
 
 # The standard's own example number (GB 11643-1999, appendix): check digit X.
@@ -74,7 +80,7 @@ def test_the_clear_number_is_nowhere_in_the_store(ledger, settings):
         for sidecar in Path(settings.sqlite_path).parent.glob("*.sqlite-*"):
             blob += sidecar.read_bytes()
     else:
-        from urllib.parse import urlparse, parse_qs
+        from urllib.parse import parse_qs, urlparse
 
         url = urlparse(settings.database_url)
         schema = parse_qs(url.query)["schema"][0]

@@ -8,11 +8,20 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from ce_ledger import demo
 from ce_ledger.domain.commands import Verification, Voiding
-from ce_ledger.domain.details import Degree, ExamPass, PublicCourse, SpecialtyCredit, StudyTour, Teaching
+from ce_ledger.domain.details import (
+    Degree,
+    ExamPass,
+    PublicCourse,
+    SpecialtyCredit,
+    StudyTour,
+    Teaching,
+)
 from ce_ledger.domain.errors import NoRuleSet
 from ce_ledger.domain.values import Decision, Level
 from ce_ledger.rules.published import PUBLISHED

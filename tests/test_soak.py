@@ -13,7 +13,7 @@ import psycopg
 from tests.conftest import postgres_url
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
-from soak import SECRET, soak  # noqa: E402 - a script beside the tests, not a package
+from soak import SECRET, soak
 
 
 def test_a_short_soak_has_no_errors_and_steady_memory(tmp_path):

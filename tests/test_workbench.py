@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_api import OTHER_UNIT, SPECIALTY, api, person_body  # noqa: F401 - the fixture
+from tests.apiclient import SPECIALTY
 from tests.builders import id_number
 
 OUTPUT = Path(__file__).parent.parent / "test-output"

@@ -16,14 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 
-from ce_ledger.audit.service import Audit
-from ce_ledger.domain.errors import LedgerError
-from ce_ledger.domain.identity import normalise_id_number
-from ce_ledger.domain.values import Level, canonical
 from api.access import Principal, Role
 from api.deps import may_see
 from api.workbench import session
 from api.workbench.form import KINDS, LEVELS, assessment_form, render_pdf
+from ce_ledger.audit.service import Audit
+from ce_ledger.domain.errors import LedgerError
+from ce_ledger.domain.identity import normalise_id_number
+from ce_ledger.domain.values import Level, canonical
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
