@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import os
 import random
+import uuid
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import psycopg
@@ -135,22 +137,52 @@ def measure(env: dict, pg: str, schema: str, url: str, token: str, auditor: str)
         conn.commit()
         copy_seconds = time.perf_counter() - started
 
+    library_rate = library_ceiling(pg, env["CE_LEDGER_SECRET_KEY"])
     subprocess.run([sys.executable, "-m", "api.cli", "project", "--once"], env=env, check=True, capture_output=True)
     paths = [f"/v1/professionals/{pid}/totals?from_year=2015&to_year=2018" for pid in pids]
     auditor_headers = {"Authorization": f"Bearer {auditor}"}
     load(url, auditor_headers, paths[:50], 1.0)  # warm up
     ping_rate, ping_lat = load(url, auditor_headers, ["/v1/ping"], SECONDS)
     totals_rate, totals_lat = load(url, auditor_headers, paths, SECONDS)
-    return rows, api_seconds, copy_seconds, ping_rate, ping_lat, totals_rate, totals_lat
+    return rows, api_seconds, copy_seconds, library_rate, ping_rate, ping_lat, totals_rate, totals_lat
 
 
-def report(rows, api_seconds, copy_seconds, ping_rate, ping_lat, totals_rate, totals_lat) -> int:
+def library_ceiling(pg: str, secret: str) -> float:
+    """Events/s the library's own insert stores when handed 1,000 ready events at a time:
+    the ceiling of any ingest through it (each completion is two events). In a schema of its
+    own: these events belong to no registered person."""
+    from ce_ledger.application import _Pending
+    from ce_ledger.bootstrap import build_ledger
+    from ce_ledger.config import Settings
+    from ce_ledger.domain.events import PublicCourseCompleted
+
+    schema = create_schema(pg)
+    ledger = build_ledger(Settings(database_url=f"{pg}?schema={schema}", secret_key=secret))
+    try:
+        def ready() -> list:
+            return [PublicCourseCompleted.sealed(
+                originator_id=uuid.uuid4(), originator_version=1, recorded_at=datetime.now(UTC),
+                activity_id=uuid.uuid4(), record_id=f"C-{i}", course_code="GX-1", title="公需课年度学习",
+                hours=Decimal("1.5"), completed_on=date(2016, 1, 1)) for i in range(1000)]
+        batches = [ready() for _ in range(10)]
+        started = time.perf_counter()
+        for events in batches:
+            ledger.save(_Pending(events))
+        return 10_000 / (time.perf_counter() - started)
+    finally:
+        ledger.close()
+        drop_schema(pg, schema)
+
+
+def report(rows, api_seconds, copy_seconds, library_rate, ping_rate, ping_lat, totals_rate, totals_lat) -> int:
     api_rate, copy_rate = rows / api_seconds, rows / copy_seconds
     table = Table(title=f"bench_api (PostgreSQL, 1 uvicorn worker, {CONCURRENCY} client threads)")
     for col in ("measure", "rate", "p50", "p99", "ratio"):
         table.add_column(col, justify="left" if col == "measure" else "right")
     table.add_row(f"COPY {rows} rows (psycopg)", f"{copy_rate:,.0f} rows/s", "", "", "1.00")
     table.add_row(f"POST completions, batches of {BATCH}", f"{api_rate:,.0f} rows/s", "", "", f"{api_rate / copy_rate:.3f}")
+    table.add_row("library save of ready events (ceiling; 2 per completion)", f"{library_rate:,.0f} events/s", "", "",
+                  f"{library_rate / 2 / copy_rate:.3f}")
 
     def ms(lat: list[float], q: int) -> str:
         return f"{statistics.quantiles(lat, n=100)[q - 1] * 1000:.1f} ms"
