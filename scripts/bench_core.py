@@ -18,14 +18,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
+import benchdb
 from benchdb import create_schema, drop_schema, postgres_url
-from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
 from ce_ledger.bootstrap import build_ledger
-from ce_ledger.config import Settings
 from ce_ledger.demo import COMMITTEE
 from ce_ledger.domain.commands import Registration, Verification
 from ce_ledger.domain.details import ExamPass, PublicCourse, SpecialtyCredit, StudyTour, Teaching
@@ -71,7 +70,7 @@ def main() -> int:
         console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make bench does)[/red]")
         return 2
     schema = create_schema(url)
-    settings = Settings(database_url=f"{url}?schema={schema}", secret_key=SecretStr("bench-secret-key-0123456789abcdef0123"))
+    settings = benchdb.settings(url, schema)
     clock = lambda: datetime(2019, 3, 25, tzinfo=UTC)  # noqa: E731
     try:
         writer = build_ledger(settings, clock=clock)

@@ -26,15 +26,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
+import benchdb
 from benchdb import create_schema, drop_schema, postgres_url
-from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from api.bootstrap import build_services
 from projections.runner import RECORD_TOPICS
-from ce_ledger.config import Settings
 from ce_ledger.domain.commands import Registration
 from ce_ledger.domain.details import Degree, ExamPass, PublicCourse, SpecialtyCredit, StudyTour, Teaching
 from ce_ledger.domain.identity import check_digit
@@ -110,8 +109,7 @@ def main() -> int:
         console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make bench does)[/red]")
         return 2
     schema = create_schema(url)
-    settings = Settings(database_url=f"{url}?schema={schema}", view_upkeep="worker",
-                        secret_key=SecretStr("bench-secret-key-0123456789abcdef0123"))
+    settings = benchdb.settings(url, schema, view_upkeep="worker")
     rng = random.Random(2019)
     try:
         with build_services(settings, clock=lambda: NOW) as services:

@@ -21,14 +21,13 @@ import time
 
 import psycopg
 from bench_projections import NOW, console, generate
+import benchdb
 from benchdb import create_schema, drop_schema, postgres_url
-from pydantic import SecretStr
 from rich.progress import Progress
 from rich.table import Table
 
 from api.bootstrap import build_services
 from ce_ledger.audit.service import Audit
-from ce_ledger.config import Settings
 
 
 def raw_scan(url: str, schema: str) -> tuple[int, float]:
@@ -52,8 +51,7 @@ def main() -> int:
         console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make bench-verify does)[/red]")
         return 2
     schema = create_schema(url)
-    settings = Settings(database_url=f"{url}?schema={schema}", view_upkeep="worker",
-                        secret_key=SecretStr("bench-secret-key-0123456789abcdef0123"))
+    settings = benchdb.settings(url, schema, view_upkeep="worker")
     try:
         with build_services(settings, clock=lambda: NOW) as services:
             generate(services, professionals, random.Random(2019))

@@ -30,6 +30,16 @@ def create_schema(url: str) -> str:
     return schema
 
 
+SECRET = "bench-secret-key-0123456789abcdef0123"
+
+
+def settings(url: str, schema: str, **more):
+    """The ledger's settings on a benchmark's schema (one fixed secret key for every script)."""
+    from ce_ledger.config import Settings
+
+    return Settings(database_url=f"{url}?schema={schema}", secret_key=SECRET, **more)
+
+
 def drop_schema(url: str, schema: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
