@@ -167,12 +167,18 @@ class Providers(Mapping[str, Provider]):
         self._known: dict[str, Provider | None] = {}
 
     def __getitem__(self, code: str) -> Provider:
-        if code not in self._known:
-            self._known[code] = self._lookup(code)
-        found = self._known[code]
+        found = self.get(code)
         if found is None:
             raise KeyError(code)
         return found
+
+    def get(self, code: str, default: Any = None) -> Any:
+        # Called for every verified certificate during a rebuild: no exception on a miss.
+        try:
+            found = self._known[code]
+        except KeyError:
+            found = self._known[code] = self._lookup(code)
+        return default if found is None else found
 
     def forget(self, codes: set[str]) -> None:
         for code in codes:
