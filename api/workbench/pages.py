@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from pydantic import ValidationError
 
 from api.access import Principal, Role
@@ -47,9 +47,16 @@ def _hours(value: Decimal | None) -> str:
     return "—" if value is None else canonical(value)
 
 
+@pass_context
+def _local(context: Any, moment: Any) -> Any:
+    """A recorded time (UTC) as the ledger's users read it, in CE_LEDGER_TIMEZONE."""
+    return moment.astimezone(context["zone"]).strftime("%Y-%m-%d %H:%M") if isinstance(moment, datetime) else moment
+
+
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("api.workbench"), autoescape=select_autoescape(default=True))
     env.filters["h"] = _hours
+    env.filters["local"] = _local
     return env
 
 
@@ -57,14 +64,13 @@ TEMPLATES = _environment()
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    zone = ZoneInfo(request.app.state.services.settings.timezone)
-    TEMPLATES.filters["local"] = lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M") if isinstance(t, datetime) else t
     who = context.get("who")
     if who is not None:
         context.setdefault("csrf", session.csrf_token(request))
         context["who_label"] = f"{ROLES[who.role.value]} · {who.name}" + (f" · {who.unit}" if who.unit else "")
     html = TEMPLATES.get_template(template).render(
-        levels=LEVELS, kinds=KINDS, statuses=STATUSES, happened=HAPPENED, **context
+        levels=LEVELS, kinds=KINDS, statuses=STATUSES, happened=HAPPENED,
+        zone=ZoneInfo(request.app.state.services.settings.timezone), **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -250,9 +256,7 @@ def form_response(request: Request, who: Principal, professional_id: UUID, level
     svc = request.app.state.services
     may_see(svc, who, professional_id)
     form = assessment_form(svc.ledger, professional_id, level, year)
-    zone = ZoneInfo(svc.settings.timezone)
-    TEMPLATES.filters["local"] = lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    html = TEMPLATES.get_template("assessment_form.html").render(f=form, kinds=KINDS)
+    html = TEMPLATES.get_template("assessment_form.html").render(f=form, kinds=KINDS, zone=ZoneInfo(svc.settings.timezone))
     if pdf:
         name = f"assessment-form-{form.issued.originator_id}.pdf"
         return Response(render_pdf(html), media_type="application/pdf",
