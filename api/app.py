@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from ce_ledger.config import Settings, secret_key
 from api import problems
-from api.bootstrap import Services, build_access, build_services
+from ce_ledger.bootstrap import Services, build_services
 from api.exact import ExactRoute
 from api.routers import ledger, platform, professionals, programmes, providers, verdicts
 from api.workbench import pages
@@ -25,12 +25,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = services is None
         app.state.services = services or build_services(settings or Settings())
-        app.state.access = build_access(app.state.services.settings)
+        app.state.access = app.state.services.access
         app.state.workbench_key = session_key(secret_key(app.state.services.settings))
         try:
             yield
         finally:
-            app.state.access.close()
             await app.state.services.view.aclose()  # the async read pool lives on this event loop
             if own:
                 app.state.services.close()

@@ -22,8 +22,8 @@ from ce_ledger.config import Settings
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import Level
 from ce_ledger.imports.columns import FileKind
-from api.access import Principal, Role
-from api.bootstrap import build_access, build_services
+from ce_ledger.access import Principal, Role
+from ce_ledger.bootstrap import build_access, build_services
 from api.render import breaks_table, import_problems_table, import_summary, programme_tables, rebuild_table, replay_panel, standing_table, verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
@@ -162,9 +162,8 @@ def import_file(
 
 def _stores(settings: Settings):
     """The ledger and the token registry, whose logs a backup holds (the view is rebuilt)."""
-    from ce_ledger.bootstrap import build_ledger
-
-    return build_ledger(settings), build_access(settings)
+    services = build_services(settings, read_side=False)
+    return services.ledger, services.access
 
 
 def _expected_header(settings: Settings, counts: dict[str, int]):
@@ -196,9 +195,7 @@ def export(file: Path = typer.Argument(..., dir_okay=False, help="the JSON-lines
 
 
 def _count(recorder) -> int:
-    from ce_ledger.audit.store import RawLog
-
-    return RawLog(recorder, None).count()  # type: ignore[arg-type]
+    return recorder.count_events()
 
 
 @app.command("import-log")
@@ -249,11 +246,8 @@ def report_programmes(year: int = typer.Option(..., help="the programmes' year")
 
 
 def _audit():
-    from ce_ledger.audit.service import Audit
-    from ce_ledger.bootstrap import build_ledger
-
-    ledger = build_ledger(Settings())
-    return ledger, Audit(ledger)
+    services = build_services(Settings(), read_side=False)
+    return services, services.audit
 
 
 @app.command()
@@ -262,14 +256,14 @@ def replay(
     json: bool = typer.Option(False, "--json", help="print the replay as JSON"),
 ) -> None:
     """Re-evaluate a recorded verdict from the record versions it pinned; exit 1 unless reproduced."""
-    ledger, audit = _audit()
+    services, audit = _audit()
     try:
         result = audit.replay(verdict_id)
     except LedgerError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
     finally:
-        ledger.close()
+        services.close()
     if json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -280,13 +274,13 @@ def replay(
 @app.command()
 def verify(json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
     """Recompute every stream's hash chain, verdict pins and checkpoints; exit 1 on any break."""
-    ledger, audit = _audit()
+    services, audit = _audit()
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("verifying hash chains", total=audit.log.count())
             report = audit.verify(progress=lambda n: progress.advance(task, n))
     finally:
-        ledger.close()
+        services.close()
     if json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -303,11 +297,11 @@ def verify(json: bool = typer.Option(False, "--json", help="print the report as 
 @app.command()
 def checkpoint(by: str = typer.Option("cli", help="who records it")) -> None:
     """Record a Merkle root over every stream head now; publish the root it prints."""
-    ledger, audit = _audit()
+    services, audit = _audit()
     try:
         recorded = audit.checkpoint(by=by)
     finally:
-        ledger.close()
+        services.close()
     console.print(f"checkpoint {recorded.originator_version}: position {recorded.position}, "
                   f"{recorded.streams} streams\nroot [bold]{recorded.root}[/bold]")
 
@@ -318,14 +312,14 @@ def prove(
     checkpoint: int | None = typer.Option(None, help="checkpoint number (default: the latest)"),
 ) -> None:
     """Print an inclusion proof (JSON) of a stream's head in a checkpoint; docs/audit.md checks it."""
-    ledger, audit = _audit()
+    services, audit = _audit()
     try:
         proof = audit.prove(stream_id, checkpoint)
     except LedgerError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
     finally:
-        ledger.close()
+        services.close()
     typer.echo(json_module.dumps({"checkpoint": proof.checkpoint, **proof.to_dict()}, indent=2))
 
 
@@ -373,10 +367,10 @@ def serve(
     """Run the HTTP API (uvicorn) on the configured store."""
     settings = Settings()
     if demo:
-        with build_services(settings) as services:
-            loaded = demo_data.load(services.ledger)
-            demo_data.load_programmes(services.ledger)
-        access = build_access(settings)
+        services = build_services(settings)
+        loaded = demo_data.load(services.ledger)
+        demo_data.load_programmes(services.ledger)
+        access = services.access
         table = Table(title="demo tokens (new each start; only their hashes are stored)")
         table.add_column("role")
         table.add_column("token")
@@ -386,7 +380,7 @@ def serve(
         ):
             token = access.issue(Principal(role=role, unit=unit, professional_id=pid, name="demo"))
             table.add_row(role.value + (f" ({unit})" if unit else "") + (f" ({pid})" if pid else ""), token)
-        access.close()
+        services.close()
         console.print(table)
     console.print(f"API docs: [bold]http://{host}:{port}/docs[/bold]   (OpenAPI: http://{host}:{port}/openapi.json)")
     console.print(f"Workbench (审验工作台): [bold]http://{host}:{port}/workbench/[/bold]   (sign in with a token)")

@@ -9,8 +9,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.access import Principal, Role
-from api.bootstrap import Services
+from ce_ledger.access import Principal, Role
+from ce_ledger.bootstrap import Services
 
 bearer = HTTPBearer(auto_error=False, description="a token from `ce-ledger tokens issue`")
 
@@ -54,7 +54,7 @@ def require(*roles: Role):
 
 
 def record_unit(svc: Services, professional_id: UUID) -> str:
-    return svc.ledger.professional(professional_id, for_update=False).registration.employer_unit
+    return svc.ledger.professional(professional_id, copy=False).registration.employer_unit
 
 
 def may_enter(svc: Services, who: Principal, professional_id: UUID) -> None:

@@ -46,7 +46,7 @@ from ce_ledger.domain.events import (
 from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided
 from ce_ledger.rules.ruleset import RuleSet
-from projections.log import LogReader, LogRow
+from ce_ledger.storage import LogRow
 from projections.rows import ActivityRow, Changes, Projector, Providers
 from projections.view import NoView, TotalsView, tracking_name
 
@@ -86,32 +86,34 @@ def _no_gc() -> Iterator[None]:
 
 def _build_part_process(settings: Settings, version: int, end: int, part: int, parts: int, messages: Any) -> None:
     """A helper process of a partitioned rebuild: its own connections, its share of streams."""
-    from ce_ledger.bootstrap import build_ledger
-    from projections.bootstrap import build_projection, build_view
+    from ce_ledger.bootstrap import build_ledger, build_read_side
 
     # The parent has created every table; helpers creating them "if not exists" at the
     # same moment can collide in PostgreSQL's catalogue.
     os.environ["CREATE_TABLE"] = "n"
     try:
-        ledger, view = build_ledger(settings), build_view(settings, create_tables=False)
-        projection = build_projection(ledger, view, settings)
-        applied = projection.build_part(version, end, part, parts, lambda p: messages.put(("progress", part, p)))
+        ledger = build_ledger(settings)
+        read = build_read_side(settings, ledger, create_tables=False)
+        applied = read.projection.build_part(version, end, part, parts, lambda p: messages.put(("progress", part, p)))
         ledger.close()
-        view.datastore.close()
+        read.close()
         messages.put(("done", part, applied))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises
         messages.put(("error", part, traceback.format_exc()))
 
 
 class TotalsProjection:
-    def __init__(self, ledger: Ledger, view: TotalsView, rule_set: RuleSet, *, batch_size: int = 1000):
+    def __init__(
+        self, ledger: Ledger, view: TotalsView, rule_set: RuleSet, *, batch_size: int = 1000,
+        settings: Settings | None = None,
+    ):
         self.ledger = ledger
         self.view = view
         self.rule_set = rule_set
         self.projector = Projector(rule_set, Providers(self._provider))
-        self.log = LogReader(ledger.recorder)
+        self.log = ledger.recorder  # the storage adapter's log pages
         self.batch_size = batch_size
-        self.settings: Settings | None = None  # lets a rebuild start helper processes
+        self.settings = settings  # lets a rebuild start helper processes
         self._lock = threading.Lock()  # one catch-up at a time in this process
 
     # -- versions -------------------------------------------------------------------------
@@ -159,7 +161,7 @@ class TotalsProjection:
         unused version behind, never a current one. (Memory: about 1 KB per activity.)
         """
         version = self.view.create_version(self.rule_set.id, self.rule_set.digest)
-        end = self.log.end()
+        end = self.log.log_end()
         if parts is None:
             big = self.log.partitionable and end > PARTITION_FROM and self.settings is not None
             parts = REBUILD_PARTS if big else 1
@@ -231,6 +233,11 @@ class TotalsProjection:
 
     # -- catching up ----------------------------------------------------------------------
 
+    def follow_save(self, position: int) -> None:
+        """The ledger's save subscriber (wired in the composition root when the view is
+        kept inline): apply everything up to and including ``position``."""
+        self.catch_up()
+
     def catch_up(self, version: int | None = None, progress: Callable[[int], None] | None = None) -> int:
         """Apply everything recorded so far; returns how many events were applied."""
         with self._lock:
@@ -254,13 +261,13 @@ class TotalsProjection:
         position moves to that end, past any trailing key rows, and a reader waiting
         for one of those positions is not left waiting.
         """
-        end = self.log.end() if end is None else end
+        end = self.log.log_end() if end is None else end
         if end <= position:
             return [], position
         # A bounded id range keeps the plan an index range scan: with the topic filter
         # alone PostgreSQL may sort everything after ``position`` for every page.
         stop = min(end, position + 2 * limit * part[1])
-        notifications = self.log.page(position, stop, FOLLOWED_TOPICS, limit, part)
+        notifications = self.log.log_page(position, stop, FOLLOWED_TOPICS, limit, part)
         return notifications, notifications[-1].id if len(notifications) == limit else stop
 
     def _apply_next(self, version: int) -> tuple[int | None, int]:
@@ -269,7 +276,7 @@ class TotalsProjection:
             with attempt:
                 with self.view.transaction(commit=True) as c:
                     self.view.lock(c, version)
-                    position = self.view._max_tracking_id(tracking_name(version), c) or 0  # type: ignore[attr-defined]
+                    position = self.view.position_in(c, tracking_name(version))
                     notifications, last = self._page(position, self.batch_size)
                     if last == position:
                         return None, 0
@@ -283,7 +290,7 @@ class TotalsProjection:
             with attempt:
                 with self.view.transaction(commit=True) as c:
                     self.view.lock(c, version)
-                    position = self.view._max_tracking_id(tracking_name(version), c) or 0  # type: ignore[attr-defined]
+                    position = self.view.position_in(c, tracking_name(version))
                     fresh = [n for n in notifications if n.id > position]
                     if fresh:
                         self._apply(c, version, fresh, fresh[-1].id)
@@ -322,7 +329,7 @@ class TotalsProjection:
         for row in rows:
             by_person.setdefault(row.professional_id, []).append(row.activity_id)
         for pid, activity_ids in by_person.items():
-            record = self.ledger.professional(UUID(pid), for_update=False)
+            record = self.ledger.professional(UUID(pid), copy=False)
             for activity_id in activity_ids:
                 row = changes.activities[activity_id]
                 if row.decoded is None:
@@ -339,7 +346,7 @@ class TotalsProjection:
                 pid = event.originator_id
                 wanted[pid] = max(wanted.get(pid, 0), event.originator_version)
         for pid, version in wanted.items():
-            record = self.ledger.professional(pid, version, for_update=False)
+            record = self.ledger.professional(pid, version, copy=False)
             for event in decisions:
                 row = changes.activities.get(str(event.activity_id))
                 if event.originator_id == pid and row is not None and row.decoded is None:

@@ -25,11 +25,11 @@ from operator import attrgetter
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.rows import tuple_row
 
 from ce_ledger.domain.values import canonical
+from ce_ledger.storage import postgres as pg_store
+from ce_ledger.storage import sqlite as sqlite_store
 from projections.rows import ActivityRow, Changes, PersonRow, ProgrammeRow, YearRow
 
 APPLICATION = "ledger"  # the application whose log the view follows
@@ -216,7 +216,7 @@ class TotalsView:
         self._upsert(c, p + "_years", YEAR_COLUMNS, ("professional_id", "year"),
                      (changes.years[k] for k in changes.dirty_years))
         self._upsert(c, p + "_programmes", PROGRAMME_COLUMNS, ("code",), changes.programmes.values())
-        self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+        self.track(c, tracking)  # type: ignore[attr-defined]
 
     def insert_all(self, version: int, changes: Changes) -> None:
         """Add rows to a version being built (see ``TotalsProjection.rebuild``)."""
@@ -230,7 +230,7 @@ class TotalsView:
 
     def set_position(self, tracking: Tracking) -> None:
         with self.transaction(commit=True) as c:
-            self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+            self.track(c, tracking)  # type: ignore[attr-defined]
 
     def _insert(self, c: Any, table: str, columns: Sequence[str], rows: Iterable[Any]) -> None:
         values = self._values(columns, rows)
@@ -366,14 +366,14 @@ class TotalsView:
         return out
 
 
-class SQLiteTotalsView(TotalsView, SQLiteTrackingRecorder):
+class SQLiteTotalsView(TotalsView, sqlite_store.TrackingRecorder):
     placeholder = "?"
 
     def table(self, name: str) -> str:
         return name
 
 
-class PostgresTotalsView(TotalsView, PostgresTrackingRecorder):
+class PostgresTotalsView(TotalsView, pg_store.TrackingRecorder):
     def table(self, name: str) -> str:
         return f'"{self.datastore.schema}"."{name}"'
 

@@ -151,7 +151,7 @@ def library_ceiling(pg: str, secret: str) -> float:
     """Events/s the library's own insert stores when handed 1,000 ready events at a time:
     the ceiling of any ingest through it (each completion is two events). In a schema of its
     own: these events belong to no registered person."""
-    from ce_ledger.application import _Pending
+    from ce_ledger.services.base import Events
     from ce_ledger.bootstrap import build_ledger
     from ce_ledger.config import Settings
     from ce_ledger.domain.events import PublicCourseCompleted
@@ -167,7 +167,7 @@ def library_ceiling(pg: str, secret: str) -> float:
         batches = [ready() for _ in range(10)]
         started = time.perf_counter()
         for events in batches:
-            ledger.save(_Pending(events))
+            ledger.save(Events(events))
         return 10_000 / (time.perf_counter() - started)
     finally:
         ledger.close()

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from api.bootstrap import build_services
+from ce_ledger.bootstrap import build_services
 from projections.runner import RECORD_TOPICS
 from ce_ledger.domain.commands import Registration
 from ce_ledger.domain.details import Degree, ExamPass, PublicCourse, SpecialtyCredit, StudyTour, Teaching

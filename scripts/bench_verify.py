@@ -26,7 +26,7 @@ from benchdb import create_schema, drop_schema, postgres_url
 from rich.progress import Progress
 from rich.table import Table
 
-from api.bootstrap import build_services
+from ce_ledger.bootstrap import build_services
 from ce_ledger.audit.service import Audit
 
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from api.access import Principal, Role
+from ce_ledger.access import Principal, Role
 from tests.builders import id_number
 
 UNIT, OTHER_UNIT = "U-1", "U-2"

@@ -60,7 +60,7 @@ def ledger(settings, clock):
 @pytest.fixture
 def services(settings, clock):
     """Ledger and totals view; the view kept current inside each write, on both stores."""
-    from api.bootstrap import build_services
+    from ce_ledger.bootstrap import build_services
 
     built = build_services(settings.model_copy(update={"view_upkeep": "inline"}), clock=clock)
     yield built

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from api.access import Principal, Role
-from api.bootstrap import build_access, build_services
+from ce_ledger.access import Principal, Role
+from ce_ledger.bootstrap import build_access, build_services
 from ce_ledger import demo
 from ce_ledger.audit.service import Audit
 from ce_ledger.backup import Header, RestoreRefused, export_log, key_check, restore_log

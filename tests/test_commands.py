@@ -329,7 +329,7 @@ def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, cloc
         def read(for_update: bool) -> None:
             try:
                 while not done.is_set():
-                    record = ledger.professional(pid, for_update=for_update)
+                    record = ledger.professional(pid, copy=for_update)
                     assert len(record.activities) == record.version - 1
                     ledger.evaluate(pid, Level.INTERMEDIATE, 2019)
             except BaseException as e:  # noqa: BLE001 - reported below

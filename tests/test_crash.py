@@ -17,7 +17,7 @@ import httpx
 import psycopg
 import pytest
 
-from api.bootstrap import build_services
+from ce_ledger.bootstrap import build_services
 from ce_ledger.audit.service import Audit
 from ce_ledger.config import Settings
 from ce_ledger.domain.events import ActivityKeyReserved, PublicCourseCompleted

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from fastapi.testclient import TestClient
 
-from api.access import Principal, Role
+from ce_ledger.access import Principal, Role
 from api.app import create_app
 from ce_ledger.domain.commands import Voiding
 from ce_ledger.domain.details import SpecialtyCredit

@@ -9,7 +9,7 @@ import sys
 import time
 from datetime import date, timedelta
 
-from api.bootstrap import build_services
+from ce_ledger.bootstrap import build_services
 from tests.builders import VERIFIED, public, registration, specialty
 
 

@@ -218,7 +218,7 @@ def test_readers_see_the_old_version_until_the_new_one_is_complete(services):
 
 
 def test_a_worker_follows_the_log_and_a_reader_can_wait_for_its_write(settings, clock):
-    from api.bootstrap import build_services
+    from ce_ledger.bootstrap import build_services
 
     with build_services(settings.model_copy(update={"view_upkeep": "worker"}), clock=clock) as services:
         pid = services.ledger.register(registration()).professional_id

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from ce_ledger.audit.checkpoint import CheckpointRecorded
 from ce_ledger.audit.service import VerificationReport
-from api.access import Principal, Role
+from ce_ledger.access import Principal, Role
 from api.deps import Services_, require
 from api.exact import ExactRoute
 from api.problems import responses

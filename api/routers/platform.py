@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
-from api.access import Principal, Role
+from ce_ledger.access import Principal, Role
 from api.deps import Services_, require
 from api.exact import ExactRoute
 from api.problems import FieldProblem, field_problems, responses

@@ -16,8 +16,8 @@ from ce_ledger.domain.details import ActivityDetails, ExamPass, SpecialtyCredit,
 from ce_ledger.domain.errors import InvalidInput
 from ce_ledger.domain.professional import Outcome
 from ce_ledger.domain.values import Level
-from api.access import Principal, Role
-from api.bootstrap import Services
+from ce_ledger.access import Principal, Role
+from ce_ledger.bootstrap import Services
 from api.deps import Principal_, Services_, may_enter, may_see, require
 from api.exact import ExactRoute
 from api.problems import responses

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from api.access import Principal, Role
+from ce_ledger.access import Principal, Role
 from api.deps import Principal_, Services_, require
 from api.exact import ExactRoute
 from api.problems import responses

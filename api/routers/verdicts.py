@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 
 from ce_ledger.domain.verdicts import VerdictIssued
-from api.access import Principal, Role
+from ce_ledger.access import Principal, Role
 from api.deps import Principal_, Services_, may_see, require
 from api.exact import ExactRoute
 from api.problems import responses

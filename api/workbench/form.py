@@ -60,7 +60,7 @@ def assessment_form(ledger: Ledger, professional_id: UUID, level: Level, evaluat
             "(POST /v1/professionals/{id}/verdicts); the form shows a recorded verdict so that it can be replayed",
         )
     issued = ledger.verdict(filed[-1].verdict_id)
-    reg = ledger.professional(professional_id, for_update=False).registration
+    reg = ledger.professional(professional_id, copy=False).registration
     return AssessmentForm(reg.name, reg.masked_id, reg.series.name, reg.employer_unit, issued)
 
 

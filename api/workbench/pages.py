@@ -16,11 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from pydantic import ValidationError
 
-from api.access import Principal, Role
+from ce_ledger.access import Principal, Role
 from api.deps import may_see
 from api.workbench import session
 from api.workbench.form import KINDS, LEVELS, assessment_form, render_pdf
-from ce_ledger.audit.service import Audit
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.identity import normalise_id_number
 from ce_ledger.domain.values import Level, canonical
@@ -157,7 +156,7 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
         return render(request, "home.html", 422, who=who, level="intermediate", year=2019,
                       problem=f"公民身份号码有误：{e}")
     may_see(svc, who, pid)
-    svc.ledger.professional(pid, for_update=False)  # NotFound is shown as such
+    svc.ledger.professional(pid, copy=False)  # NotFound is shown as such
     return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)
 
 
@@ -175,7 +174,7 @@ def professional(request: Request, who: Principal, professional_id: UUID,
                  level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019) -> HTMLResponse:
     svc = request.app.state.services
     may_see(svc, who, professional_id)
-    record = svc.ledger.professional(professional_id, for_update=False)
+    record = svc.ledger.professional(professional_id, copy=False)
     problem = standing = None
     bars: list[tuple[str, str, str, str]] = []
     try:
@@ -215,7 +214,7 @@ def verdict(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
     svc = request.app.state.services
     issued = svc.ledger.verdict(verdict_id)
     may_see(svc, who, issued.professional_id)
-    name = svc.ledger.professional(issued.professional_id, for_update=False).registration.name
+    name = svc.ledger.professional(issued.professional_id, copy=False).registration.name
     return render(request, "verdict.html", who=who, issued=issued, v=issued.verdict, name=name, changed=set(),
                   may_replay=who.role in (Role.COMMITTEE, Role.AUDITOR))
 
@@ -225,7 +224,7 @@ def verdict(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
 def replay(request: Request, who: Principal, verdict_id: UUID, csrf: Annotated[str, Form()] = "") -> HTMLResponse:
     session.check_csrf(request, csrf)
     _require(who, Role.COMMITTEE, Role.AUDITOR)
-    return render(request, "replay.html", who=who, replay=Audit(request.app.state.services.ledger).replay(verdict_id))
+    return render(request, "replay.html", who=who, replay=request.app.state.services.audit.replay(verdict_id))
 
 
 # -- a unit's staff -------------------------------------------------------------------------

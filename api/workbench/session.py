@@ -15,7 +15,7 @@ import secrets
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from api.access import Principal, token_digest
+from ce_ledger.access import Principal, token_digest
 
 COOKIE = "ce_ledger_session"
 MAX_AGE = 8 * 3600  # a working day

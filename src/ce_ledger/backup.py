@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier
+from ce_ledger.storage import LedgerRecorder as ApplicationRecorder
 
 FORMAT = "ce-ledger-log/1"
 PAGE = 5_000
@@ -147,30 +145,6 @@ def _write(recorders: dict[str, ApplicationRecorder], batch: list[tuple[str, tup
             raise RestoreRefused(f"an event of unknown application {app!r}")
         by_app.setdefault(app, []).append(row)
     for app, rows in by_app.items():
-        _insert_with_positions(recorders[app], rows)
+        recorders[app].insert_with_positions(rows)
         done[app] += len(rows)
     batch.clear()
-
-
-def _insert_with_positions(recorder: ApplicationRecorder, rows: list[tuple]) -> None:
-    """Below the library on purpose: its insert numbers rows itself, and a restore must keep
-    the source's numbers (PostgreSQL's sequence leaves gaps that checkpoints refer past)."""
-    if isinstance(recorder, PostgresApplicationRecorder):
-        table = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
-        with recorder.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as c:
-            c.executemany(
-                SQL("INSERT INTO {} (notification_id, originator_id, originator_version, topic, state) "
-                    "VALUES (%s, %s, %s, %s, %s)").format(table),
-                rows,
-            )
-            c.execute(
-                SQL("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)"),
-                (f'"{recorder.datastore.schema}"."{recorder.events_table_name}"', max(r[0] for r in rows)),
-            )
-        return
-    with recorder.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
-        c.executemany(
-            f"INSERT INTO {recorder.events_table_name} (rowid, originator_id, originator_version, topic, state) "  # type: ignore[attr-defined]
-            "VALUES (?, ?, ?, ?, ?)",
-            [(n, oid.hex, version, topic, state) for n, oid, version, topic, state in rows],
-        )

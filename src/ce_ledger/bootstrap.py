@@ -1,16 +1,136 @@
-"""The write side's composition root: settings in, a configured ledger out."""
+"""The composition root: settings in, everything the ledger runs on out.
+
+The HTTP API, the workbench, the command line, the projection worker and a rebuild's
+helper processes all receive what ``build_services`` (or, for a tool that needs only
+part of it, ``build_ledger``/``build_access``/``build_read_side``) built here; none of
+them constructs a store, an application or a view itself.
+
+Each store has its own settings: the ledger's event store, the token registry (its
+own small application and table), and the totals view (on SQLite its own file, so a
+rebuild never touches the ledger's).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+
+from ce_ledger.access import AccessRegistry
 from ce_ledger.application import Ledger
+from ce_ledger.audit.service import Audit
 from ce_ledger.config import Settings, persistence_env, secret_key
+from ce_ledger.rules.published import PUBLISHED
+from projections.queries import Totals
+from projections.runner import TotalsProjection
+from projections.view import PostgresTotalsView, SQLiteTotalsView, TotalsView
 
 
-def build_ledger(settings: Settings | None = None, **overrides) -> Ledger:
+@dataclass
+class ReadSide:
+    view: TotalsView
+    projection: TotalsProjection
+    totals: Totals
+
+    def close(self) -> None:
+        self.view.datastore.close()  # type: ignore[attr-defined]
+
+
+@dataclass
+class Services:
+    """Everything, built once: what the API's lifespan and each CLI command hold."""
+
+    settings: Settings
+    ledger: Ledger
+    audit: Audit
+    access: AccessRegistry
+    read: ReadSide | None = None
+
+    @property
+    def view(self) -> TotalsView:
+        return self._read.view
+
+    @property
+    def projection(self) -> TotalsProjection:
+        return self._read.projection
+
+    @property
+    def totals(self) -> Totals:
+        return self._read.totals
+
+    @property
+    def _read(self) -> ReadSide:
+        if self.read is None:
+            raise RuntimeError("built without the read side (build_services(read_side=False))")
+        return self.read
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.access.close()
+        if self.read is not None:
+            self.read.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _sibling(settings: Settings, env: dict[str, str], suffix: str) -> dict[str, str]:
+    """On SQLite, a store of its own in a file beside the ledger's."""
+    path = settings.sqlite_path
+    env["SQLITE_DBNAME"] = str(path.with_name(path.stem + suffix + path.suffix))
+    return env
+
+
+def build_ledger(settings: Settings | None = None, **overrides: Any) -> Ledger:
     settings = settings or Settings()
-    return Ledger(
-        persistence_env(settings),
-        secret_key=secret_key(settings),
-        timezone=settings.timezone,
-        **overrides,
-    )
+    return Ledger(persistence_env(settings), secret_key=secret_key(settings), timezone=settings.timezone, **overrides)
+
+
+def build_access(settings: Settings) -> AccessRegistry:
+    """The token registry: its own small application (PostgreSQL table ``access_events``)."""
+    env = persistence_env(settings)
+    if settings.is_sqlite:
+        _sibling(settings, env, ".access")
+    else:
+        env["POSTGRES_POOL_SIZE"] = "2"
+    return AccessRegistry(env)
+
+
+def build_view(settings: Settings, *, create_tables: bool = True) -> TotalsView:
+    env = persistence_env(settings)
+    if not create_tables:
+        env["CREATE_TABLE"] = "n"
+    if settings.is_sqlite:
+        _sibling(settings, env, ".views")  # rebuilding or deleting the view never touches the ledger
+        view_class: type[TotalsView] = SQLiteTotalsView
+    else:
+        env["POSTGRES_POOL_SIZE"] = "4"
+        view_class = PostgresTotalsView
+    factory = InfrastructureFactory.construct(Environment("totals", env))
+    return factory.tracking_recorder(view_class)  # type: ignore[arg-type]
+
+
+def build_read_side(settings: Settings, ledger: Ledger, *, create_tables: bool = True) -> ReadSide:
+    """The totals view, the projection that keeps it, and the queries it answers."""
+    view = build_view(settings, create_tables=create_tables)
+    projection = TotalsProjection(ledger, view, PUBLISHED.get(settings.view_rule_set), settings=settings)
+    return ReadSide(view, projection, Totals(view))
+
+
+def build_services(settings: Settings | None = None, *, read_side: bool = True, **ledger_overrides: Any) -> Services:
+    settings = settings or Settings()
+    ledger = build_ledger(settings, **ledger_overrides)
+    services = Services(settings, ledger, Audit(ledger), build_access(settings))
+    if read_side:
+        read = services.read = build_read_side(settings, ledger)
+        read.projection.ensure_current()
+        if settings.upkeep == "inline":
+            # The read side subscribes to the ledger's saves: on SQLite, which has no
+            # subscriptions, a write returns only once the view shows it.
+            ledger.subscribe(read.projection.follow_save)
+    return services

@@ -86,7 +86,7 @@ def _store_env(settings: Settings) -> dict[str, str]:
         path = settings.sqlite_path
         path.parent.mkdir(parents=True, exist_ok=True)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": "ce_ledger.storage.sqlite",
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
@@ -97,7 +97,7 @@ def _store_env(settings: Settings) -> dict[str, str]:
         )
     query = parse_qs(url.query)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "ce_ledger.storage.postgres",
         "POSTGRES_DBNAME": url.path.lstrip("/"),
         "POSTGRES_HOST": url.hostname or "localhost",
         "POSTGRES_PORT": str(url.port or 5432),

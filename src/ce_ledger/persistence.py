@@ -8,12 +8,8 @@ pass in pydantic-core) — the hot path of every load and every projection.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent, Transcoder
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel, ValidationError
 
@@ -73,37 +69,3 @@ PYDANTIC_ENV: dict[str, str] = {
     "MAPPER_TOPIC": get_topic(PydanticMapper),
     "TRANSCODER_TOPIC": get_topic(UnusedTranscoder),
 }
-
-
-class StreamReader:
-    """The events of many streams after given versions, in one query.
-
-    The library reads one stream per query; a platform batch touches hundreds of
-    records, and one query each was most of a batch's time (``scripts/bench_api.py``).
-    On PostgreSQL this joins the wanted (stream, version) pairs against the library's
-    own events table; on SQLite, where a query costs no round trip, it asks the
-    recorder stream by stream.
-    """
-
-    def __init__(self, recorder: Any):
-        self.recorder = recorder
-        self._postgres = isinstance(recorder, PostgresApplicationRecorder)
-        if self._postgres:
-            self._query = SQL(
-                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-                "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, after) "
-                "JOIN {schema}.{table} e ON e.originator_id = k.id AND e.originator_version > k.after "
-                "ORDER BY e.originator_id, e.originator_version"
-            ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-
-    def after(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
-        found: dict[UUID, list[StoredEvent]] = {}
-        if not self._postgres:
-            for stream, version in versions.items():
-                found[stream] = list(self.recorder.select_events(stream, gt=version))
-            return found
-        with self.recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self._query, (list(versions), list(versions.values())))
-            for oid, version, topic, state in curs.fetchall():
-                found.setdefault(oid, []).append(StoredEvent(oid, version, topic, bytes(state)))
-        return found

@@ -19,7 +19,6 @@ from ce_ledger.audit.checkpoint import CHECKPOINTS, CheckpointRecorded, leaf
 from ce_ledger.audit.replay import Replay, changes_since, rule_set_note
 from ce_ledger.audit.store import RawLog
 from ce_ledger.audit.verification import Break, Head, Row, check_stream, pin_breaks
-from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.values import Value
 from ce_ledger.domain.verdicts import Pin
@@ -119,15 +118,11 @@ class Audit:
             explanation = f"not reproduced: {note}"
         else:
             pin = issued.pins[0]
-            record_then = self.ledger.professional(pin.stream_id, pin.version, for_update=False)
-            pinned = {p.stream_id: p.version for p in issued.pins if p.role == "provider"}
-            providers_then = self.ledger.providers_of(record_then, pinned)
-            then = rules.evaluate(record_then, recorded.level, recorded.evaluation_year, providers_then)
+            then, now = self.ledger.evaluate_pinned(issued, rules)
             recomputed = then.fingerprint
-            now_record = self.ledger.professional(pin.stream_id, for_update=False)
-            providers_now = self.ledger.providers_of(now_record)
-            now = rules.evaluate(now_record, recorded.level, recorded.evaluation_year, providers_now)
-            changes = changes_since(then, now, now_record, providers_now, pinned)
+            now_record = self.ledger.professional(pin.stream_id, copy=False)
+            pinned = {p.stream_id: p.version for p in issued.pins if p.role == "provider"}
+            changes = changes_since(then, now, now_record, self.ledger.providers_of(now_record), pinned)
             if recomputed == issued.fingerprint:
                 explanation = (
                     f"reproduced: record version {pin.version} under rule-set {recorded.rule_set.id} "
@@ -153,11 +148,9 @@ class Audit:
         """Record the Merkle root over every stream head at the current position."""
         position = self.ledger.position()
         root, leaves = self._root_at(position)
-        head = self._checkpoints()[-1:]
-        event = CheckpointRecorded.sealed(
-            originator_id=CHECKPOINTS,
-            originator_version=head[0].originator_version + 1 if head else 1,
-            previous_digest=head[0].digest if head else GENESIS,
+        event = self.ledger.next_event(
+            CheckpointRecorded,
+            CHECKPOINTS,
             recorded_at=self.ledger.clock(),
             position=position,
             streams=len(leaves),

@@ -43,6 +43,18 @@ class LedgerEvent(Value):
         draft = cls(previous_digest=previous_digest, digest=GENESIS, **fields)
         return draft.model_copy(update={"digest": draft.content_digest()})
 
+    @classmethod
+    def next_in_chain(cls, stream_id: UUID, head: tuple[int, str] | None = None, **fields: Any) -> Self:
+        """The event after ``head`` (the stream's last version and digest; None: the stream
+        is new), sealed and linked to it. Every event of a chained stream is made here."""
+        version, digest = head or (0, GENESIS)
+        return cls.sealed(originator_id=stream_id, originator_version=version + 1, previous_digest=digest, **fields)
+
+    @property
+    def link(self) -> tuple[int, str]:
+        """What the next event of this stream links to: this version and digest."""
+        return self.originator_version, self.digest
+
     def content_digest(self) -> str:
         """What ``digest`` must be for this content; a stored event whose digest differs was altered."""
         return event_digest(type(self).__name__, self.model_dump(mode="json", exclude={"digest"}))

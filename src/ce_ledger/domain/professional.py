@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID, uuid5
 
+from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.details import MAX_HOURS_TAUGHT_PER_DAY, ActivityDetails, Teaching
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
@@ -97,7 +98,7 @@ def activity_id_for(professional_id: UUID, details: ActivityDetails, generation:
 
 
 @dataclass
-class Professional:
+class Professional(Chained):
     id: UUID
     version: int
     registration: ProfessionalRegistered
@@ -132,9 +133,8 @@ class Professional:
         now: datetime,
         today: date,
     ) -> Professional:
-        event = ProfessionalRegistered.sealed(
-            originator_id=professional_id,
-            originator_version=1,
+        event = ProfessionalRegistered.next_in_chain(
+            professional_id,
             recorded_at=now,
             masked_id=masked_id,
             name=name,
@@ -194,7 +194,7 @@ class Professional:
             EVENT_FOR_DETAILS[type(details)],
             activity_id=activity_id,
             **{name: getattr(details, name) for name in type(details).model_fields},
-            now=now,
+            recorded_at=now,
         )
         return Outcome(activity_id, "recorded")
 
@@ -228,7 +228,7 @@ class Professional:
                 f"{earlier.decided_by}; a decision is final, correct it with a void (reading 12)",
             )
         self._trigger(
-            wanted, activity_id=activity_id, decided_by=by, reason=reason, decided_on=today, now=now
+            wanted, activity_id=activity_id, decided_by=by, reason=reason, decided_on=today, recorded_at=now
         )
         return Outcome(activity_id, "recorded")
 
@@ -259,7 +259,7 @@ class Professional:
             reason=reason,
             decision_ref=decision_ref,
             decided_on=today,
-            now=now,
+            recorded_at=now,
         )
         return Outcome(activity_id, "recorded")
 
@@ -283,17 +283,6 @@ class Professional:
 
     # -- events ------------------------------------------------------------------
 
-    def _trigger(self, event_class: type[LedgerEvent], *, now: datetime, **fields: object) -> None:
-        event = event_class.sealed(
-            originator_id=self.id,
-            originator_version=self.version + 1,
-            recorded_at=now,
-            previous_digest=self.head_digest,
-            **fields,
-        )
-        self.apply(event)
-        self._pending.append(event)
-
     def __deepcopy__(self, memo: dict) -> Professional:
         # Events are frozen and shared; only the containers and activities change.
         copy = Professional(self.id, self.version, self.registration, head_digest=self.head_digest)
@@ -303,12 +292,7 @@ class Professional:
         copy.keys = {k: list(v) for k, v in self.keys.items()}
         return copy
 
-    def collect_events(self) -> list[LedgerEvent]:
-        """The library's ``CollectEventsProtocol``: ``app.save(professional)`` stores these."""
-        events, self._pending = self._pending, []
-        return events
-
-    def apply(self, event: LedgerEvent) -> None:
+    def _mutate(self, event: LedgerEvent) -> None:
         # Plain isinstance tests: this runs once per stored event on every load.
         if isinstance(event, ActivityRecorded):
             self.activities[event.activity_id] = Activity(event)
@@ -319,8 +303,6 @@ class Professional:
             self.activities[event.activity_id].decision = event
         else:
             raise TypeError(f"a professional's record has no event {type(event).__name__}")
-        self.version = event.originator_version
-        self.head_digest = event.digest
 
 
 def project_professional(

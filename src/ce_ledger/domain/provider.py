@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import ClassVar, Literal
 from uuid import UUID, uuid5
 
+from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.errors import Conflict, InvalidInput
 from ce_ledger.domain.events import LedgerEvent
@@ -145,7 +146,7 @@ class StandingOn:
 
 
 @dataclass
-class Provider:
+class Provider(Chained):
     id: UUID
     version: int
     code: str
@@ -175,8 +176,8 @@ class Provider:
         by: str, now: datetime, today: date,
     ) -> Provider:
         _not_future("effective_on", effective_on, today)
-        event = ProviderAccredited.sealed(
-            originator_id=provider_stream(code), originator_version=1, recorded_at=now, code=code,
+        event = ProviderAccredited.next_in_chain(
+            provider_stream(code), recorded_at=now, code=code,
             name=name, level=level, effective_on=effective_on, decided_by=by, decision_ref=decision_ref,
         )
         provider = project_provider(None, [event])
@@ -231,13 +232,10 @@ class Provider:
                     f"disqualification comes only after the deadline to rectify, "
                     f"{order.deadline.isoformat()} (§1(4): 在规定时间内仍然达不到整改要求的)",
                 )
-        event = event_class.sealed(
-            originator_id=self.id, originator_version=self.version + 1, recorded_at=now,
-            previous_digest=self.head_digest, code=self.code, effective_on=change.effective_on,
+        self._trigger(
+            event_class, recorded_at=now, code=self.code, effective_on=change.effective_on,
             decided_by=by, decision_ref=change.decision_ref, **fields,
         )
-        self.apply(event)
-        self._pending.append(event)
         return "recorded"
 
     # -- events ------------------------------------------------------------------
@@ -246,16 +244,10 @@ class Provider:
         # Events are frozen and shared; only the list of decisions grows.
         return Provider(self.id, self.version, self.code, self.name, self.level, list(self.decisions), self.head_digest)
 
-    def apply(self, event: LedgerEvent) -> None:
+    def _mutate(self, event: LedgerEvent) -> None:
         if not isinstance(event, ProviderDecided):
             raise TypeError(f"a provider's record has no event {type(event).__name__}")
         self.decisions.append(event)
-        self.version = event.originator_version
-        self.head_digest = event.digest
-
-    def collect_events(self) -> list[LedgerEvent]:
-        events, self._pending = self._pending, []
-        return events
 
 
 def project_provider(provider: Provider | None, events: Iterable[LedgerEvent]) -> Provider | None:

@@ -191,7 +191,7 @@ class Importer:
         for row in rows:
             if row.professional_id not in records:
                 try:
-                    records[row.professional_id] = self.ledger.professional(row.professional_id, for_update=False)
+                    records[row.professional_id] = self.ledger.professional(row.professional_id, copy=False)
                 except NotFound as e:
                     records[row.professional_id] = e
             record = records[row.professional_id]

@@ -1,0 +1,41 @@
+"""The base of every aggregate whose stream is hash-chained (a professional, a CE base).
+
+Commands *trigger* events: each is sealed after the aggregate's head, applied (the
+only place state changes, so replaying stored events rebuilds what commands saw)
+and kept until the application saves it (the library's ``collect_events``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from ce_ledger.domain.events import LedgerEvent
+
+E = TypeVar("E", bound=LedgerEvent)
+
+
+class Chained:
+    # Declared by each aggregate's dataclass.
+    id: UUID
+    version: int
+    head_digest: str
+    _pending: list[LedgerEvent]
+
+    def _trigger(self, event_class: type[E], **fields: Any) -> E:
+        event = event_class.next_in_chain(self.id, (self.version, self.head_digest), **fields)
+        self.apply(event)
+        self._pending.append(event)
+        return event
+
+    def apply(self, event: LedgerEvent) -> None:
+        self._mutate(event)
+        self.version, self.head_digest = event.link
+
+    def _mutate(self, event: LedgerEvent) -> None:
+        raise NotImplementedError
+
+    def collect_events(self) -> list[LedgerEvent]:
+        """The library's ``CollectEventsProtocol``: ``app.save(aggregate)`` stores these."""
+        events, self._pending = self._pending, []
+        return events

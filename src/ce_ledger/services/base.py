@@ -1,0 +1,172 @@
+"""What every use case shares: the event store and its cache, the clock, the chain's
+next link, retries, and who hears of a save.
+
+A lost race (another writer saved the same version first) raises the library's
+``IntegrityError``; commands retry from a fresh load, and a retried request finds its
+own earlier write and reports a duplicate, so nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.utils import strtobool
+from eventsourcing.persistence import IntegrityError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from ce_ledger.domain.events import LedgerEvent
+from ce_ledger.domain.identity import professional_id
+from ce_ledger.domain.professional import Outcome
+from ce_ledger.persistence import PYDANTIC_ENV
+from ce_ledger.rules.published import PUBLISHED
+from ce_ledger.rules.ruleset import Registry
+from ce_ledger.storage import LedgerRecorder
+from ce_ledger.storage.repository import SharedCacheRepository
+
+E = TypeVar("E", bound=LedgerEvent)
+SaveSubscriber = Callable[[int], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def retrying() -> Retrying:
+    # Random backoff so that racing writers stop colliding; 30 tries is far past
+    # what two-core contention needs, and a clear IntegrityError beats an endless loop.
+    return Retrying(
+        retry=retry_if_exception_type(IntegrityError),
+        stop=stop_after_attempt(30),
+        wait=wait_random_exponential(multiplier=0.002, max=0.1),
+        reraise=True,
+    )
+
+
+class Events:
+    """Loose events handed to ``save`` as one object: the library checks each object it
+    is given against a runtime protocol, which cost more than the insert itself for a
+    batch of hundreds of key reservations."""
+
+    id = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")  # the library files what it saves by id
+
+    def __init__(self, events: Iterable[LedgerEvent]):
+        self.events = list(events)
+
+    def collect_events(self) -> list[LedgerEvent]:
+        return self.events
+
+
+class Store(Application[UUID]):
+    name = "ledger"
+    env: ClassVar[dict[str, str]] = PYDANTIC_ENV
+    recorder: LedgerRecorder  # type: ignore[assignment]  # chosen by PERSISTENCE_MODULE (ce_ledger.storage)
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        secret_key: bytes,
+        timezone: str = "Asia/Shanghai",
+        clock: Callable[[], datetime] = utc_now,
+        rule_sets: Registry = PUBLISHED,
+    ):
+        super().__init__(env)
+        self._subscribers: list[SaveSubscriber] = []
+        self._secret_key = secret_key
+        self._zone = ZoneInfo(timezone)
+        self.clock = clock
+        self.rule_sets = rule_sets
+
+    def construct_repository(self) -> SharedCacheRepository:
+        size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return SharedCacheRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(size) if size else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+        )
+
+    @property
+    def repository(self) -> SharedCacheRepository:
+        return self._repository  # type: ignore[return-value]
+
+    # -- after a save ----------------------------------------------------------------
+
+    def subscribe(self, subscriber: SaveSubscriber) -> None:
+        """Call ``subscriber(position)`` after every save, in the saving thread.
+
+        The composition root subscribes the read side's catch-up here when the view is
+        kept inline (SQLite, which has no subscriptions): a command then returns only
+        once the view shows it.
+        """
+        self._subscribers.append(subscriber)
+
+    def _notify(self, recordings: list) -> None:  # the library's hook after each save
+        super()._notify(recordings)
+        if recordings and self._subscribers:
+            position = max(r.notification.id for r in recordings)
+            for subscriber in self._subscribers:
+                subscriber(position)
+
+    def position(self) -> int:
+        """The last position in the log: what a reader waits for after a duplicate."""
+        return self.recorder.max_notification_id() or 0
+
+    # -- time and identity ---------------------------------------------------------------
+
+    def now(self) -> tuple[datetime, date]:
+        """Transaction time in UTC, and "today" where the ledger's users live."""
+        moment = self.clock()
+        return moment, moment.astimezone(self._zone).date()
+
+    def professional_id_for(self, id_number: str) -> UUID:
+        """The stream id of a (validated, normalised) ID number; reads nothing."""
+        return professional_id(id_number, self._secret_key)
+
+    # -- reading streams -------------------------------------------------------------------
+
+    def aggregate(self, stream: UUID, projector: Any, version: int | None = None, *, copy: bool = True) -> Any:
+        """An aggregate now (from the shared cache, brought up to date) or at ``version``.
+
+        Commands change what they load, so they get a private copy; read-only callers
+        pass ``copy=False`` and share the cached one.
+        """
+        found = self.repository.get_shared(stream, projector, version)
+        return deepcopy(found) if copy and version is None and self.repository.cache is not None else found
+
+    def exists(self, stream: UUID) -> bool:
+        return bool(self.recorder.select_events(stream, limit=1))
+
+    def first(self, stream: UUID) -> LedgerEvent | None:
+        found = list(self.events.get(stream, limit=1))
+        return found[0] if found else None  # type: ignore[return-value]
+
+    def head(self, stream: UUID, version: int | None = None) -> LedgerEvent | None:
+        """A stream's last event (at or before ``version``): what the next event links to."""
+        found = list(self.events.get(stream, lte=version, desc=True, limit=1))
+        return found[0] if found else None  # type: ignore[return-value]
+
+    def next_event(self, event_class: type[E], stream: UUID, **fields: Any) -> E:
+        """The next event of a stream the application writes itself (an index, a key, a
+        checkpoint), sealed after the stored head."""
+        head = self.head(stream)
+        return event_class.next_in_chain(stream, head.link if head else None, **fields)
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def save_outcome(self, outcome: Outcome, *objs: Any) -> Outcome:
+        """Save what the command triggered (if anything) and stamp the log position."""
+        if outcome.status == "recorded":
+            recordings = self.save(*objs)
+            return replace(outcome, position=max(r.notification.id for r in recordings))
+        return replace(outcome, position=self.position())
+
+
+__all__ = ["AggregateNotFoundError", "Events", "IntegrityError", "Store", "retrying", "utc_now"]

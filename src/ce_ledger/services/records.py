@@ -1,0 +1,224 @@
+"""Professionals' records: register, record activities (one or a batch), decide on a
+specialty claim, void; and read a record and its history.
+
+A certificate or platform record is one credit across everyone (reading 12): its key
+has a stream of its own, and the activity and the key's reservation are saved in one
+transaction, so two people can never both hold it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from copy import deepcopy
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID, uuid5
+
+from ce_ledger.domain.commands import Registration, Verification, Voiding
+from ce_ledger.domain.details import ActivityDetails
+from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
+from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
+from ce_ledger.domain.identity import mask
+from ce_ledger.domain.professional import Outcome, Professional, project_professional
+from ce_ledger.domain.values import Series
+from ce_ledger.services.base import AggregateNotFoundError, Events, IntegrityError, Store, retrying
+
+KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
+NO_SUCH_PROFESSIONAL = ("professional_id", "no such professional is registered")
+
+
+def key_stream(key: str) -> UUID:
+    return uuid5(KEY_NAMESPACE, key)
+
+
+@dataclass(frozen=True)
+class Registered:
+    professional_id: UUID
+    created: bool
+
+
+class Records(Store):
+    # -- commands --------------------------------------------------------------------
+
+    def register(self, registration: Registration) -> Registered:
+        pid = self.professional_id_for(registration.id_number)
+        if self.exists(pid):
+            return Registered(pid, created=False)
+        now, today = self.now()
+        professional = Professional.register(
+            pid,
+            masked_id=mask(registration.id_number),
+            name=registration.name,
+            series=Series(
+                name=registration.series,
+                requires_foreign_language_exam=registration.requires_foreign_language_exam,
+                requires_computer_exam=registration.requires_computer_exam,
+                own_ce_regulation=registration.own_ce_regulation,
+            ),
+            employer_unit=registration.employer_unit,
+            now=now,
+            today=today,
+        )
+        try:
+            self.save(professional)
+        except IntegrityError:
+            return Registered(pid, created=False)  # registered concurrently: same person, same id
+        return Registered(pid, created=True)
+
+    def record(self, professional_id: UUID, details: ActivityDetails) -> Outcome:
+        """Record one activity, or recognise its retry (reading 13)."""
+        self.check_programme(details)  # type: ignore[attr-defined]  # services.programmes
+        generation: int | None = None
+        for attempt in retrying():
+            with attempt:
+                professional = self.professional(professional_id)
+                now, today = self.now()
+                outcome, reservation = self._decide_activity(professional, details, now, today, generation)
+                try:
+                    return self.save_outcome(outcome, professional, *reservation)
+                except IntegrityError:
+                    if details.key_is_global:
+                        generation = self._generation_after_clash(professional_id, details)
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def record_batch(self, items: Sequence[tuple[UUID, ActivityDetails]]) -> list[Outcome | LedgerError]:
+        """Record many activities in one transaction; one bad item never blocks the others.
+
+        The optimistic path loads each record once and saves everything together. If
+        another writer got in first, the batch falls back to one command per item,
+        each with its own retry, so the outcome is the same, only slower.
+        """
+        records = self._load_many(list(dict.fromkeys(pid for pid, _ in items)))
+        results: list[Outcome | LedgerError] = []
+        reservations: list[LedgerEvent] = []
+        now, today = self.now()
+        for pid, details in items:
+            professional = records[pid]
+            try:
+                if professional is None:
+                    raise NotFound(*NO_SUCH_PROFESSIONAL)
+                self.check_programme(details)  # type: ignore[attr-defined]
+                outcome, reservation = self._decide_activity(professional, details, now, today, None)
+            except LedgerError as e:
+                results.append(e)
+            else:
+                results.append(outcome)
+                reservations += reservation
+        pending = [e for p in records.values() if p is not None for e in p.collect_events()]
+        try:
+            recordings = self.save(Events(pending + reservations))
+        except IntegrityError:
+            return [
+                r if isinstance(r, LedgerError) else self._record_or_error(pid, details)
+                for r, (pid, details) in zip(results, items, strict=True)
+            ]
+        position = max((r.notification.id for r in recordings), default=None) or self.position()
+        return [r if isinstance(r, LedgerError) else replace(r, position=position) for r in results]
+
+    def decide(self, professional_id: UUID, activity_id: UUID, verification: Verification, *, by: str) -> Outcome:
+        """Verify or reject a specialty claim (§3(5))."""
+        for attempt in retrying():
+            with attempt:
+                professional = self.professional(professional_id)
+                now, today = self.now()
+                outcome = professional.decide(
+                    activity_id, verification.decision, by=by, reason=verification.reason, now=now, today=today
+                )
+                return self.save_outcome(outcome, professional)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def void(self, professional_id: UUID, activity_id: UUID, voiding: Voiding, *, by: str) -> Outcome:
+        for attempt in retrying():
+            with attempt:
+                professional = self.professional(professional_id)
+                now, today = self.now()
+                outcome = professional.void(
+                    activity_id, by=by, reason=voiding.reason, decision_ref=voiding.decision_ref, now=now, today=today
+                )
+                return self.save_outcome(outcome, professional)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- queries ---------------------------------------------------------------------
+
+    def professional(self, professional_id: UUID, version: int | None = None, *, copy: bool = True) -> Professional:
+        """The record now, or as it was at ``version``; a private copy unless ``copy=False``."""
+        try:
+            return self.aggregate(professional_id, project_professional, version, copy=copy)
+        except AggregateNotFoundError:
+            raise NotFound(*NO_SUCH_PROFESSIONAL) from None
+
+    def history(
+        self, professional_id: UUID, *, as_of_version: int | None = None, as_of_time: datetime | None = None
+    ) -> list[LedgerEvent]:
+        """The record's events in recorded order; as known at a past version or time, if given."""
+        events: list[LedgerEvent] = list(self.events.get(professional_id, lte=as_of_version))  # type: ignore[arg-type]
+        if not events:
+            self.require(professional_id)
+        if as_of_time is not None:
+            events = [e for e in events if e.recorded_at <= as_of_time]
+        return events
+
+    def require(self, professional_id: UUID) -> None:
+        if not self.exists(professional_id):
+            raise NotFound(*NO_SUCH_PROFESSIONAL)
+
+    # -- inside ----------------------------------------------------------------------
+
+    def _decide_activity(
+        self, professional: Professional, details: ActivityDetails, now: datetime, today, generation: int | None
+    ) -> tuple[Outcome, list[ActivityKeyReserved]]:
+        """The aggregate decides; a new activity with a global key also takes the key's next version."""
+        if generation is None:
+            generation = len(professional.keys.get(details.natural_key(), []))
+        outcome = professional.record(details, now=now, today=today, generation=generation)
+        if outcome.status != "recorded" or not details.key_is_global:
+            return outcome, []
+        stream = key_stream(details.natural_key())
+        # A key is taken again only after a void (reading 13): rare, so its head is read here.
+        head = self.head(stream, generation) if generation else None
+        reservation = ActivityKeyReserved.next_in_chain(
+            stream, head.link if head else None,
+            recorded_at=now, professional_id=professional.id, activity_id=outcome.activity_id,
+        )
+        return outcome, [reservation]
+
+    def _load_many(self, pids: list[UUID]) -> dict[UUID, Professional | None]:
+        """Many records for one command, with one query: cached records fast-forwarded,
+        the rest read whole. Each caller gets its own copy; the cache keeps another."""
+        repository = self.repository
+        known: dict[UUID, Professional | None] = {pid: deepcopy(repository.cached(pid)) for pid in pids}
+        new_events = self.recorder.events_after({pid: p.version if p else 0 for pid, p in known.items()})
+        loaded: dict[UUID, Professional | None] = {}
+        for pid in pids:
+            events = (self.mapper.to_domain_event(e) for e in new_events.get(pid, ()))
+            record = loaded[pid] = project_professional(known[pid], events)  # type: ignore[arg-type]
+            if record is not None and pid in new_events:
+                repository.remember(pid, deepcopy(record))
+        return loaded
+
+    def _record_or_error(self, pid: UUID, details: ActivityDetails) -> Outcome | LedgerError:
+        try:
+            return self.record(pid, details)
+        except LedgerError as e:
+            return e
+
+    def _generation_after_clash(self, pid: UUID, details: ActivityDetails) -> int | None:
+        """After a clash on a global key: may this person take it, and as which generation?
+
+        Reading 12: a certificate or platform record is one credit across everyone.
+        Another person's live claim on it is a conflict; a voided one frees the key.
+        """
+        key = details.natural_key()
+        last: ActivityKeyReserved | None = self.head(key_stream(key))  # type: ignore[assignment]
+        if last is None or last.professional_id == pid:
+            return None  # our own record moved on; reload and decide again
+        holder = self.professional(last.professional_id, copy=False)
+        if holder.activities[last.activity_id].void is None:
+            field = "record_id" if key.startswith("platform-record:") else "certificate_no"
+            raise Conflict(
+                field,
+                f"{key} is already credited to another professional; one certificate or "
+                "platform record is one credit (reading 12)",
+            )
+        return last.originator_version

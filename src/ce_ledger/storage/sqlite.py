@@ -1,0 +1,96 @@
+"""The SQLite adapter (``PERSISTENCE_MODULE=ce_ledger.storage.sqlite``), the zero-setup default.
+
+The same calls as the PostgreSQL adapter. A query costs no round trip here, so
+``events_after`` asks stream by stream, and a log page is the library's own
+``select_notifications``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing import sqlite as library
+from eventsourcing.persistence import StoredEvent, Tracking
+
+from ce_ledger.storage import Head, LogRow, RawRow, as_bytes
+
+
+class LedgerRecorder(library.SQLiteApplicationRecorder):
+    partitionable = False
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        t = self.events_table_name
+        self._raw_page = (
+            f"SELECT originator_id, originator_version, topic, state FROM {t} "
+            "WHERE (originator_id, originator_version) > (?, ?) "
+            "ORDER BY originator_id, originator_version LIMIT ?"
+        )
+        self._count = f"SELECT count(*) FROM {t}"
+        # SQLite's bare-column rule: with MAX(), the other columns come from that row.
+        self._heads = (
+            f"SELECT originator_id, MAX(originator_version), state FROM {t} "
+            "WHERE rowid <= ? GROUP BY originator_id ORDER BY originator_id"
+        )
+
+    def _fetch(self, query: str, params: Sequence[Any]) -> list[tuple]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(query, params)
+            return [tuple(r) for r in c.fetchall()]
+
+    def events_after(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
+        return {stream: list(self.select_events(stream, gt=version)) for stream, version in versions.items()}
+
+    def log_end(self) -> int:
+        return self.max_notification_id() or 0
+
+    def log_page(
+        self, after: int, stop: int, topics: Sequence[str], limit: int, part: tuple[int, int] = (0, 1)
+    ) -> list[LogRow]:
+        if part != (0, 1):
+            raise ValueError("part: only PostgreSQL pages are split by stream")
+        return [
+            LogRow(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            for n in self.select_notifications(
+                start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=False
+            )
+        ]
+
+    def raw_rows(self, page: int) -> Iterator[RawRow]:
+        after: tuple[Any, int] = ("", 0)
+        while True:
+            rows = self._fetch(self._raw_page, (*after, page))
+            for oid, version, topic, state in rows:
+                yield RawRow(UUID(oid), version, topic, as_bytes(state))
+            if len(rows) < page:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    def heads(self, position: int) -> list[Head]:
+        return [Head(UUID(oid), version, as_bytes(state)) for oid, version, state in self._fetch(self._heads, (position,))]
+
+    def count_events(self) -> int:
+        return self._fetch(self._count, ())[0][0]
+
+    def insert_with_positions(self, rows: list[tuple[int, UUID, int, str, bytes]]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(
+                f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, topic, state) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(n, oid.hex, version, topic, state) for n, oid, version, topic, state in rows],
+            )
+
+
+class TrackingRecorder(library.SQLiteTrackingRecorder):
+    def position_in(self, cursor: Any, name: str) -> int:
+        return self._max_tracking_id(name, cursor) or 0
+
+    def track(self, cursor: Any, tracking: Tracking) -> None:
+        self._insert_tracking(cursor, tracking)
+
+
+class Factory(library.SQLiteFactory):
+    application_recorder_class = LedgerRecorder
+    tracking_recorder_class = TrackingRecorder
