@@ -40,6 +40,11 @@ STATUS_OF: dict[type[LedgerError], tuple[int, str]] = {
 }
 
 
+def status_of(error: LedgerError) -> tuple[int, str]:
+    """The HTTP status and title of a domain error: the one mapping, for the API and the workbench."""
+    return next(v for k, v in STATUS_OF.items() if isinstance(error, k))
+
+
 def problem(status: int, title: str, detail: str, errors: list[FieldProblem] = ()) -> JSONResponse:
     body = Problem(title=title, status=status, detail=detail, errors=list(errors))
     return JSONResponse(body.model_dump(mode="json"), status_code=status, media_type=PROBLEM)
@@ -66,7 +71,7 @@ def field_problems(errors: list[dict]) -> list[FieldProblem]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def ledger_error(_: Request, e: LedgerError) -> JSONResponse:
-        status, title = next(v for k, v in STATUS_OF.items() if isinstance(e, k))
+        status, title = status_of(e)
         problems = getattr(e, "problems", [(e.field, e.rule)])
         return problem(status, title, str(e), [FieldProblem(field=f, rule=r) for f, r in problems])
 

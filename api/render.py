@@ -10,15 +10,10 @@ from rich.text import Text
 from ce_ledger.domain.professional import Professional
 from ce_ledger.domain.values import canonical
 from ce_ledger.rules.verdict import CountsToward, Verdict
+from api.labels import ACTIVITY_KINDS, PROGRAMME_KINDS, bilingual
 
-KIND_LABELS = {
-    "public_course": "public course 公需课",
-    "specialty": "specialty 专业课",
-    "study_tour": "study tour 考察交流",
-    "teaching": "teaching 授课",
-    "exam_pass": "exam 考试",
-    "degree": "degree 学历",
-}
+KIND_LABELS = {kind: bilingual(kind.replace("_", " "), kind, ACTIVITY_KINDS) for kind in ACTIVITY_KINDS}
+KIND_LABELS["exam_pass"] = bilingual("exam", "exam_pass", ACTIVITY_KINDS)
 
 
 def hours(value) -> str:
@@ -144,10 +139,9 @@ def replay_panel(replay) -> Panel:
 
 
 KIND_NAMES = {
-    "advanced_seminar": "高级研修 advanced seminars",
-    "urgently_needed": "急需紧缺和岗位骨干 urgently-needed",
-    "party_school": "进党校培训 party school",
-    "poverty_area": "贫困地区能力提升 poverty areas",
+    kind: bilingual(english, kind, PROGRAMME_KINDS)
+    for kind, english in (("advanced_seminar", "advanced seminars"), ("urgently_needed", "urgently-needed"),
+                          ("party_school", "party school"), ("poverty_area", "poverty areas"))
 }
 
 

@@ -23,6 +23,7 @@ from projections.view import TotalsView
 
 class WindowTotals(Value):
     professional_id: UUID
+    employer_unit: str  # from the view's own row: an employer's check needs no record
     rule_set: str
     window: Window
     credited: Credited
@@ -138,6 +139,7 @@ class Totals:
             waived = waived or effect.counts_toward is CountsToward.WAIVER
         return WindowTotals(
             professional_id=pid,
+            employer_unit=person["person"].employer_unit,
             rule_set=rule_set_id,
             window=window,
             credited=logic.credited(by_kind),

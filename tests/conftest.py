@@ -38,7 +38,8 @@ def settings(request, tmp_path):
         yield Settings(
             database_url=f"{url}?schema={schema}",
             secret_key="test-secret-key-of-at-least-32-characters",
-            postgres_pool_size=4,
+            # One connection a pool (it grows on demand): opening connections was most of a test's setup.
+            postgres_pool_size=1,
         )
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -77,3 +78,32 @@ def api(services):
 
     with TestClient(create_app(services=services)) as client:
         yield Api(client, services)
+
+
+TEST_KEY = "test-secret-key-of-at-least-32-characters"
+
+
+@pytest.fixture
+def memory_ledger(clock):
+    """The ledger on the library's in-memory store: for pure rule and domain tests (every
+    behaviour that touches storage is tested on both stores elsewhere)."""
+    app = build_ledger(Settings(database_url="memory:", secret_key=TEST_KEY), clock=clock)
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def shared_api(tmp_path_factory):
+    """One API on SQLite for a module's tests that only check how requests are refused:
+    request validation touches no store, and each such test asserts nothing was recorded."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ce_ledger.bootstrap import build_services
+    from tests.apiclient import Api
+
+    path = tmp_path_factory.mktemp("shared") / "ledger.sqlite"
+    built = build_services(Settings(database_url=f"sqlite:///{path}", view_upkeep="inline"), clock=Clock())
+    with TestClient(create_app(services=built)) as client:
+        yield Api(client, built)
+    built.close()

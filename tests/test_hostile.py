@@ -36,7 +36,8 @@ def _ids(case) -> str:
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=[_ids(c) for c in CATALOGUE])
-def test_each_bad_field_of_a_certificate_is_refused_and_named(api, case):
+def test_each_bad_field_of_a_certificate_is_refused_and_named(shared_api, case):
+    api = shared_api
     field, value = case
     before = api.services.ledger.position()
     body = {**SPECIALTY, "certificate_no": "H-1", field: value}
@@ -72,7 +73,8 @@ def test_an_unknown_field_a_huge_batch_item_and_bad_items_in_a_batch(api):
 
 
 @pytest.mark.parametrize("depth", [50, 100_000])
-def test_deeply_nested_json_is_refused_not_a_crash(api, depth):
+def test_deeply_nested_json_is_refused_not_a_crash(shared_api, depth):
+    api = shared_api
     before = api.services.ledger.position()
     content = ('{"completions": ' + "[" * depth + "]" * depth + "}").encode()
     r = api.client.post("/v1/platform/completions", content=content,
@@ -84,7 +86,8 @@ def test_deeply_nested_json_is_refused_not_a_crash(api, depth):
     assert api.services.ledger.position() == before
 
 
-def test_wrong_content_types_and_bodies_are_refused(api):
+def test_wrong_content_types_and_bodies_are_refused(shared_api):
+    api = shared_api
     url = f"/v1/professionals/{api.pid}/specialty-credits"
     for content, ctype in [(b"\xff\xfe\x00garbage", "application/json"), (b"a=1&b=2", "application/x-www-form-urlencoded"),
                            (json.dumps(SPECIALTY).encode(), "text/plain"), (b"", "application/json")]:

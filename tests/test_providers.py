@@ -17,6 +17,12 @@ from ce_ledger.domain.provider import (
 from ce_ledger.domain.values import Level
 from tests.builders import VERIFIED, public, registration, specialty
 
+
+@pytest.fixture
+def ledger(memory_ledger):
+    """Providers' records and rule-set NX-2019.1 are pure domain: the in-memory store."""
+    return memory_ledger
+
 AUDITOR = "auditor:NXRS"
 
 

@@ -1,4 +1,5 @@
-"""Rule-set NX-2019, row by row and reading by reading, through the real ledger on both stores."""
+"""Rule-set NX-2019, row by row and reading by reading, through the real ledger on the
+library's in-memory store (pure rules; storage is tested on both stores elsewhere)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ from tests.builders import (
 )
 
 D = Decimal
+
+
+@pytest.fixture
+def ledger(memory_ledger):
+    return memory_ledger
 INTERMEDIATE, DEPUTY, SENIOR, JUNIOR = Level.INTERMEDIATE, Level.DEPUTY_SENIOR, Level.SENIOR, Level.JUNIOR
 
 

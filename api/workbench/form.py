@@ -14,15 +14,7 @@ from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.values import Level
 from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.rules.verdict import CountsToward
-
-LEVELS = {"junior": "初级", "intermediate": "中级", "deputy_senior": "副高级", "senior": "正高级"}
-KINDS = {
-    "public_course": "公需课", "specialty": "专业课", "study_tour": "考察交流", "teaching": "授课",
-    "exam_pass": "以考代学", "degree": "学历教育",
-}
-CREDITED = (("public_course", "公需课"), ("exam_substitution", "以考代学（计入公需课）"), ("specialty", "专业课"),
-            ("study_tour", "国内外考察、专业技术交流"), ("teaching", "担任继续教育师资"), ("degree", "学历教育（认定学时）"))
-
+from api.labels import CREDITED, LEVELS
 
 @dataclass(frozen=True)
 class AssessmentForm:

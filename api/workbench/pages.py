@@ -19,18 +19,16 @@ from pydantic import ValidationError
 from ce_ledger.access import Principal, Role
 from api.deps import may_see
 from api.workbench import session
-from api.workbench.form import KINDS, LEVELS, assessment_form, render_pdf
+from api.labels import ACTIVITY_KINDS as KINDS
+from api.labels import HAPPENED, LEVELS, ROLES, STATUSES
+from api.problems import status_of
+from api.workbench.form import assessment_form, render_pdf
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.identity import normalise_id_number
 from ce_ledger.domain.values import Level, canonical
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
-STATUSES = {"recorded": "已登记", "pending": "待审核", "verified": "已审核", "rejected": "未通过", "voided": "已作废"}
-HAPPENED = {"recorded": "补录", "verified": "审核通过", "rejected": "审核未通过", "voided": "作废",
-            "provider_ordered_to_rectify": "培训机构被责令整改", "provider_rectified": "培训机构整改完成",
-            "provider_disqualified": "培训机构被取消资格", "provider_reaccredited": "培训机构重新认定"}
-ROLES = {"platform": "平台", "employer": "用人单位", "committee": "评审委员会", "auditor": "人社厅审验", "professional": "专业技术人员"}
 SORTS = {
     "name": (lambda s: (s.name, str(s.professional_id)), "姓名", False),
     "masked_id": (lambda s: s.masked_id, "公民身份号码", False),
@@ -88,8 +86,7 @@ def pages(handler):
         except HTTPException as e:
             return render(request, "base.html", e.status_code, who=who, problem=f"无法完成：{e.detail}")
         except LedgerError as e:
-            status = 404 if type(e).__name__ == "NotFound" else 409 if type(e).__name__ == "Conflict" else 422
-            return render(request, "base.html", status, who=who, problem=f"无法完成：{e}")
+            return render(request, "base.html", status_of(e)[0], who=who, problem=f"无法完成：{e}")
 
     # FastAPI reads the parameters from the signature: the principal comes from the session.
     signature = inspect.signature(handler)

@@ -97,7 +97,7 @@ def build_access(settings: Settings) -> AccessRegistry:
     if settings.is_sqlite:
         _sibling(settings, env, ".access")
     else:
-        env["POSTGRES_POOL_SIZE"] = "2"
+        env["POSTGRES_POOL_SIZE"] = str(min(2, settings.postgres_pool_size))
     return AccessRegistry(env)
 
 
@@ -109,7 +109,7 @@ def build_view(settings: Settings, *, create_tables: bool = True) -> TotalsView:
         _sibling(settings, env, ".views")  # rebuilding or deleting the view never touches the ledger
         view_class: type[TotalsView] = SQLiteTotalsView
     else:
-        env["POSTGRES_POOL_SIZE"] = "4"
+        env["POSTGRES_POOL_SIZE"] = str(min(4, settings.postgres_pool_size))
         view_class = PostgresTotalsView
     factory = InfrastructureFactory.construct(Environment("totals", env))
     return factory.tracking_recorder(view_class)  # type: ignore[arg-type]

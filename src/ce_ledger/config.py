@@ -82,6 +82,8 @@ def _encryption_key(value: str) -> str:
 
 
 def _store_env(settings: Settings) -> dict[str, str]:
+    if settings.database_url == "memory:":  # pure rule and domain tests: nothing kept
+        return {"PERSISTENCE_MODULE": "ce_ledger.storage.memory"}
     if settings.is_sqlite:
         path = settings.sqlite_path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,7 @@ def _store_env(settings: Settings) -> dict[str, str]:
     url = urlparse(settings.database_url)
     if url.scheme not in ("postgresql", "postgres"):
         raise ConfigurationError(
-            "CE_LEDGER_DATABASE_URL: must start with sqlite:/// or postgresql://"
+            "CE_LEDGER_DATABASE_URL: must start with sqlite:/// or postgresql:// (or be memory: for tests)"
         )
     query = parse_qs(url.query)
     return {
