@@ -15,7 +15,7 @@ from ce_ledger.domain.values import DegreeKind, HoursFigure, Hours, Level, Text,
 from ce_ledger.rules.verdict import Credited, Verdict, Window
 from ce_ledger.domain.verdicts import Pin
 from ce_ledger.domain.programme import Programme
-from ce_ledger.domain.provider import STATUS_EVENTS, Provider, ProviderLevel, Standing
+from ce_ledger.domain.provider import STATUS_EVENTS, Provider, ProviderLevel, ProviderStanding
 from ce_ledger.domain.values import Code, Day
 from api.problems import FieldProblem
 
@@ -166,7 +166,7 @@ class ProviderAccreditation(Value):
 
 class ProviderDecisionOut(Value):
     version: int
-    standing: Standing
+    standing: ProviderStanding
     decision: Literal["accredited", "ordered_to_rectify", "rectified", "disqualified", "reaccredited"]
     effective_on: date
     decision_ref: str
@@ -180,7 +180,7 @@ class ProviderOut(Value):
     code: str
     name: str
     level: ProviderLevel
-    standing: Standing
+    standing: ProviderStanding
     version: int
     decisions: list[ProviderDecisionOut]
 

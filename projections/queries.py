@@ -16,7 +16,7 @@ from ce_ledger.domain.errors import NoRuleSet, NotFound
 from ce_ledger.domain.values import HoursFigure, Level, Value
 from ce_ledger.rules.published import PUBLISHED
 from ce_ledger.rules.ruleset import Registry, RuleSet
-from ce_ledger.rules.verdict import CountsToward, Credited, Required, Window
+from ce_ledger.rules.verdict import Credited, Required, Window, add_effects, passes, shortfall
 from projections.rows import YEAR_COLUMNS, ZERO
 from projections.view import TotalsView
 
@@ -32,7 +32,7 @@ class WindowTotals(Value):
     waived_by_degree: bool
 
 
-class Standing(Value):
+class StaffStanding(Value):
     """One member of staff against one requirement, for the employer's list."""
 
     professional_id: UUID
@@ -71,21 +71,21 @@ class Totals:
             raise NotFound("professional_id", "no such professional is registered (or not yet in the view)")
         return self._totals(professional_id, rule_set_id, person, Window(from_year=from_year, to_year=to_year))
 
-    def unit(self, unit: str, level: Level, evaluation_year: int) -> list[Standing]:
+    def unit(self, unit: str, level: Level, evaluation_year: int) -> list[StaffStanding]:
         """The unit's staff for one evaluation, those furthest short first."""
         return sorted(
             self._standings(self.view.unit_members(unit), level, evaluation_year),
             key=lambda s: (s.meets, -s.shortfall.public_hours, -s.shortfall.total_hours, s.name, str(s.professional_id)),
         )
 
-    def standing(self, professional_id: UUID, level: Level, evaluation_year: int) -> Standing:
+    def standing(self, professional_id: UUID, level: Level, evaluation_year: int) -> StaffStanding:
         """One person against one requirement (the workbench's bars)."""
         found = self._standings([str(professional_id)], level, evaluation_year)
         if not found:
             raise NotFound("professional_id", "no such professional is registered (or not yet in the view)")
         return found[0]
 
-    def _standings(self, pids: list[str], level: Level, evaluation_year: int) -> list[Standing]:
+    def _standings(self, pids: list[str], level: Level, evaluation_year: int) -> list[StaffStanding]:
         _, rule_set_id = self.view.current()
         rule_set = self.rule_sets.get(rule_set_id)
         if evaluation_year not in rule_set.parameters.evaluation_years:
@@ -102,18 +102,15 @@ class Totals:
                 continue
             totals = self._totals(UUID(pid), rule_set_id, person, window)
             c = totals.credited
-            shortfall = Required(
-                total_hours=max(ZERO, requirement.total_hours - c.total_hours),
-                public_hours=max(ZERO, requirement.public_hours - c.public_hours),
-            )
-            meets = totals.waived_by_degree or (shortfall.total_hours == 0 and shortfall.public_hours == 0)
+            short = shortfall(requirement, c)
+            meets = passes(short, totals.waived_by_degree)
             row = person["person"]
             standings.append(
-                Standing(
+                StaffStanding(
                     professional_id=UUID(pid), name=row.name, masked_id=row.masked_id,
                     series=row.series_name, window=window,
                     required=Required(total_hours=requirement.total_hours, public_hours=requirement.public_hours),
-                    credited=c, shortfall=shortfall, waived_by_degree=totals.waived_by_degree, meets=meets,
+                    credited=c, shortfall=short, waived_by_degree=totals.waived_by_degree, meets=meets,
                 )
             )
         return standings
@@ -132,11 +129,7 @@ class Totals:
         series = person["person"].series
         effects = logic.substitute_exams(params, (a for a in activities if a.kind == "exam_pass"), series, window)
         effects |= logic.count_degrees(params, (a for a in activities if a.kind == "degree"), window)
-        waived = False
-        for effect in effects.values():
-            if effect.credited_as is not None:
-                by_kind[effect.credited_as] += effect.credited
-            waived = waived or effect.counts_toward is CountsToward.WAIVER
+        waived = add_effects(by_kind, effects.values())
         return WindowTotals(
             professional_id=pid,
             employer_unit=person["person"].employer_unit,

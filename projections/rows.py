@@ -19,7 +19,7 @@ from eventsourcing.utils import resolve_topic
 from ce_ledger.domain.events import (
     ActivityRecorded,
     ActivityVoided,
-    DecisionRecorded,
+    ActivityDecided,
     LedgerEvent,
     ProfessionalRegistered,
 )
@@ -191,7 +191,7 @@ class Providers(Mapping[str, Provider]):
         return sum(1 for _ in self)
 
 
-class Projector:
+class RowUpdater:
     """Applies events to rows, crediting with one rule-set."""
 
     def __init__(self, rule_set: RuleSet, providers: Providers | None = None):
@@ -215,7 +215,7 @@ class Projector:
                 row.programme_code = event.programme_code  # type: ignore[attr-defined]
             changes.activities[row.activity_id] = row
             changes.dirty_activities.add(row.activity_id)
-        elif isinstance(event, DecisionRecorded):
+        elif isinstance(event, ActivityDecided):
             row = changes.activities[str(event.activity_id)]
             activity = row.activity()
             if isinstance(event, ActivityVoided):

@@ -40,14 +40,14 @@ from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.events import (
     RECORD_EVENTS,
     ActivityKeyReserved,
-    DecisionRecorded,
+    ActivityDecided,
     LedgerEvent,
 )
 from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided
 from ce_ledger.rules.ruleset import RuleSet
 from ce_ledger.storage import LogRow
-from projections.rows import ActivityRow, Changes, Projector, Providers
+from projections.rows import ActivityRow, Changes, RowUpdater, Providers
 from projections.view import NoView, TotalsView, tracking_name
 
 _SKIP = {get_topic(ActivityKeyReserved)}  # key streams hold no credit
@@ -110,7 +110,7 @@ class TotalsProjection:
         self.ledger = ledger
         self.view = view
         self.rule_set = rule_set
-        self.projector = Projector(rule_set, Providers(self._provider))
+        self.updater = RowUpdater(rule_set, Providers(self._provider))
         self.log = ledger.recorder  # the storage adapter's log pages
         self.batch_size = batch_size
         self.settings = settings  # lets a rebuild start helper processes
@@ -182,7 +182,7 @@ class TotalsProjection:
                 notifications, position = self._page(position, REBUILD_BATCH, end=end, part=(part, parts))
                 applied += self._decode_into(changes, notifications)
                 progress(position)
-            self.projector.settle(changes)
+            self.updater.settle(changes)
             self.view.insert_all(version, changes)
         return applied
 
@@ -300,7 +300,7 @@ class TotalsProjection:
     def _apply(self, c: Any, version: int, notifications: Sequence[LogRow | Notification], last: int) -> None:
         changes = Changes()
         decoded = self._decode(notifications)
-        decisions = [event for event, _ in decoded if isinstance(event, DecisionRecorded)]
+        decisions = [event for event, _ in decoded if isinstance(event, ActivityDecided)]
         pids = {str(event.originator_id) for event, _ in decoded if isinstance(event, RECORD_EVENTS)}
         aids = {str(e.activity_id) for e in decisions}
         recredit = self._provider_activities(c, version, decoded)
@@ -309,17 +309,17 @@ class TotalsProjection:
         self.view.prefetch(c, version, changes, pids, aids)
         self._read_activities(changes, decisions)
         for event, topic in decoded:
-            self.projector.apply(changes, event, topic)
+            self.updater.apply(changes, event, topic)
         self._recredit(changes, recredit)
-        self.projector.settle(changes)
+        self.updater.settle(changes)
         self.view.write(c, version, changes, Tracking(tracking_name(version), last))
 
     def _provider_activities(self, c: Any, version: int, decoded: list[tuple[LedgerEvent, str]]) -> list[ActivityRow]:
         """A decision on a provider changes what its certificates credit: find them."""
         codes = {event.code for event, _ in decoded if isinstance(event, ProviderDecided)}
-        if not codes or self.projector.providers is None:
+        if not codes or self.updater.providers is None:
             return []
-        self.projector.providers.forget(codes)
+        self.updater.providers.forget(codes)
         return self.view.provider_activities(c, version, codes)
 
     def _recredit(self, changes: Changes, rows: list[ActivityRow]) -> None:
@@ -336,7 +336,7 @@ class TotalsProjection:
                     row.decoded = record.activities[UUID(activity_id)]
                 changes.dirty_activities.add(activity_id)
 
-    def _read_activities(self, changes: Changes, decisions: list[DecisionRecorded]) -> None:
+    def _read_activities(self, changes: Changes, decisions: list[ActivityDecided]) -> None:
         """A decision on a year-bound activity recorded in an earlier batch: read the
         activity from the ledger, as of this batch's last event for that person."""
         wanted: dict[UUID, int] = {}
@@ -355,7 +355,7 @@ class TotalsProjection:
     def _decode_into(self, changes: Changes, notifications: Sequence[LogRow | Notification]) -> int:
         decoded = self._decode(notifications)
         for event, topic in decoded:
-            self.projector.apply(changes, event, topic)
+            self.updater.apply(changes, event, topic)
         return len(decoded)
 
     def _decode(self, notifications: Sequence[LogRow | Notification]) -> list[tuple[LedgerEvent, str]]:

@@ -11,7 +11,7 @@ from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ce_ledger.domain.provider import (
     ProviderLevel,
     ProviderStatusChange,
-    Standing,
+    ProviderStanding,
     provider_stream,
 )
 from ce_ledger.domain.values import Level
@@ -70,12 +70,12 @@ def test_a_provider_goes_through_rectification_disqualification_and_reaccreditat
     disqualify(ledger)
     change(ledger, "reaccredited", date(2018, 2, 1))
     provider = ledger.provider("NXJY-01")
-    assert provider.version == 4 and provider.standing is Standing.ACCREDITED
+    assert provider.version == 4 and provider.standing is ProviderStanding.ACCREDITED
     assert provider.standing_on(date(2011, 12, 31)).standing is None
-    assert provider.standing_on(date(2017, 3, 1)).standing is Standing.ORDERED_TO_RECTIFY
-    assert provider.standing_on(date(2017, 7, 1)).standing is Standing.DISQUALIFIED
-    assert provider.standing_on(date(2018, 1, 31)).standing is Standing.DISQUALIFIED
-    assert provider.standing_on(date(2018, 2, 1)).standing is Standing.ACCREDITED
+    assert provider.standing_on(date(2017, 3, 1)).standing is ProviderStanding.ORDERED_TO_RECTIFY
+    assert provider.standing_on(date(2017, 7, 1)).standing is ProviderStanding.DISQUALIFIED
+    assert provider.standing_on(date(2018, 1, 31)).standing is ProviderStanding.DISQUALIFIED
+    assert provider.standing_on(date(2018, 2, 1)).standing is ProviderStanding.ACCREDITED
 
 
 def test_retries_record_nothing_twice_and_other_content_is_a_conflict(ledger):

@@ -132,7 +132,9 @@ EVENT_FOR_DETAILS: dict[type[ActivityDetails], type[ActivityRecorded]] = {
 }
 
 
-class DecisionRecorded(LedgerEvent):
+class ActivityDecided(LedgerEvent):
+    """Base of a later decision about a recorded activity: who took it, why, on which day."""
+
     activity_id: UUID
     decided_by: Text
     reason: Text
@@ -143,15 +145,19 @@ class DecisionRecorded(LedgerEvent):
         return self.decided_on
 
 
-class SpecialtyCreditVerified(DecisionRecorded):
+class ClaimDecided(ActivityDecided):
+    """Base of the decision on a specialty claim (审核): verified or rejected, once."""
+
+
+class SpecialtyCreditVerified(ClaimDecided):
     """An employer or committee attested the certificate and its relevance (§3(5))."""
 
 
-class SpecialtyCreditRejected(DecisionRecorded):
+class SpecialtyCreditRejected(ClaimDecided):
     """An employer or committee refused the certificate (§3(5), reading 4)."""
 
 
-class ActivityVoided(DecisionRecorded):
+class ActivityVoided(ActivityDecided):
     """A wrong or fraudulent activity struck out by a later decision (§3(5))."""
 
     decision_ref: Text

@@ -24,7 +24,7 @@ from ce_ledger.domain.events import (
     EVENT_FOR_DETAILS,
     ActivityRecorded,
     ActivityVoided,
-    DecisionRecorded,
+    ClaimDecided,
     LedgerEvent,
     ProfessionalRegistered,
     SpecialtyCreditClaimed,
@@ -52,7 +52,7 @@ class Activity:
     """
 
     recorded: ActivityRecorded
-    decision: DecisionRecorded | None = None
+    decision: ClaimDecided | None = None
     void: ActivityVoided | None = None
     # Read for every activity by every verdict: computed once, not per access.
     id: UUID = field(init=False)
@@ -299,7 +299,7 @@ class Professional(Chained):
             self.keys.setdefault(event.natural_key(), []).append(event.activity_id)  # type: ignore[attr-defined]
         elif isinstance(event, ActivityVoided):
             self.activities[event.activity_id].void = event
-        elif isinstance(event, DecisionRecorded):
+        elif isinstance(event, ClaimDecided):
             self.activities[event.activity_id].decision = event
         else:
             raise TypeError(f"a professional's record has no event {type(event).__name__}")

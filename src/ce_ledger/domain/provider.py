@@ -38,16 +38,20 @@ class ProviderLevel(StrEnum):
     REGIONAL = "regional"  # 自治区级继续教育基地
 
 
-class Standing(StrEnum):
+class ProviderStanding(StrEnum):
     ACCREDITED = "accredited"
     ORDERED_TO_RECTIFY = "ordered_to_rectify"
     DISQUALIFIED = "disqualified"
 
 
+# The name the published, frozen rule-set NX-2019.1 imports (its text cannot change).
+Standing = ProviderStanding
+
+
 class ProviderDecided(LedgerEvent):
     """Base of a provider's events: a decision of the Department, with the day it took effect."""
 
-    standing: ClassVar[Standing]
+    standing: ClassVar[ProviderStanding]
     code: Code
     effective_on: Day
     decided_by: Text
@@ -61,7 +65,7 @@ class ProviderDecided(LedgerEvent):
 class ProviderAccredited(ProviderDecided):
     """The base is accredited: opens its record."""
 
-    standing: ClassVar[Standing] = Standing.ACCREDITED
+    standing: ClassVar[ProviderStanding] = ProviderStanding.ACCREDITED
     name: Text
     level: ProviderLevel
 
@@ -69,7 +73,7 @@ class ProviderAccredited(ProviderDecided):
 class ProviderOrderedToRectify(ProviderDecided):
     """责令限期整改: failed its assessment; must rectify by ``deadline``."""
 
-    standing: ClassVar[Standing] = Standing.ORDERED_TO_RECTIFY
+    standing: ClassVar[ProviderStanding] = ProviderStanding.ORDERED_TO_RECTIFY
     deadline: Day
     reason: Text
 
@@ -77,20 +81,20 @@ class ProviderOrderedToRectify(ProviderDecided):
 class ProviderRectified(ProviderDecided):
     """整改达到要求: the order is lifted."""
 
-    standing: ClassVar[Standing] = Standing.ACCREDITED
+    standing: ClassVar[ProviderStanding] = ProviderStanding.ACCREDITED
 
 
 class ProviderDisqualified(ProviderDecided):
     """取消其继续教育基地资格: still failing after the deadline."""
 
-    standing: ClassVar[Standing] = Standing.DISQUALIFIED
+    standing: ClassVar[ProviderStanding] = ProviderStanding.DISQUALIFIED
     reason: Text
 
 
 class ProviderReaccredited(ProviderDecided):
     """Accredited again after a disqualification."""
 
-    standing: ClassVar[Standing] = Standing.ACCREDITED
+    standing: ClassVar[ProviderStanding] = ProviderStanding.ACCREDITED
 
 
 STATUS_EVENTS: dict[str, type[ProviderDecided]] = {
@@ -103,10 +107,10 @@ PROVIDER_EVENTS: tuple[type[ProviderDecided], ...] = (ProviderAccredited, *STATU
 StatusChange = Literal["ordered_to_rectify", "rectified", "disqualified", "reaccredited"]
 
 # Which change may follow which standing (§1(4)): rectify first, disqualify only after.
-ALLOWED: dict[Standing, frozenset[str]] = {
-    Standing.ACCREDITED: frozenset({"ordered_to_rectify"}),
-    Standing.ORDERED_TO_RECTIFY: frozenset({"rectified", "disqualified"}),
-    Standing.DISQUALIFIED: frozenset({"reaccredited"}),
+ALLOWED: dict[ProviderStanding, frozenset[str]] = {
+    ProviderStanding.ACCREDITED: frozenset({"ordered_to_rectify"}),
+    ProviderStanding.ORDERED_TO_RECTIFY: frozenset({"rectified", "disqualified"}),
+    ProviderStanding.DISQUALIFIED: frozenset({"reaccredited"}),
 }
 
 
@@ -129,7 +133,7 @@ class StandingOn:
     decision: ProviderDecided | None
 
     @property
-    def standing(self) -> Standing | None:
+    def standing(self) -> ProviderStanding | None:
         return self.decision.standing if self.decision else None
 
     def describe(self) -> str:
@@ -157,7 +161,7 @@ class Provider(Chained):
     _pending: list[LedgerEvent] = field(default_factory=list, repr=False)
 
     @property
-    def standing(self) -> Standing:
+    def standing(self) -> ProviderStanding:
         return self.decisions[-1].standing
 
     def standing_on(self, day: date) -> StandingOn:

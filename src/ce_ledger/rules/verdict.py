@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 from enum import StrEnum
 from uuid import UUID
 
@@ -108,3 +110,33 @@ class Verdict(Value):
 
 
 ZERO = Decimal(0)
+
+
+# -- window arithmetic --------------------------------------------------------------------
+# The sum of effects, the shortfall and the result, for every caller after NX-2019.1: the
+# read side's totals and staff standings, and each new rule-set. NX-2019 and NX-2019.1 were
+# published with this arithmetic written out in their own text, and their digests cover
+# that text, so they keep it byte for byte; `tests/test_window.py` holds this to theirs.
+
+
+def add_effects(by_kind: dict[str, Decimal], effects: Iterable[Any]) -> bool:
+    """Add each effect's credit to its kind (in place); returns whether one waives the window."""
+    waived = False
+    for effect in effects:
+        if effect.credited_as is not None:
+            by_kind[effect.credited_as] += effect.credited
+        waived = waived or effect.counts_toward is CountsToward.WAIVER
+    return waived
+
+
+def shortfall(required: Any, credited: Credited) -> Required:
+    """What is still missing of a requirement, never below zero (§3(2))."""
+    return Required(
+        total_hours=max(ZERO, required.total_hours - credited.total_hours),
+        public_hours=max(ZERO, required.public_hours - credited.public_hours),
+    )
+
+
+def passes(short: Required, waived: bool) -> bool:
+    """Met when nothing is missing, or when a degree waives the window (reading 10)."""
+    return waived or (short.total_hours == 0 and short.public_hours == 0)
