@@ -23,7 +23,7 @@ from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import Level
 from ce_ledger.imports.columns import FileKind
 from ce_ledger.access import Principal, Role
-from ce_ledger.bootstrap import build_access, build_services
+from ce_ledger.bootstrap import build_access, build_services, prepare_stores
 from api.render import breaks_table, import_problems_table, import_summary, programme_tables, rebuild_table, replay_panel, standing_table, verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
@@ -366,6 +366,7 @@ def serve(
 ) -> None:
     """Run the HTTP API (uvicorn) on the configured store."""
     settings = Settings()
+    prepare_stores(settings)  # before the workers start: they would race to create them
     if demo:
         services = build_services(settings)
         loaded = demo_data.load(services.ledger)

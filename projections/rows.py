@@ -70,9 +70,10 @@ class ActivityRow:
     """An activity as the view knows it: what it credits now, in which year.
 
     Exam passes and degrees are credited per window at query time, so their rows also
-    keep their events' JSON. A year-bound activity's row keeps only its credit; when a
-    later decision or void needs the activity itself, the projection reads it from the
-    ledger (``TotalsProjection._apply``), which keeps the view's rows small.
+    keep their events' JSON. A year-bound activity's row keeps its credit and where its
+    events are in the log; when a later decision, void or provider decision needs the
+    activity itself, the projection reads just those events (``TotalsProjection``), which
+    keeps the view's rows small.
     """
 
     activity_id: str
@@ -91,6 +92,11 @@ class ActivityRow:
     programme_code: str | None = None  # for the knowledge-update programme report (§2)
     occurred_on: str | None = None
     status: str | None = None
+    # Where the activity's own events are in the log (its record's stream, these versions):
+    # a later decision, void or re-credit reads them there, not the whole record.
+    recorded_version: int | None = None
+    decision_version: int | None = None
+    void_version: int | None = None
     decoded: Activity | None = field(default=None, repr=False, compare=False)  # not stored
 
     def activity(self) -> Activity:
@@ -206,7 +212,8 @@ class RowUpdater:
             activity = Activity(event)
             row = ActivityRow(
                 str(event.activity_id), str(event.originator_id), event.kind, event.valid_on.year,
-                occurred_on=event.valid_on.isoformat(), status=activity.status.value, decoded=activity,
+                occurred_on=event.valid_on.isoformat(), status=activity.status.value,
+                recorded_version=event.originator_version, decoded=activity,
             )
             if row.kind in WINDOW_KINDS:
                 row.recorded_topic, row.recorded_state = topic, event.model_dump_json()
@@ -220,10 +227,12 @@ class RowUpdater:
             activity = row.activity()
             if isinstance(event, ActivityVoided):
                 activity.void = event
+                row.void_version = event.originator_version
                 if row.kind in WINDOW_KINDS:
                     row.void_state = event.model_dump_json()
             else:
                 activity.decision = event
+                row.decision_version = event.originator_version
                 if row.kind in WINDOW_KINDS:
                     row.decision_topic, row.decision_state = topic, event.model_dump_json()
             row.status = activity.status.value

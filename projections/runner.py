@@ -36,7 +36,6 @@ from tenacity import (
 
 from ce_ledger.application import Ledger
 from ce_ledger.config import Settings
-from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.events import (
     RECORD_EVENTS,
     ActivityKeyReserved,
@@ -44,11 +43,12 @@ from ce_ledger.domain.events import (
     LedgerEvent,
 )
 from ce_ledger.domain.programme import ProgrammePlanned
-from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided
+from ce_ledger.domain.professional import Activity
+from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided, project_provider, provider_stream
 from ce_ledger.rules.ruleset import RuleSet
 from ce_ledger.storage import LogRow
 from projections.rows import ActivityRow, Changes, RowUpdater, Providers
-from projections.view import NoView, TotalsView, tracking_name
+from projections.view import NoView, TotalsView, build_digest, tracking_name
 
 _SKIP = {get_topic(ActivityKeyReserved)}  # key streams hold no credit
 RECORD_TOPICS = [get_topic(cls) for cls in RECORD_EVENTS]
@@ -103,29 +103,37 @@ def _build_part_process(settings: Settings, version: int, end: int, part: int, p
 
 
 class TotalsProjection:
+    """Feeds the view from the ledger's log: it reads the log (through the storage adapter)
+    and decodes it with the ledger's mapper, and never loads an aggregate through the
+    service layer. What a later event needs of an earlier one, the view's rows keep: the
+    credit, and where the activity's own events are in the log (stream and versions)."""
+
     def __init__(
         self, ledger: Ledger, view: TotalsView, rule_set: RuleSet, *, batch_size: int = 1000,
         settings: Settings | None = None,
     ):
-        self.ledger = ledger
+        self.log = ledger.recorder  # the storage adapter: log pages, events by key, subscriptions
+        self.mapper = ledger.mapper
         self.view = view
         self.rule_set = rule_set
         self.updater = RowUpdater(rule_set, Providers(self._provider))
-        self.log = ledger.recorder  # the storage adapter's log pages
         self.batch_size = batch_size
         self.settings = settings  # lets a rebuild start helper processes
         self._lock = threading.Lock()  # one catch-up at a time in this process
 
     # -- versions -------------------------------------------------------------------------
 
+    @property
+    def _build_digest(self) -> str:
+        return build_digest(self.rule_set.digest)
+
     def current_version(self) -> int:
         return self.view.current()[0]
 
     def _provider(self, code: str) -> Provider | None:
-        try:
-            return self.ledger.provider(code)
-        except NotFound:
-            return None
+        """A CE base's record, folded from its own stream in the log (a few events)."""
+        stored = self.log.select_events(provider_stream(code))
+        return project_provider(None, (self.mapper.to_domain_event(e) for e in stored))
 
     def ensure_current(self) -> int:
         """Build a first version if there is none (an empty store makes an empty view), and
@@ -139,11 +147,11 @@ class TotalsProjection:
             with attempt:
                 try:
                     version, rule_set_id = self.view.current()
-                    if rule_set_id != self.rule_set.id:
+                    if rule_set_id != self.rule_set.id or self.view.built_with() != self._build_digest:
                         return self.rebuild()[0]
                     return version
                 except NoView:
-                    version = self.view.create_version(self.rule_set.id, self.rule_set.digest)
+                    version = self.view.create_version(self.rule_set.id, self._build_digest)
                     self.catch_up(version)
                     self.view.switch_to(version)
                     return version
@@ -160,7 +168,7 @@ class TotalsProjection:
         whose id falls in its share. The position is written last: a crash leaves an
         unused version behind, never a current one. (Memory: about 1 KB per activity.)
         """
-        version = self.view.create_version(self.rule_set.id, self.rule_set.digest)
+        version = self.view.create_version(self.rule_set.id, self._build_digest)
         end = self.log.log_end()
         if parts is None:
             big = self.log.partitionable and end > PARTITION_FROM and self.settings is not None
@@ -307,10 +315,10 @@ class TotalsProjection:
         pids |= {row.professional_id for row in recredit}
         aids |= {row.activity_id for row in recredit}
         self.view.prefetch(c, version, changes, pids, aids)
-        self._read_activities(changes, decisions)
+        self._read_activities([changes.activities[a] for a in aids if a in changes.activities])
         for event, topic in decoded:
             self.updater.apply(changes, event, topic)
-        self._recredit(changes, recredit)
+        changes.dirty_activities.update(row.activity_id for row in recredit)
         self.updater.settle(changes)
         self.view.write(c, version, changes, Tracking(tracking_name(version), last))
 
@@ -322,35 +330,26 @@ class TotalsProjection:
         self.updater.providers.forget(codes)
         return self.view.provider_activities(c, version, codes)
 
-    def _recredit(self, changes: Changes, rows: list[ActivityRow]) -> None:
-        """Settle the certificates of a provider decided on again, each read from its record
-        as it is now (a later decision on it will settle it again when it arrives)."""
-        by_person: dict[str, list[str]] = {}
-        for row in rows:
-            by_person.setdefault(row.professional_id, []).append(row.activity_id)
-        for pid, activity_ids in by_person.items():
-            record = self.ledger.professional(UUID(pid), copy=False)
-            for activity_id in activity_ids:
-                row = changes.activities[activity_id]
-                if row.decoded is None:
-                    row.decoded = record.activities[UUID(activity_id)]
-                changes.dirty_activities.add(activity_id)
+    def _read_activities(self, rows: list[ActivityRow]) -> None:
+        """Activities recorded in an earlier batch that this batch decides on, voids or
+        re-credits: their events are read from the log where their rows say they are, in
+        one query, whatever the length of the record."""
+        wanted = [row for row in rows if row.decoded is None and row.recorded_state is None]
+        keys = [
+            (UUID(row.professional_id), v)
+            for row in wanted
+            for v in (row.recorded_version, row.decision_version, row.void_version)
+            if v is not None
+        ]
+        found = self.log.events_at(keys)
+        event = self.mapper.to_domain_event
+        for row in wanted:
+            pid = UUID(row.professional_id)
 
-    def _read_activities(self, changes: Changes, decisions: list[ActivityDecided]) -> None:
-        """A decision on a year-bound activity recorded in an earlier batch: read the
-        activity from the ledger, as of this batch's last event for that person."""
-        wanted: dict[UUID, int] = {}
-        for event in decisions:
-            row = changes.activities.get(str(event.activity_id))
-            if row is not None and row.decoded is None and row.recorded_state is None:
-                pid = event.originator_id
-                wanted[pid] = max(wanted.get(pid, 0), event.originator_version)
-        for pid, version in wanted.items():
-            record = self.ledger.professional(pid, version, copy=False)
-            for event in decisions:
-                row = changes.activities.get(str(event.activity_id))
-                if event.originator_id == pid and row is not None and row.decoded is None:
-                    row.decoded = record.activities[event.activity_id]
+            def at(version: int | None) -> Any:
+                return None if version is None else event(found[pid, version])
+
+            row.decoded = Activity(at(row.recorded_version), at(row.decision_version), at(row.void_version))
 
     def _decode_into(self, changes: Changes, notifications: Sequence[LogRow | Notification]) -> int:
         decoded = self._decode(notifications)
@@ -359,7 +358,7 @@ class TotalsProjection:
         return len(decoded)
 
     def _decode(self, notifications: Sequence[LogRow | Notification]) -> list[tuple[LedgerEvent, str]]:
-        to_event = self.ledger.mapper.to_domain_event
+        to_event = self.mapper.to_domain_event
         return [(to_event(n), n.topic) for n in notifications if n.topic not in _SKIP]  # type: ignore[arg-type]
 
     # -- following the log (PostgreSQL) ---------------------------------------------------------
@@ -376,7 +375,7 @@ class TotalsProjection:
             version = self.current_version()
             self.catch_up(version)
             try:
-                subscription = self.ledger.recorder.subscribe(gt=self.view.position(version))
+                subscription = self.log.subscribe(gt=self.view.position(version))
             except NotImplementedError:
                 self._poll(version, stop, idle)
             else:

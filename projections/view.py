@@ -33,6 +33,14 @@ from ce_ledger.storage import sqlite as sqlite_store
 from projections.rows import ActivityRow, Changes, PersonRow, ProgrammeRow, YearRow
 
 APPLICATION = "ledger"  # the application whose log the view follows
+# The shape of a version's tables. A version built to another shape is rebuilt at start-up,
+# as is one built under another rule-set (``TotalsProjection.ensure_current``).
+SCHEMA = 2  # 2: activity rows say where their events are (recorded/decision/void versions)
+
+
+def build_digest(rule_set_digest: str) -> str:
+    """What a version records of how it was built: the rule-set's digest and the table shape."""
+    return f"{rule_set_digest}/schema-{SCHEMA}"
 
 PEOPLE_COLUMNS = (
     "professional_id", "masked_id", "name", "series_name", "requires_foreign_language_exam",
@@ -41,7 +49,8 @@ PEOPLE_COLUMNS = (
 ACTIVITY_COLUMNS = (
     "activity_id", "professional_id", "kind", "year", "credited_as", "credited", "pending",
     "recorded_topic", "recorded_state", "decision_topic", "decision_state", "void_state",
-    "provider_code", "programme_code", "occurred_on", "status",
+    "provider_code", "programme_code", "occurred_on", "status", "recorded_version", "decision_version",
+    "void_version",
 )
 PROGRAMME_COLUMNS = (
     "code", "title", "kind", "year", "planned_classes", "planned_trainees", "provider_code",
@@ -119,7 +128,8 @@ class TotalsView:
                 "activity_id TEXT PRIMARY KEY, professional_id TEXT NOT NULL, kind TEXT NOT NULL, "
                 "year INTEGER NOT NULL, credited_as TEXT, credited TEXT NOT NULL, pending TEXT NOT NULL, "
                 "recorded_topic TEXT, recorded_state TEXT, decision_topic TEXT, decision_state TEXT, "
-                "void_state TEXT, provider_code TEXT, programme_code TEXT, occurred_on TEXT, status TEXT)"
+                "void_state TEXT, provider_code TEXT, programme_code TEXT, occurred_on TEXT, status TEXT, "
+                "recorded_version INTEGER, decision_version INTEGER, void_version INTEGER)"
             )
             c.execute(
                 f"CREATE INDEX {p}_activities_programme ON {self.table(p + '_activities')} (programme_code)"
@@ -162,6 +172,13 @@ class TotalsView:
                 ),
                 (version,),
             )
+
+    def built_with(self) -> str:
+        """How the current version was built (``build_digest``)."""
+        with self.transaction(commit=False) as c:
+            c.execute(f"SELECT digest FROM {self.table('totals_versions')} WHERE state = 'current'")
+            row = c.fetchone()
+        return row["digest"] if row else ""
 
     def current(self, cursor: Any = None) -> tuple[int, str]:
         """The version readers use, and its rule-set id."""

@@ -105,6 +105,25 @@ def test_embedded_mode_keeps_a_generated_key_beside_the_database(tmp_path):
     assert key_file.exists() and key_file.stat().st_mode & 0o077 == 0
 
 
+def _key_of(path: str) -> bytes:
+    from ce_ledger.config import Settings, secret_key
+
+    return secret_key(Settings(database_url=f"sqlite:///{path}"))
+
+
+def test_processes_starting_together_on_a_new_store_share_one_whole_key(tmp_path):
+    # Server workers start at the same moment; each must read the whole key the first wrote
+    # (an empty or a second key would give a person two records).
+    import multiprocessing
+
+    for attempt in range(3):
+        path = str(tmp_path / f"race{attempt}" / "ledger.sqlite")
+        with multiprocessing.get_context("spawn").Pool(6) as pool:
+            keys = pool.map(_key_of, [path] * 12)
+        assert len(set(keys)) == 1 and len(keys[0]) == 64
+        assert sorted(p.name for p in (tmp_path / f"race{attempt}").iterdir()) == ["ledger.sqlite.key"]
+
+
 def test_postgres_requires_a_configured_key():
     from ce_ledger.config import ConfigurationError, Settings, secret_key
 

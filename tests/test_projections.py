@@ -197,6 +197,21 @@ def test_rebuild_gives_the_rows_incremental_upkeep_gave(services, clock):
         assert services.view.dump(split) == services.view.dump(old)
 
 
+def test_a_view_built_to_another_table_shape_is_rebuilt_at_start(services, clock):
+    from ce_ledger.bootstrap import build_services
+
+    ledger = services.ledger
+    demo.load(ledger)
+    old = services.projection.current_version()
+    with services.view.transaction(commit=True) as c:  # as a version built before this release says
+        c.execute(services.view.sql(
+            f"UPDATE {services.view.table('totals_versions')} SET digest = %s WHERE version = %s"
+        ), (services.projection.rule_set.digest, old))
+    with build_services(services.settings, clock=clock) as again:
+        new = again.projection.current_version()
+        assert new == old + 1 and again.view.dump(new) == services.view.dump(old)
+
+
 def test_readers_see_the_old_version_until_the_new_one_is_complete(services):
     ledger = services.ledger
     pid = ledger.register(registration()).professional_id

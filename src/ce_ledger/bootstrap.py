@@ -122,6 +122,14 @@ def build_read_side(settings: Settings, ledger: Ledger, *, create_tables: bool =
     return ReadSide(view, projection, Totals(view))
 
 
+def prepare_stores(settings: Settings) -> None:
+    """Create every table, the view's first version and (SQLite) the key file, once, before
+    server processes start: started together, they would race to create them (the library's
+    "create if not exists" is not atomic; on a new SQLite view file the loser failed its start,
+    and uvicorn then stopped the worker already serving)."""
+    build_services(settings).close()
+
+
 def build_services(settings: Settings | None = None, *, read_side: bool = True, **ledger_overrides: Any) -> Services:
     settings = settings or Settings()
     ledger = build_ledger(settings, **ledger_overrides)

@@ -125,10 +125,18 @@ def secret_key(settings: Settings) -> bytes:
         )
     key_file = settings.sqlite_path.with_name(settings.sqlite_path.name + ".key")
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_text().strip().encode()
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
+    if not key_file.exists():
+        # Written whole to a file of its own, then linked into place: a process starting at
+        # the same moment sees either no key file or the whole key, never an empty one (which
+        # would hash ID numbers under another key and give a person a second record).
+        draft = key_file.with_name(f"{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass  # another process linked its key first: use that one
+        finally:
+            draft.unlink()
     return key_file.read_text().strip().encode()

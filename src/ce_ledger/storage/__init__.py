@@ -9,6 +9,8 @@ library has no call for:
 
 - ``events_after``: many streams after given versions in one query (a batch of
   completions touches hundreds of records);
+- ``events_at``: single events by stream and version, in one query (the read side
+  keeps where each activity's events are, not the events);
 - ``log_page``: a page of the log with only the columns a projection reads, split
   by stream for a rebuild in several processes;
 - ``raw_rows``, ``heads``, ``count_events``: rows exactly as stored, for the audit,
@@ -21,7 +23,7 @@ one use of the library's private members (its fast-forward locks).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple, Protocol
 from uuid import UUID
 
@@ -57,6 +59,8 @@ class LedgerRecorder(Protocol):
     partitionable: bool
 
     def events_after(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]: ...
+
+    def events_at(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], StoredEvent]: ...
 
     def log_end(self) -> int: ...
 

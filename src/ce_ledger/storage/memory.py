@@ -5,7 +5,7 @@ nothing after the process ends and has no read side; never a deployment's store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from uuid import UUID
 
 from eventsourcing import popo as library
@@ -19,6 +19,13 @@ class LedgerRecorder(library.POPOApplicationRecorder):
 
     def events_after(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
         return {stream: list(self.select_events(stream, gt=version)) for stream, version in versions.items()}
+
+    def events_at(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], StoredEvent]:
+        found = {}
+        for stream, version in keys:
+            for event in self.select_events(stream, gt=version - 1, lte=version):
+                found[stream, version] = event
+        return found
 
     def log_end(self) -> int:
         return self.max_notification_id() or 0

@@ -7,7 +7,7 @@ are not prepared: a generic plan for them sorts instead of walking the index.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +31,11 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, after) "
             "JOIN {t} e ON e.originator_id = k.id AND e.originator_version > k.after "
             "ORDER BY e.originator_id, e.originator_version"
+        ).format(t=t)
+        self._events_at = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, version) "
+            "JOIN {t} e ON e.originator_id = k.id AND e.originator_version = k.version"
         ).format(t=t)
         self._log_page = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {t} "
@@ -60,6 +65,12 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         for oid, version, topic, state in self._fetch(self._events_after, (list(versions), list(versions.values()))):
             found.setdefault(oid, []).append(StoredEvent(oid, version, topic, bytes(state)))
         return found
+
+    def events_at(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], StoredEvent]:
+        """Single events by (stream, version), joined in one query."""
+        keys = list(keys)
+        rows = self._fetch(self._events_at, ([k[0] for k in keys], [k[1] for k in keys])) if keys else []
+        return {(oid, version): StoredEvent(oid, version, topic, bytes(state)) for oid, version, topic, state in rows}
 
     def log_end(self) -> int:
         return self.max_notification_id() or 0

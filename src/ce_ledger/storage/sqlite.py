@@ -7,7 +7,7 @@ The same calls as the PostgreSQL adapter. A query costs no round trip here, so
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -42,6 +42,13 @@ class LedgerRecorder(library.SQLiteApplicationRecorder):
 
     def events_after(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
         return {stream: list(self.select_events(stream, gt=version)) for stream, version in versions.items()}
+
+    def events_at(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], StoredEvent]:
+        found = {}
+        for stream, version in keys:
+            for event in self.select_events(stream, gt=version - 1, lte=version):
+                found[stream, version] = event
+        return found
 
     def log_end(self) -> int:
         return self.max_notification_id() or 0
