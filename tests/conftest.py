@@ -47,6 +47,13 @@ def settings(request, tmp_path):
 
 
 @pytest.fixture
+def sqlite_settings(tmp_path):
+    """For HTTP behaviour (roles, validation, rendering, mapping): one store is enough; every
+    behaviour that touches storage is tested on both stores in its own module."""
+    return Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+
+
+@pytest.fixture
 def clock():
     return Clock()
 
@@ -107,3 +114,16 @@ def shared_api(tmp_path_factory):
     with TestClient(create_app(services=built)) as client:
         yield Api(client, built)
     built.close()
+
+
+# The longest tests (real servers, kills, soak, a browser), longest first: with two workers a
+# long test that starts last leaves the other idle, which cost about a fifth of the suite's time.
+LONG_FIRST = (
+    "test_crash", "test_soak", "test_concurrent_writers", "test_fuzz", "test_browser", "test_pii",
+    "test_projection_crash", "test_audit_cli", "test_merkle", "test_backup", "test_import",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))

@@ -30,6 +30,19 @@ def environment(settings: Settings, **more: str) -> dict[str, str]:
     return env
 
 
+def token(settings, role: str, name: str, unit: str | None = None) -> str:
+    """A bearer token issued in this process (what `ce-ledger tokens issue` does, without
+    starting Python again; the command itself is tested in test_api)."""
+    from ce_ledger.access import Principal, Role
+    from ce_ledger.bootstrap import build_access
+
+    access = build_access(settings)
+    try:
+        return access.issue(Principal(role=Role(role), name=name, unit=unit))
+    finally:
+        access.close()
+
+
 def cli(env: dict[str, str], *args: str) -> str:
     return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, check=True,
                           capture_output=True, text=True, timeout=120).stdout.strip()

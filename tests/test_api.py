@@ -8,6 +8,12 @@ from tests.apiclient import OTHER_UNIT, SPECIALTY, UNIT, completion, person_body
 from tests.builders import id_number
 
 
+@pytest.fixture
+def settings(sqlite_settings):
+    """HTTP behaviour on SQLite; the stores' own behaviour is tested on both elsewhere."""
+    return sqlite_settings
+
+
 def test_registering_twice_answers_200_with_the_same_id(api):
     again = api.post("/v1/professionals", person_body(api.number), "platform")
     assert again.status_code == 200 and again.json() == {"professional_id": api.pid, "created": False}

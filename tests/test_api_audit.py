@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from uuid import UUID
 
 from tests.tamper import Tamper
 from tests.apiclient import SPECIALTY, completion
+
+
+@pytest.fixture
+def settings(sqlite_settings):
+    """HTTP behaviour on SQLite; the stores' own behaviour is tested on both elsewhere."""
+    return sqlite_settings
 
 
 def test_a_verdict_is_listed_replayed_after_a_void_and_its_change_shown(api):  # noqa: F811

@@ -8,13 +8,13 @@ import httpx
 import pytest
 
 from tests.builders import id_number
-from tests.serving import cli, environment, serving
+from tests.serving import environment, serving, token
 
 
 @pytest.fixture
 def server(settings, tmp_path):
     env = environment(settings)
-    tokens = {role: cli(env, "tokens", "issue", "--role", role, "--name", f"test-{role}") for role in ("platform", "committee")}
+    tokens = {role: token(settings, role, f"test-{role}") for role in ("platform", "committee")}
     with serving(env, tmp_path / "server.log") as running:
         yield running.base, tokens
 

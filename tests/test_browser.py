@@ -14,7 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from ce_ledger import demo
 from ce_ledger.config import Settings
-from tests.serving import cli, environment, serving
+from tests.serving import environment, serving, token
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).parent.parent / "test-output"
@@ -35,8 +35,8 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     env = environment(settings)
     subprocess.run([sys.executable, "-m", "api.cli", "demo"], env=env, check=True, capture_output=True, timeout=120)
-    committee = cli(env, "tokens", "issue", "--role", "committee", "--name", "浏览器测试")
-    auditor = cli(env, "tokens", "issue", "--role", "auditor", "--name", "抽查")
+    committee = token(settings, "committee", "浏览器测试")
+    auditor = token(settings, "auditor", "抽查")
     ma = demo.PEOPLE[0].registration
     OUTPUT.mkdir(exist_ok=True)
     with serving(env, tmp_path / "server.log") as server:

@@ -14,14 +14,14 @@ import httpx
 from ce_ledger.bootstrap import build_ledger
 from ce_ledger.domain.events import PublicCourseCompleted, TeachingRecorded
 from tests.builders import id_number
-from tests.serving import cli, environment, serving
+from tests.serving import environment, serving, token
 
 THREADS, PEOPLE = 12, 3
 
 
 def test_two_server_processes_and_many_threads_lose_nothing_and_record_nothing_twice(settings, tmp_path):
     env = environment(settings)
-    tokens = {r: cli(env, "tokens", "issue", "--role", r, "--name", f"race-{r}") for r in ("platform", "committee")}
+    tokens = {r: token(settings, r, f"race-{r}") for r in ("platform", "committee")}
     with serving(env, tmp_path / "server.log", "--workers", "2") as server:
         platform = {"Authorization": f"Bearer {tokens['platform']}"}
         committee = {"Authorization": f"Bearer {tokens['committee']}"}

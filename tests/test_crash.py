@@ -24,9 +24,9 @@ from ce_ledger.domain.events import ActivityKeyReserved, PublicCourseCompleted
 from ce_ledger.domain.values import Level
 from tests.builders import id_number
 from tests.conftest import postgres_url
-from tests.serving import cli, environment, start
+from tests.serving import environment, start, token
 
-PEOPLE, BATCHES, BATCH = 40, 24, 250
+PEOPLE, BATCHES, BATCH = 40, 16, 150
 
 
 @pytest.fixture
@@ -46,8 +46,7 @@ def _worker(env: dict, log) -> subprocess.Popen:
 
 def test_sigkill_mid_stream_then_retries_leave_every_acknowledged_record_once(pg_settings, tmp_path):
     env = environment(pg_settings, CE_LEDGER_VIEW_UPKEEP="worker")
-    token = cli(env, "tokens", "issue", "--role", "platform", "--name", "crash")
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token(pg_settings, 'platform', 'crash')}"}
     log = tmp_path / "server.log"
     server = start(env, log)
     worker_log = (tmp_path / "worker.log").open("ab")
@@ -86,7 +85,7 @@ def test_sigkill_mid_stream_then_retries_leave_every_acknowledged_record_once(pg
     sender = threading.Thread(target=client)
     sender.start()
     kills = 0
-    for at in (4, 12):  # kill the server twice, each time while a batch is being sent
+    for at in (4, 10):  # kill the server twice, each time while a batch is being sent
         while len(acknowledged) < at:
             time.sleep(0.005)
         in_flight.clear()

@@ -15,6 +15,13 @@ import pytest
 from tests.apiclient import SPECIALTY, person_body
 from tests.builders import id_number
 
+
+@pytest.fixture
+def settings(sqlite_settings):
+    """HTTP behaviour on SQLite; the stores' own behaviour is tested on both elsewhere."""
+    return sqlite_settings
+
+
 BAD_HOURS = ["abc", -1, 0, "0", "1.005", "NaN", "Infinity", "-Infinity", float("nan"), float("inf"), 10**30, "1e3000",
              True, [], {}, None]
 BAD_DATES = ["0001-01-01", "1949-12-31", "9999-12-31", "2016-02-30", "yesterday", 20160101, "", None]

@@ -11,7 +11,7 @@ import httpx
 
 from tests.builders import id_number
 from tests.conftest import postgres_url
-from tests.serving import cli, environment, serving
+from tests.serving import environment, serving, token
 
 
 def test_no_clear_id_number_reaches_the_store_the_logs_or_a_response(settings, tmp_path):
@@ -21,8 +21,8 @@ def test_no_clear_id_number_reaches_the_store_the_logs_or_a_response(settings, t
     mistyped = people[0][:-1] + ("0" if people[0][-1] != "0" else "1")  # wrong check digit
     known = [*people, stranger, mistyped]
     env = environment(settings)
-    tokens = {r: cli(env, "tokens", "issue", "--role", r, "--name", f"pii-{r}") for r in ("platform", "committee", "auditor")}
-    tokens["employer"] = cli(env, "tokens", "issue", "--role", "employer", "--unit", "U-1", "--name", "pii-hr")
+    tokens = {r: token(settings, r, f"pii-{r}") for r in ("platform", "committee", "auditor")}
+    tokens["employer"] = token(settings, "employer", "pii-hr", "U-1")
     seen: list[str] = []
     outside = tmp_path / "outside"  # our own files, apart from the store's folder
     outside.mkdir()

@@ -12,6 +12,13 @@ import pytest
 from tests.apiclient import SPECIALTY
 from tests.builders import id_number
 
+
+@pytest.fixture
+def settings(sqlite_settings):
+    """HTTP behaviour on SQLite; the stores' own behaviour is tested on both elsewhere."""
+    return sqlite_settings
+
+
 OUTPUT = Path(__file__).parent.parent / "test-output"
 
 

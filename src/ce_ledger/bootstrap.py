@@ -136,7 +136,8 @@ def build_services(settings: Settings | None = None, *, read_side: bool = True, 
     services = Services(settings, ledger, Audit(ledger), build_access(settings))
     if read_side:
         read = services.read = build_read_side(settings, ledger)
-        read.projection.ensure_current()
+        with read.view.exclusive():  # processes starting together: one builds, the others find it
+            read.projection.ensure_current()
         if settings.upkeep == "inline":
             # The read side subscribes to the ledger's saves: on SQLite, which has no
             # subscriptions, a write returns only once the view shows it.

@@ -7,12 +7,15 @@ are not prepared: a generic plan for them sorts instead of walking the index.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 from uuid import UUID
 
 from eventsourcing import postgres as library
 from eventsourcing.persistence import StoredEvent, Tracking
+import psycopg
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -115,9 +118,28 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             )
 
 
+@contextmanager
+def creation_lock(datastore: library.PostgresDatastore) -> Iterator[None]:
+    """One process at a time creates tables in a schema: the library's "create if not exists"
+    is not atomic, and processes started together on a new schema (a server and a projection
+    worker, say) clashed in PostgreSQL's catalogue. A session lock on a connection of its own."""
+    kwargs = {k: v for k, v in datastore.pool.kwargs.items() if k != "row_factory"}
+    with psycopg.connect(autocommit=True, **kwargs) as conn:
+        key = zlib.crc32(f"ce-ledger/create/{datastore.schema}".encode()) & 0x7FFFFFFF
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
 class TrackingRecorder(library.PostgresTrackingRecorder):
     """The library's tracking recorder, with its in-transaction reads and writes made public
     for a view that writes its rows and its position in one transaction."""
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Held while this process sets up the view (its first version, a rebuild at start)."""
+        return creation_lock(self.datastore)
 
     def position_in(self, cursor: Any, name: str) -> int:
         return self._max_tracking_id(name, cursor) or 0
@@ -129,3 +151,16 @@ class TrackingRecorder(library.PostgresTrackingRecorder):
 class Factory(library.PostgresFactory):
     application_recorder_class = LedgerRecorder
     tracking_recorder_class = TrackingRecorder
+
+    def _creating(self) -> AbstractContextManager[None]:
+        # Only where this process creates tables (a rebuild's helpers do not, and must not
+        # wait for the lock their parent holds while it rebuilds).
+        return creation_lock(self.datastore) if self.env_create_table() else nullcontext()
+
+    def application_recorder(self) -> Any:
+        with self._creating():
+            return super().application_recorder()
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
+        with self._creating():
+            return super().tracking_recorder(tracking_recorder_class)

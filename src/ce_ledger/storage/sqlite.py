@@ -7,7 +7,9 @@ The same calls as the PostgreSQL adapter. A query costs no round trip here, so
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 from uuid import UUID
 
@@ -90,7 +92,27 @@ class LedgerRecorder(library.SQLiteApplicationRecorder):
             )
 
 
+@contextmanager
+def creation_lock(db_name: str) -> Iterator[None]:
+    """One process at a time creates tables in a database file: the library's "create if not
+    exists" is not atomic (two server processes starting on a new view file clashed). An
+    exclusive lock on a file beside it."""
+    if db_name == ":memory:" or db_name.startswith("file:"):
+        yield
+        return
+    with open(f"{db_name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class TrackingRecorder(library.SQLiteTrackingRecorder):
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Held while this process sets up the view (its first version, a rebuild at start)."""
+        return creation_lock(self.datastore.pool.db_name)
+
     def position_in(self, cursor: Any, name: str) -> int:
         return self._max_tracking_id(name, cursor) or 0
 
@@ -101,3 +123,16 @@ class TrackingRecorder(library.SQLiteTrackingRecorder):
 class Factory(library.SQLiteFactory):
     application_recorder_class = LedgerRecorder
     tracking_recorder_class = TrackingRecorder
+
+    def _creating(self) -> AbstractContextManager[None]:
+        # Only where this process creates tables (a rebuild's helpers do not, and must not
+        # wait for the lock their parent holds while it rebuilds).
+        return creation_lock(self.env.get(self.SQLITE_DBNAME)) if self.env_create_table() else nullcontext()
+
+    def application_recorder(self) -> Any:
+        with self._creating():
+            return super().application_recorder()
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
+        with self._creating():
+            return super().tracking_recorder(tracking_recorder_class)
