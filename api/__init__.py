@@ -1,1 +1,2 @@
-"""The edge: the command line and (later) HTTP. Composes the ledger and its views."""
+"""The edge: the HTTP API, the workbench and the command line. They receive what
+``ce_ledger.bootstrap`` built and construct nothing themselves."""

@@ -137,14 +137,13 @@ def import_file(
     column and problem, the good ones are recorded, and importing the file again records
     nothing new. Exit status 1 when any row was refused.
     """
-    from ce_ledger.imports.importer import Importer
     from ce_ledger.imports.sheets import UnreadableFile
 
     with build_services() as services:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
             try:
-                done = Importer(services.ledger, by=by).run(
+                done = services.importer(by=by).run(
                     file, kind=kind, encoding=encoding, dry_run=dry_run,
                     progress=lambda n, total: progress.update(task, completed=n, total=total),
                 )

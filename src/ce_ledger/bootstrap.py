@@ -22,6 +22,7 @@ from ce_ledger.access import AccessRegistry
 from ce_ledger.application import Ledger
 from ce_ledger.audit.service import Audit
 from ce_ledger.config import Settings, persistence_env, secret_key
+from ce_ledger.imports.importer import Importer
 from ce_ledger.rules.published import PUBLISHED
 from projections.queries import Totals
 from projections.runner import TotalsProjection
@@ -65,6 +66,10 @@ class Services:
         if self.read is None:
             raise RuntimeError("built without the read side (build_services(read_side=False))")
         return self.read
+
+    def importer(self, *, by: str) -> Importer:
+        """Spreadsheet imports through the same commands as the API; ``by`` confirms legacy rows."""
+        return Importer(self.ledger, by=by)
 
     def close(self) -> None:
         self.ledger.close()

@@ -1,6 +1,6 @@
 """Demo data: a handful of realistic professionals that cover every kind of credit.
 
-Built on the notice's worked examples (``shared/domain.md``, A to C) and a few more.
+Built on the notice's worked examples (``docs/rules.md``, A to C) and a few more.
 Every command is a retry-safe one, so loading the demo twice records nothing new.
 """
 
