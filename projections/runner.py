@@ -252,12 +252,14 @@ class TotalsProjection:
             version = version or self.current_version()
             applied = 0
             while True:
-                position, n = self._apply_next(version)
+                position, n, at_end = self._apply_next(version)
                 if position is None:
                     return applied
                 applied += n
                 if progress:
                     progress(position)
+                if at_end:  # the page reached the log's end as read: no need to look again
+                    return applied
 
     def _page(
         self, position: int, limit: int, *, end: int | None = None, part: tuple[int, int] = (0, 1)
@@ -278,18 +280,20 @@ class TotalsProjection:
         notifications = self.log.log_page(position, stop, FOLLOWED_TOPICS, limit, part)
         return notifications, notifications[-1].id if len(notifications) == limit else stop
 
-    def _apply_next(self, version: int) -> tuple[int | None, int]:
-        """One batch; returns the new position (None when there was nothing to do) and the count."""
+    def _apply_next(self, version: int) -> tuple[int | None, int, bool]:
+        """One batch; returns the new position (None when there was nothing to do), the count,
+        and whether it reached the end of the log as read."""
         for attempt in _retrying():
             with attempt:
                 with self.view.transaction(commit=True) as c:
                     self.view.lock(c, version)
                     position = self.view.position_in(c, tracking_name(version))
-                    notifications, last = self._page(position, self.batch_size)
+                    end = self.log.log_end()
+                    notifications, last = self._page(position, self.batch_size, end=end)
                     if last == position:
-                        return None, 0
+                        return None, 0, True
                     self._apply(c, version, notifications, last)
-                    return last, len(notifications)
+                    return last, len(notifications), last >= end
         raise AssertionError("unreachable")  # pragma: no cover
 
     def apply_notifications(self, version: int, notifications: Sequence[LogRow | Notification]) -> int:
