@@ -188,3 +188,21 @@ def test_the_view_recredits_certificates_when_their_provider_is_disqualified(ser
     before = services.view.dump(services.projection.current_version())
     version, _ = services.projection.rebuild()
     assert services.view.dump(version) == before
+
+
+def test_an_earlier_decision_sent_again_is_a_retry_not_out_of_turn(ledger):
+    # A client (or the demo run again) re-sends every decision in order: each one already
+    # recorded is a duplicate, wherever it stands in the record.
+    accredit(ledger)
+    steps = [
+        ProviderStatusChange(status="ordered_to_rectify", effective_on=date(2017, 1, 10), decision_ref="D-1",
+                             deadline=date(2017, 4, 30), reason="评估不合格"),
+        ProviderStatusChange(status="disqualified", effective_on=date(2017, 6, 1), decision_ref="D-2", reason="整改不到位"),
+        ProviderStatusChange(status="reaccredited", effective_on=date(2018, 2, 1), decision_ref="D-3"),
+    ]
+    for step in steps:
+        assert ledger.change_provider_status("NXJY-01", step, by="auditor:a").status == "recorded"
+    version = ledger.provider("NXJY-01").version
+    for step in steps:
+        assert ledger.change_provider_status("NXJY-01", step, by="auditor:a").status == "duplicate"
+    assert ledger.provider("NXJY-01").version == version

@@ -199,10 +199,11 @@ class Provider(Chained):
     def change(self, change: ProviderStatusChange, *, by: str, now: datetime, today: date) -> Literal["recorded", "duplicate"]:
         event_class = STATUS_EVENTS[change.status]
         last = self.decisions[-1]
-        if isinstance(last, event_class) and (last.effective_on, last.decision_ref) == (
-            change.effective_on, change.decision_ref,
+        if any(
+            type(d) is event_class and (d.effective_on, d.decision_ref) == (change.effective_on, change.decision_ref)
+            for d in self.decisions
         ):
-            return "duplicate"  # a retry of the last decision
+            return "duplicate"  # a retry of a decision already recorded (the last, or an earlier one)
         if change.status not in ALLOWED[self.standing]:
             allowed = ", ".join(sorted(ALLOWED[self.standing]))
             raise Conflict(

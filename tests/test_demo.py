@@ -1,0 +1,27 @@
+"""`ce-ledger demo` (and so a second `make run`) on a store that already holds the demo: exit 0,
+and nothing recorded (every command of the demo is a retry)."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from api.cli import app
+from ce_ledger.bootstrap import build_ledger
+from ce_ledger.config import Settings
+
+
+def test_the_demo_twice_on_one_store_exits_0_and_records_nothing_the_second_time(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    monkeypatch.setenv("CE_LEDGER_DATABASE_URL", url)
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    ledger = build_ledger(Settings(database_url=url))
+    try:
+        before = ledger.position()
+        assert before > 100
+        second = runner.invoke(app, ["demo"])
+        assert second.exit_code == 0, second.output
+        assert ledger.position() == before
+    finally:
+        ledger.close()
