@@ -32,3 +32,5 @@ PROGRAMME_KINDS = {
 def bilingual(english: str, key: str, labels: dict[str, str]) -> str:
     """A command-line label: the English name, then the Chinese one ("public course 公需课")."""
     return f"{english} {labels[key]}"
+# Kinds of break in a record's hash chain (audit/verification.py).
+BREAKS = {"content_changed": "内容与摘要不符（被改动）", "missing": "记录缺失（被删除）", "reordered": "记录错位（被调换）"}

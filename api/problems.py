@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
-from ce_ledger.domain.errors import Conflict, InvalidInput, LedgerError, NoRuleSet, NotFound
+from ce_ledger.domain.errors import BrokenHistory, Conflict, InvalidInput, LedgerError, NoRuleSet, NotFound
 from ce_ledger.domain.values import PATTERN_RULES
 
 PROBLEM = "application/problem+json"
@@ -33,6 +33,7 @@ class Problem(BaseModel):
 
 
 STATUS_OF: dict[type[LedgerError], tuple[int, str]] = {
+    BrokenHistory: (409, "history does not verify"),
     InvalidInput: (422, "invalid input"),
     NoRuleSet: (422, "no rule-set"),
     Conflict: (409, "conflict"),

@@ -108,6 +108,9 @@ class VerdictEntry(Value):
     level: Level
     evaluation_year: int
     rule_set_id: str
+    superseded_by: str | None = Field(
+        None, description="the rule-set in force for the year, when this verdict's is no longer it (reading 17)"
+    )
     passed: bool
     fingerprint: str
 
@@ -154,6 +157,9 @@ with warnings.catch_warnings():
         issued_at: datetime
         fingerprint: str = Field(...)  # type: ignore[assignment]
         pins: list[Pin] = Field(description="each record as the verdict read it: version and its chain digest")
+        superseded_by: str | None = Field(
+            None, description="the rule-set in force for the year, when this verdict's is no longer it (reading 17)"
+        )
 
 
 class ProviderAccreditation(Value):

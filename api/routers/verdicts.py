@@ -18,14 +18,16 @@ from ce_ledger.audit.replay import Replay
 router = APIRouter(tags=["verdicts"], route_class=ExactRoute)
 
 
-def _out(issued: VerdictIssued) -> VerdictOut:
+def _out(svc, issued: VerdictIssued) -> VerdictOut:
+    v = issued.verdict
     return VerdictOut(
-        **issued.verdict.model_dump(),
+        **v.model_dump(),
         verdict_id=issued.originator_id,
         issued_by=issued.issued_by,
         issued_at=issued.recorded_at,
         fingerprint=issued.fingerprint,
         pins=list(issued.pins),
+        superseded_by=svc.ledger.superseded_by(v.rule_set.id, v.evaluation_year),
     )
 
 
@@ -39,11 +41,15 @@ def issue(
     svc: Services_,
     who: Annotated[Principal, Depends(require(Role.COMMITTEE, Role.AUDITOR))],
 ) -> VerdictOut:
-    """Evaluate the record now under the rule-set in force (or the one named) and record the verdict."""
+    """Evaluate the record now under the rule-set in force and record the verdict.
+
+    Naming another published rule-set is refused (422 on `rule_set`): older ones serve only
+    replays of the verdicts issued under them (reading 17). A record whose stored history does
+    not verify is refused (409) naming the stream and the break."""
     issued = svc.ledger.issue_verdict(
         professional_id, body.level, body.evaluation_year, by=who.actor, rule_set=body.rule_set
     )
-    return _out(issued)
+    return _out(svc, issued)
 
 
 @router.get("/v1/verdicts/{verdict_id}", response_model=VerdictOut, responses=responses(401, 403, 404))
@@ -51,7 +57,7 @@ def read(verdict_id: UUID, svc: Services_, who: Principal_) -> VerdictOut:
     """A recorded verdict, as issued."""
     issued = svc.ledger.verdict(verdict_id)
     may_see(svc, who, issued.professional_id)
-    return _out(issued)
+    return _out(svc, issued)
 
 
 @router.get(
@@ -66,6 +72,7 @@ def listed(professional_id: UUID, svc: Services_, who: Principal_) -> VerdictLis
             VerdictEntry(
                 verdict_id=f.verdict_id, issued_at=f.recorded_at, level=f.level, evaluation_year=f.evaluation_year,
                 rule_set_id=f.rule_set_id, passed=f.passed, fingerprint=f.fingerprint,
+                superseded_by=svc.ledger.superseded_by(f.rule_set_id, f.evaluation_year),
             )
             for f in svc.ledger.verdicts_of(professional_id)
         ],

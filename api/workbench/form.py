@@ -44,12 +44,17 @@ class AssessmentForm:
 
 def assessment_form(ledger: Ledger, professional_id: UUID, level: Level, evaluation_year: int) -> AssessmentForm:
     """The latest verdict recorded for this evaluation, with the person it is about."""
-    filed = [f for f in ledger.verdicts_of(professional_id) if f.level == level and f.evaluation_year == evaluation_year]
+    in_force = ledger.rule_set_for(evaluation_year).id
+    filed = [
+        f for f in ledger.verdicts_of(professional_id)
+        if f.level == level and f.evaluation_year == evaluation_year and f.rule_set_id == in_force
+    ]
     if not filed:
         raise NotFound(
             "evaluation_year",
-            f"no verdict is recorded for {level} in {evaluation_year}: a review committee issues one first "
-            "(POST /v1/professionals/{id}/verdicts); the form shows a recorded verdict so that it can be replayed",
+            f"no verdict is recorded for {level} in {evaluation_year} under the rule-set in force ({in_force}): "
+            "a review committee issues one first (POST /v1/professionals/{id}/verdicts); the form shows a "
+            "recorded verdict under the rules in force, so that it can be replayed",
         )
     issued = ledger.verdict(filed[-1].verdict_id)
     reg = ledger.professional(professional_id, copy=False).registration

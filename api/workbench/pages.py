@@ -20,7 +20,7 @@ from ce_ledger.access import Principal, Role
 from api.deps import may_see
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import HAPPENED, LEVELS, ROLES, STATUSES
+from api.labels import BREAKS, HAPPENED, LEVELS, ROLES, STATUSES
 from api.problems import status_of
 from api.workbench.form import assessment_form, render_pdf
 from ce_ledger.domain.errors import LedgerError
@@ -70,6 +70,18 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         zone=ZoneInfo(request.app.state.services.settings.timezone), **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def history_warning(svc: Any, professional_id: UUID) -> str | None:
+    """Shown on every page of a record whose stored history does not verify (reading it is
+    still allowed; concluding from it is not: no verdict is issued on it)."""
+    breaks = svc.ledger.chain_breaks({professional_id: None})
+    if not breaks:
+        return None
+    first = breaks[0]
+    return (f"警告：此人员学时记录的哈希链校验未通过（第 {first.version} 版：{BREAKS[first.kind]}"
+            + (f"，另有 {len(breaks) - 1} 处" if len(breaks) > 1 else "")
+            + "）。在人社厅核查（ce-ledger verify）之前，不得据此签发审验结果。")
 
 
 def pages(handler):
@@ -187,6 +199,8 @@ def professional(request: Request, who: Principal, professional_id: UUID,
         request, "professional.html", who=who, record=record, reg=record.registration, level=level.value, year=year,
         standing=standing, bars=bars, pct=_percent, rule_set=svc.view.current()[1], activities=activities,
         verdicts=list(reversed(svc.ledger.verdicts_of(professional_id))), problem=problem,
+        warning=history_warning(svc, professional_id),
+        superseded=lambda f: svc.ledger.superseded_by(f.rule_set_id, f.evaluation_year),
         may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR), hours=lambda a: _hours(getattr(a.recorded, "hours", None)
         or getattr(a.recorded, "hours_taught", None) or getattr(a.recorded, "certified_hours", None)),
     )
@@ -213,7 +227,8 @@ def verdict(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
     may_see(svc, who, issued.professional_id)
     name = svc.ledger.professional(issued.professional_id, copy=False).registration.name
     return render(request, "verdict.html", who=who, issued=issued, v=issued.verdict, name=name, changed=set(),
-                  may_replay=who.role in (Role.COMMITTEE, Role.AUDITOR))
+                  may_replay=who.role in (Role.COMMITTEE, Role.AUDITOR), warning=history_warning(svc, issued.professional_id),
+                  superseded=svc.ledger.superseded_by(issued.verdict.rule_set.id, issued.verdict.evaluation_year))
 
 
 @router.post("/verdicts/{verdict_id}/replay", response_class=HTMLResponse)
@@ -221,7 +236,10 @@ def verdict(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
 def replay(request: Request, who: Principal, verdict_id: UUID, csrf: Annotated[str, Form()] = "") -> HTMLResponse:
     session.check_csrf(request, csrf)
     _require(who, Role.COMMITTEE, Role.AUDITOR)
-    return render(request, "replay.html", who=who, replay=request.app.state.services.audit.replay(verdict_id))
+    svc = request.app.state.services
+    done = svc.audit.replay(verdict_id)
+    return render(request, "replay.html", who=who, replay=done,
+                  warning=history_warning(svc, svc.ledger.verdict(verdict_id).professional_id))
 
 
 # -- a unit's staff -------------------------------------------------------------------------
@@ -252,7 +270,9 @@ def form_response(request: Request, who: Principal, professional_id: UUID, level
     svc = request.app.state.services
     may_see(svc, who, professional_id)
     form = assessment_form(svc.ledger, professional_id, level, year)
-    html = TEMPLATES.get_template("assessment_form.html").render(f=form, kinds=KINDS, zone=ZoneInfo(svc.settings.timezone))
+    html = TEMPLATES.get_template("assessment_form.html").render(
+        f=form, kinds=KINDS, zone=ZoneInfo(svc.settings.timezone), warning=history_warning(svc, professional_id)
+    )
     if pdf:
         name = f"assessment-form-{form.issued.originator_id}.pdf"
         return Response(render_pdf(html), media_type="application/pdf",

@@ -15,6 +15,15 @@ from pydantic import BaseModel, ValidationError
 
 
 class PydanticMapper(Mapper):
+    def plain(self, state: bytes) -> bytes:
+        """A stored state's JSON, decrypted and decompressed, without decoding it (the audit
+        reads rows the decoder would refuse)."""
+        if self.cipher:
+            state = self.cipher.decrypt(state)
+        if self.compressor:
+            state = self.compressor.decompress(state)
+        return state
+
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = domain_event.model_dump_json().encode("utf-8")
         if self.compressor:

@@ -83,6 +83,7 @@ class Replay(Value):
     breaks: tuple[Break, ...]
     explanation: str
     changes_since: ChangesSince | None
+    superseded_by: str | None = None  # the rule-set in force for the year now, if another (reading 17)
 
 
 def changes_since(

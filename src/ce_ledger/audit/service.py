@@ -130,7 +130,14 @@ class Audit:
                 )
             else:
                 explanation = f"not reproduced: {note or 'the recomputed verdict differs from the recorded one'}"
+        superseded = self.ledger.superseded_by(recorded.rule_set.id, recorded.evaluation_year)
+        if superseded:
+            explanation += (
+                f"; rule-set {recorded.rule_set.id} has since been superseded for {recorded.evaluation_year} "
+                f"by {superseded}, under which a new verdict would be issued (reading 17)"
+            )
         return Replay(
+            superseded_by=superseded,
             verdict_id=verdict_id,
             reproduced=not breaks and recomputed == issued.fingerprint == recorded.fingerprint,
             recorded_fingerprint=issued.fingerprint,

@@ -23,11 +23,7 @@ class RawLog:
 
     def plain(self, state: bytes) -> bytes:
         """The row's JSON, decrypted and decompressed as the mapper would."""
-        if self.mapper is not None and self.mapper.cipher:
-            state = self.mapper.cipher.decrypt(state)
-        if self.mapper is not None and self.mapper.compressor:
-            state = self.mapper.compressor.decompress(state)
-        return state
+        return self.mapper.plain(state) if self.mapper is not None else state  # type: ignore[attr-defined]
 
     def count(self) -> int:
         return self.recorder.count_events()

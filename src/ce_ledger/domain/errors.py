@@ -50,3 +50,8 @@ class NotFound(LedgerError):
 
 class NoRuleSet(LedgerError):
     """No rule-set serves the evaluation asked for (reading 6)."""
+
+
+class BrokenHistory(LedgerError):
+    """The stored history a command would rely on does not verify (its hash chain is broken):
+    nothing is concluded from it until an auditor has looked (``ce-ledger verify``)."""

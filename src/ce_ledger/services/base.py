@@ -21,6 +21,7 @@ from eventsourcing.utils import strtobool
 from eventsourcing.persistence import IntegrityError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from ce_ledger.audit.verification import Break, Row, check_stream
 from ce_ledger.domain.events import LedgerEvent
 from ce_ledger.domain.identity import professional_id
 from ce_ledger.domain.professional import Outcome
@@ -158,6 +159,16 @@ class Store(Application[UUID]):
         checkpoint), sealed after the stored head."""
         head = self.head(stream)
         return event_class.next_in_chain(stream, head.link if head else None, **fields)
+
+    def chain_breaks(self, streams: dict[UUID, int | None]) -> list[Break]:
+        """Every break in these streams' hash chains (up to the given versions), from the rows as
+        stored: what a command that concludes from a record checks before it trusts it."""
+        breaks: list[Break] = []
+        for stream, version in streams.items():
+            rows = self.recorder.select_events(stream, lte=version)
+            plain = self.mapper.plain  # type: ignore[attr-defined]
+            breaks += check_stream(stream, (Row(r.originator_version, r.topic, plain(r.state)) for r in rows))[0]
+        return breaks
 
     # -- saving ----------------------------------------------------------------------------
 

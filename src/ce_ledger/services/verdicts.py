@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from ce_ledger.domain.errors import NotFound
+from ce_ledger.domain.errors import BrokenHistory, InvalidInput, LedgerError, NotFound
 from ce_ledger.domain.values import Level
 from ce_ledger.domain.verdicts import Pin, VerdictFiled, VerdictIssued, verdict_index
 from ce_ledger.rules.ruleset import RuleSet
@@ -15,6 +15,27 @@ from ce_ledger.services.base import Events, Store, retrying
 class Verdicts(Store):
     def rule_set_for(self, evaluation_year: int, rule_set: str | None = None) -> RuleSet:
         return self.rule_sets.get(rule_set) if rule_set else self.rule_sets.in_force(evaluation_year)
+
+    def superseded_by(self, rule_set_id: str, evaluation_year: int) -> str | None:
+        """The rule-set in force for the year, if a verdict's own is no longer it (reading 17)."""
+        try:
+            in_force = self.rule_sets.in_force(evaluation_year).id
+        except LedgerError:
+            return None
+        return None if in_force == rule_set_id else in_force
+
+    def _issuing_rule_set(self, evaluation_year: int, rule_set: str | None) -> RuleSet:
+        """New verdicts only under the rule-set in force (reading 17): a committee may not shop
+        for an older one. The older ones stay published, for replays of verdicts issued under them."""
+        in_force = self.rule_sets.in_force(evaluation_year)
+        if rule_set is not None and rule_set != in_force.id:
+            self.rule_sets.get(rule_set)  # an unknown id is named as such
+            raise InvalidInput(
+                "rule_set",
+                f"a new verdict for {evaluation_year} is issued under the rule-set in force, {in_force.id}; "
+                f"{rule_set} serves only replays of verdicts issued under it (reading 17)",
+            )
+        return in_force
 
     def evaluate(
         self,
@@ -38,9 +59,19 @@ class Verdicts(Store):
         The verdict and its entry on the person's verdict index are saved together; two
         committees issuing at once race only for the index's next version, and retry.
         """
-        rules = self.rule_set_for(evaluation_year, rule_set)
+        rules = self._issuing_rule_set(evaluation_year, rule_set)
         record = self.professional(professional_id, copy=False)  # type: ignore[attr-defined]
         providers = self.providers_of(record)  # type: ignore[attr-defined]
+        breaks = self.chain_breaks({professional_id: record.version, **{p.id: p.version for p in providers.values()}})
+        if breaks:
+            first = breaks[0]
+            raise BrokenHistory(
+                "professional_id",
+                f"the stored history this verdict would read does not verify: stream {first.stream_id} "
+                f"version {first.version}: {first.detail}"
+                + (f" (and {len(breaks) - 1} more)" if len(breaks) > 1 else "")
+                + "; no verdict is issued on it until an auditor has run ce-ledger verify",
+            )
         verdict = rules.evaluate(record, level, evaluation_year, providers)
         pins = (
             Pin(stream_id=professional_id, version=record.version, digest=record.head_digest),
