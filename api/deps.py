@@ -54,7 +54,7 @@ def require(*roles: Role):
 
 
 def record_unit(svc: Services, professional_id: UUID) -> str:
-    return svc.ledger.professional(professional_id, copy=False).registration.employer_unit
+    return svc.ledger.professional(professional_id, copy=False).employer_unit  # as the person stands now
 
 
 def may_enter(svc: Services, who: Principal, professional_id: UUID) -> None:

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, SkipValidation
 
 from ce_ledger.domain.details import Degree, PublicCourse
 from ce_ledger.domain.identity import IdNumber
-from ce_ledger.domain.values import DegreeKind, HoursFigure, Hours, Level, Text, Value
+from ce_ledger.domain.values import DegreeKind, HoursFigure, Hours, Level, Series, Text, Value
 from ce_ledger.rules.verdict import Credited, Verdict, Window
 from ce_ledger.domain.verdicts import Pin
 from ce_ledger.domain.programme import Programme
@@ -68,6 +68,34 @@ class DegreeBody(Value):
 class Registered(Value):
     professional_id: UUID
     created: bool
+
+
+class PendingTransfer(Value):
+    to_unit: str
+    effective_on: date
+    proposed_by: str
+
+
+class PersonOut(Value):
+    """The person as they stand now (registration, corrections, moves), after a change."""
+
+    professional_id: UUID
+    name: str
+    series: Series
+    employer_unit: str
+    pending_transfer: PendingTransfer | None
+    version: int
+    status: Literal["recorded", "duplicate"]
+
+    @classmethod
+    def of(cls, professional: Any, status: str) -> PersonOut:
+        t = professional.transfer
+        return cls(
+            professional_id=professional.id, name=professional.name, series=professional.series,
+            employer_unit=professional.employer_unit, version=professional.version, status=status,
+            pending_transfer=PendingTransfer(to_unit=t.to_unit, effective_on=t.effective_on, proposed_by=t.proposed_by)
+            if t else None,
+        )
 
 
 class ActivityOutcome(Value):

@@ -22,6 +22,8 @@ from ce_ledger.domain.events import (
     ActivityDecided,
     LedgerEvent,
     ProfessionalRegistered,
+    RegistrationCorrected,
+    TransferConfirmed,
 )
 from ce_ledger.domain.professional import Activity, Status
 from ce_ledger.domain.programme import ProgrammePlanned
@@ -158,6 +160,8 @@ class Changes:
     dirty_activities: set[str] = field(default_factory=set)
     dirty_years: set[tuple[str, int]] = field(default_factory=set)
     providers_decided: set[str] = field(default_factory=set)  # codes whose standing changed
+    # Each person's teaching rows among those loaded: a corrected series re-credits them.
+    teaching_of: dict[str, list[str]] = field(default_factory=dict)
     programmes: dict[str, ProgrammeRow] = field(default_factory=dict)  # planned in this batch
 
 
@@ -222,6 +226,8 @@ class RowUpdater:
                 row.programme_code = event.programme_code  # type: ignore[attr-defined]
             changes.activities[row.activity_id] = row
             changes.dirty_activities.add(row.activity_id)
+            if row.kind == ActivityKind.TEACHING:
+                changes.teaching_of.setdefault(row.professional_id, []).append(row.activity_id)
         elif isinstance(event, ActivityDecided):
             row = changes.activities[str(event.activity_id)]
             activity = row.activity()
@@ -241,6 +247,21 @@ class RowUpdater:
             person = PersonRow.registered(event)
             changes.people[person.professional_id] = person
             changes.dirty_people.add(person.professional_id)
+        elif isinstance(event, RegistrationCorrected):
+            pid, s = str(event.originator_id), event.series
+            person = changes.people[pid]
+            person.name, person.series_name = event.name, s.name
+            person.requires_foreign_language_exam = int(s.requires_foreign_language_exam)
+            person.requires_computer_exam = int(s.requires_computer_exam)
+            person.own_ce_regulation = int(s.own_ce_regulation)
+            person.__dict__.pop("series", None)  # the cached Series: read again
+            changes.dirty_people.add(pid)
+            # Teaching credit depends on the series (reading 11): credit the person's again.
+            changes.dirty_activities.update(changes.teaching_of.get(pid, ()))
+        elif isinstance(event, TransferConfirmed):
+            pid = str(event.originator_id)
+            changes.people[pid].employer_unit = event.to_unit
+            changes.dirty_people.add(pid)
         elif isinstance(event, ProviderDecided):
             changes.providers_decided.add(event.code)
         elif isinstance(event, ProgrammePlanned):

@@ -41,6 +41,7 @@ from ce_ledger.domain.events import (
     ActivityKeyReserved,
     ActivityDecided,
     LedgerEvent,
+    RegistrationCorrected,
 )
 from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.professional import Activity
@@ -318,6 +319,12 @@ class TotalsProjection:
         recredit = self._provider_activities(c, version, decoded)
         pids |= {row.professional_id for row in recredit}
         aids |= {row.activity_id for row in recredit}
+        corrected = {str(e.originator_id) for e, _ in decoded if isinstance(e, RegistrationCorrected)}
+        if corrected:  # their teaching rows are credited again (reading 11)
+            for row in self.view.teaching_of(c, version, corrected):
+                changes.activities.setdefault(row.activity_id, row)
+                changes.teaching_of.setdefault(row.professional_id, []).append(row.activity_id)
+                aids.add(row.activity_id)
         self.view.prefetch(c, version, changes, pids, aids)
         self._read_activities([changes.activities[a] for a in aids if a in changes.activities])
         for event, topic in decoded:

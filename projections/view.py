@@ -219,6 +219,11 @@ class TotalsView:
             for row in self._select_in(c, p + "_activities", "activity_id", list(aids)):
                 changes.activities.setdefault(row["activity_id"], ActivityRow(**self._decimals(row)))
 
+    def teaching_of(self, c: Any, version: int, pids: set[str]) -> list[ActivityRow]:
+        """These people's teaching rows: what a corrected series credits again."""
+        rows = self._select_in(c, f"totals_v{version}_activities", "professional_id", sorted(pids))
+        return [ActivityRow(**self._decimals(row)) for row in rows if row["kind"] == "teaching"]
+
     def provider_activities(self, c: Any, version: int, codes: set[str]) -> list[ActivityRow]:
         """The certificates of these providers: what a decision on a provider re-credits."""
         rows = self._select_in(c, f"totals_v{version}_activities", "provider_code", sorted(codes))

@@ -11,18 +11,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.concurrency import run_in_threadpool
 
-from ce_ledger.domain.commands import Registration, Verification, Voiding
+from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails, ExamPass, SpecialtyCredit, StudyTour, Teaching
 from ce_ledger.domain.errors import InvalidInput
 from ce_ledger.domain.professional import Outcome
 from ce_ledger.domain.values import Level
 from ce_ledger.access import Principal, Role
 from ce_ledger.bootstrap import Services
-from api.deps import Principal_, Services_, may_enter, may_see, require
+from api.deps import Principal_, Services_, may_enter, may_see, record_unit, require
 from api.exact import ExactRoute
 from api.problems import responses
 from api.workbench.pages import form_response
-from api.schemas import ActivityOutcome, DegreeBody, EventOut, History, Registered, TotalsOut
+from api.schemas import ActivityOutcome, DegreeBody, EventOut, History, PersonOut, Registered, TotalsOut
 
 router = APIRouter(prefix="/v1/professionals", tags=["professionals"], route_class=ExactRoute)
 
@@ -46,6 +46,53 @@ def register(
     if not done.created:
         response.status_code = 200
     return Registered(professional_id=done.professional_id, created=done.created)
+
+
+PERSON_CHANGE = {
+    "status_code": 201,
+    "response_model": PersonOut,
+    "responses": {200: {"model": PersonOut, "description": "a retry: nothing new recorded"}, **responses(401, 403, 404, 409, 422)},
+}
+
+
+def _changed(done: tuple, response: Response) -> PersonOut:
+    professional, status = done
+    if status == "duplicate":
+        response.status_code = 200
+    return PersonOut.of(professional, status)
+
+
+@router.post("/{professional_id}/corrections", **PERSON_CHANGE)
+def correct(
+    professional_id: Pid,
+    body: Correction,
+    svc: Services_,
+    response: Response,
+    who: Annotated[Principal, Depends(require(Role.COMMITTEE, Role.AUDITOR))],
+) -> PersonOut:
+    """Correct the registered name or series settings (they decide exam substitution and teaching
+    credit), with the reason and the decision it rests on. Verdicts issued before keep the
+    registration as it stood (they pinned the record's version)."""
+    return _changed(svc.ledger.correct_registration(professional_id, body, by=who.actor), response)
+
+
+@router.post("/{professional_id}/transfers", **PERSON_CHANGE)
+def propose_transfer(professional_id: Pid, body: Transfer, svc: Services_, response: Response, who: Principal_) -> PersonOut:
+    """The new unit's employer (or a committee) proposes a move; it takes effect when confirmed."""
+    if not (who.role is Role.COMMITTEE or (who.role is Role.EMPLOYER and who.unit == body.to_unit)):
+        raise HTTPException(403, f"role {who.role.value} may not propose this move: the new unit's employer or a committee does")
+    return _changed(svc.ledger.propose_transfer(professional_id, body, by=who.actor), response)
+
+
+@router.post("/{professional_id}/transfers/confirmation", **PERSON_CHANGE)
+def confirm_transfer(professional_id: Pid, body: Transfer, svc: Services_, response: Response, who: Principal_) -> PersonOut:
+    """The old unit's employer (or a committee) confirms a proposed move."""
+    if who.role is Role.EMPLOYER:
+        if record_unit(svc, professional_id) != who.unit:
+            raise HTTPException(403, "only the person's present unit (or a committee) confirms a move")
+    elif who.role is not Role.COMMITTEE:
+        raise HTTPException(403, f"role {who.role.value} may not confirm a move")
+    return _changed(svc.ledger.confirm_transfer(professional_id, body, by=who.actor), response)
 
 
 def _record(svc: Services_, who: Principal, pid: UUID, details: ActivityDetails, response: Response) -> ActivityOutcome:

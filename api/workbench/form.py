@@ -57,8 +57,8 @@ def assessment_form(ledger: Ledger, professional_id: UUID, level: Level, evaluat
             "recorded verdict under the rules in force, so that it can be replayed",
         )
     issued = ledger.verdict(filed[-1].verdict_id)
-    reg = ledger.professional(professional_id, copy=False).registration
-    return AssessmentForm(reg.name, reg.masked_id, reg.series.name, reg.employer_unit, issued)
+    person = ledger.professional(professional_id, copy=False)
+    return AssessmentForm(person.name, person.registration.masked_id, person.series.name, person.employer_unit, issued)
 
 
 def render_pdf(html: str) -> bytes:

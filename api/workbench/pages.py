@@ -225,7 +225,7 @@ def verdict(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
     svc = request.app.state.services
     issued = svc.ledger.verdict(verdict_id)
     may_see(svc, who, issued.professional_id)
-    name = svc.ledger.professional(issued.professional_id, copy=False).registration.name
+    name = svc.ledger.professional(issued.professional_id, copy=False).name
     return render(request, "verdict.html", who=who, issued=issued, v=issued.verdict, name=name, changed=set(),
                   may_replay=who.role in (Role.COMMITTEE, Role.AUDITOR), warning=history_warning(svc, issued.professional_id),
                   superseded=svc.ledger.superseded_by(issued.verdict.rule_set.id, issued.verdict.evaluation_year))

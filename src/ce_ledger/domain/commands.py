@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import ConfigDict
 
 from ce_ledger.domain.identity import IdNumber
-from ce_ledger.domain.values import Code, Decision, Text, Value
+from ce_ledger.domain.values import Code, Day, Decision, Text, Value
 
 
 class Registration(Value):
@@ -38,3 +38,22 @@ class Verification(Value):
 class Voiding(Value):
     reason: Text
     decision_ref: Text
+
+
+class Correction(Value):
+    """The registration as it should read (name and series settings), and why (a decision)."""
+
+    name: Text
+    series: Text
+    requires_foreign_language_exam: bool
+    requires_computer_exam: bool
+    own_ce_regulation: bool
+    reason: Text
+    decision_ref: Text
+
+
+class Transfer(Value):
+    """A move to another unit from a date: proposed by the new unit, confirmed by the old one."""
+
+    to_unit: Code
+    effective_on: Day

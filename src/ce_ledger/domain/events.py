@@ -80,6 +80,47 @@ class ProfessionalRegistered(LedgerEvent):
         return self.registered_on
 
 
+class RegistrationCorrected(LedgerEvent):
+    """A committee's or auditor's correction of the registered name or series settings
+    (which decide exam substitution and teaching credit), with the reason and the decision."""
+
+    name: Text
+    series: Series
+    reason: Text
+    decision_ref: Text
+    corrected_by: Text
+
+
+class TransferProposed(LedgerEvent):
+    """The new unit (or a committee) asks to take a person over from the date given."""
+
+    from_unit: Code
+    to_unit: Code
+    effective_on: Day
+    proposed_by: Text
+
+    @property
+    def valid_on(self) -> date:
+        return self.effective_on
+
+
+class TransferConfirmed(LedgerEvent):
+    """The old unit (or a committee) agrees: from ``effective_on`` the person is the new unit's staff."""
+
+    from_unit: Code
+    to_unit: Code
+    effective_on: Day
+    confirmed_by: Text
+
+    @property
+    def valid_on(self) -> date:
+        return self.effective_on
+
+
+# What a record holds about the person, beside activities (its own stream's first events).
+PERSON_EVENTS: tuple[type[LedgerEvent], ...] = (RegistrationCorrected, TransferProposed, TransferConfirmed)
+
+
 class ActivityRecorded(LedgerEvent):
     """Base of the six activity events; the subclass mixes in the activity's details."""
 
@@ -177,6 +218,7 @@ class ActivityKeyReserved(LedgerEvent):
 # Every event of a professional's own stream (key streams hold ActivityKeyReserved only).
 RECORD_EVENTS: tuple[type[LedgerEvent], ...] = (
     ProfessionalRegistered,
+    *PERSON_EVENTS,
     *EVENT_FOR_DETAILS.values(),
     SpecialtyCreditVerified,
     SpecialtyCreditRejected,

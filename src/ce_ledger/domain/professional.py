@@ -27,9 +27,12 @@ from ce_ledger.domain.events import (
     ClaimDecided,
     LedgerEvent,
     ProfessionalRegistered,
+    RegistrationCorrected,
     SpecialtyCreditClaimed,
     SpecialtyCreditRejected,
     SpecialtyCreditVerified,
+    TransferConfirmed,
+    TransferProposed,
 )
 from ce_ledger.domain.values import ActivityKind, Decision, Series
 
@@ -106,12 +109,23 @@ class Professional(Chained):
     keys: dict[str, list[UUID]] = field(default_factory=dict)
     head_digest: str = GENESIS  # the last event's digest: the next one links to it
     _pending: list[LedgerEvent] = field(default_factory=list, repr=False)
+    # The person as they stand now: the registration, corrected and moved since.
+    name: str = ""
+    series: Series = None  # type: ignore[assignment]
+    employer_unit: str = ""
+    transfer: TransferProposed | None = None  # proposed, not yet confirmed
+
+    def __post_init__(self) -> None:
+        if self.series is None:
+            reg = self.registration
+            self.name, self.series, self.employer_unit = reg.name, reg.series, reg.employer_unit
 
     # -- reading -----------------------------------------------------------------
 
-    @property
-    def series(self) -> Series:
-        return self.registration.series
+    def differs_from(self, name: str, series: Series, employer_unit: str) -> list[str]:
+        """The fields of a registration that differ from the person as they stand now."""
+        differ = [k for k, a, b in (("name", name, self.name), ("employer_unit", employer_unit, self.employer_unit)) if a != b]
+        return differ + [k for k, v in series.model_dump().items() if getattr(self.series, k) != v]
 
     def activity(self, activity_id: UUID) -> Activity:
         try:
@@ -145,6 +159,52 @@ class Professional(Chained):
         professional = cls(id=professional_id, version=1, registration=event, head_digest=event.digest)
         professional._pending.append(event)
         return professional
+
+    def correct(
+        self, *, name: str, series: Series, reason: str, decision_ref: str, by: str, now: datetime
+    ) -> Literal["recorded", "duplicate"]:
+        """Correct the name or the series settings (a committee's or auditor's decision)."""
+        if not self.differs_from(name, series, self.employer_unit):
+            return "duplicate"  # nothing to correct: the record already says so (a retry)
+        self._trigger(
+            RegistrationCorrected, name=name, series=series, reason=reason, decision_ref=decision_ref,
+            corrected_by=by, recorded_at=now,
+        )
+        return "recorded"
+
+    def propose_transfer(
+        self, to_unit: str, effective_on: date, *, by: str, now: datetime, today: date
+    ) -> Literal["recorded", "duplicate"]:
+        """The new unit asks to take the person over; the move waits for the old unit's word."""
+        if to_unit == self.employer_unit:
+            raise Conflict("to_unit", f"the person is already staff of {to_unit}")
+        if effective_on > today:
+            raise InvalidInput("effective_on", f"must not be in the future (today is {today.isoformat()})")
+        pending = self.transfer
+        if pending is not None and (pending.to_unit, pending.effective_on) == (to_unit, effective_on):
+            return "duplicate"
+        if pending is not None:
+            raise Conflict(
+                "to_unit", f"a move to {pending.to_unit} from {pending.effective_on.isoformat()} awaits confirmation"
+            )
+        self._trigger(
+            TransferProposed, from_unit=self.employer_unit, to_unit=to_unit, effective_on=effective_on,
+            proposed_by=by, recorded_at=now,
+        )
+        return "recorded"
+
+    def confirm_transfer(self, to_unit: str, effective_on: date, *, by: str, now: datetime) -> Literal["recorded", "duplicate"]:
+        """The old unit (or a committee) confirms the proposed move."""
+        pending = self.transfer
+        if pending is None or (pending.to_unit, pending.effective_on) != (to_unit, effective_on):
+            if to_unit == self.employer_unit:
+                return "duplicate"  # confirmed already (a retry)
+            raise Conflict("to_unit", f"no move to {to_unit} from {effective_on.isoformat()} awaits confirmation")
+        self._trigger(
+            TransferConfirmed, from_unit=pending.from_unit, to_unit=to_unit, effective_on=effective_on,
+            confirmed_by=by, recorded_at=now,
+        )
+        return "recorded"
 
     def existing(self, details: ActivityDetails) -> Outcome | None:
         """The retry rule (reading 13): same key and content → that activity; other content → conflict.
@@ -285,7 +345,10 @@ class Professional(Chained):
 
     def __deepcopy__(self, memo: dict) -> Professional:
         # Events are frozen and shared; only the containers and activities change.
-        copy = Professional(self.id, self.version, self.registration, head_digest=self.head_digest)
+        copy = Professional(
+            self.id, self.version, self.registration, head_digest=self.head_digest, name=self.name,
+            series=self.series, employer_unit=self.employer_unit, transfer=self.transfer,
+        )
         copy.activities = {
             k: Activity(a.recorded, a.decision, a.void) for k, a in self.activities.items()
         }
@@ -301,6 +364,12 @@ class Professional(Chained):
             self.activities[event.activity_id].void = event
         elif isinstance(event, ClaimDecided):
             self.activities[event.activity_id].decision = event
+        elif isinstance(event, RegistrationCorrected):
+            self.name, self.series = event.name, event.series
+        elif isinstance(event, TransferProposed):
+            self.transfer = event
+        elif isinstance(event, TransferConfirmed):
+            self.employer_unit, self.transfer = event.to_unit, None
         else:
             raise TypeError(f"a professional's record has no event {type(event).__name__}")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid5
 
-from ce_ledger.domain.commands import Registration, Verification, Voiding
+from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
@@ -41,29 +41,78 @@ class Records(Store):
     # -- commands --------------------------------------------------------------------
 
     def register(self, registration: Registration) -> Registered:
+        """Open a record; the same registration again is a retry, other content a conflict."""
         pid = self.professional_id_for(registration.id_number)
-        if self.exists(pid):
-            return Registered(pid, created=False)
-        now, today = self.now()
-        professional = Professional.register(
-            pid,
-            masked_id=mask(registration.id_number),
-            name=registration.name,
-            series=Series(
-                name=registration.series,
-                requires_foreign_language_exam=registration.requires_foreign_language_exam,
-                requires_computer_exam=registration.requires_computer_exam,
-                own_ce_regulation=registration.own_ce_regulation,
-            ),
-            employer_unit=registration.employer_unit,
-            now=now,
-            today=today,
+        series = Series(
+            name=registration.series,
+            requires_foreign_language_exam=registration.requires_foreign_language_exam,
+            requires_computer_exam=registration.requires_computer_exam,
+            own_ce_regulation=registration.own_ce_regulation,
         )
-        try:
-            self.save(professional)
-        except IntegrityError:
-            return Registered(pid, created=False)  # registered concurrently: same person, same id
-        return Registered(pid, created=True)
+        if not self.exists(pid):
+            now, today = self.now()
+            professional = Professional.register(
+                pid, masked_id=mask(registration.id_number), name=registration.name, series=series,
+                employer_unit=registration.employer_unit, now=now, today=today,
+            )
+            try:
+                self.save(professional)
+                return Registered(pid, created=True)
+            except IntegrityError:
+                pass  # registered concurrently: judge it as a retry
+        differ = self.professional(pid, copy=False).differs_from(registration.name, series, registration.employer_unit)
+        if differ:
+            raise Conflict(
+                differ[0],
+                f"this person is registered already, with another {', '.join(differ)}; a correction is made "
+                "by a committee or auditor (…/corrections), a move to another unit by the new unit (…/transfers)",
+            )
+        return Registered(pid, created=False)
+
+    def correct_registration(
+        self, professional_id: UUID, correction: Correction, *, by: str
+    ) -> tuple[Professional, str]:
+        """A committee's or auditor's correction of the name or series settings."""
+        for attempt in retrying():
+            with attempt:
+                professional = self.professional(professional_id)
+                now, _ = self.now()
+                series = Series(
+                    name=correction.series,
+                    requires_foreign_language_exam=correction.requires_foreign_language_exam,
+                    requires_computer_exam=correction.requires_computer_exam,
+                    own_ce_regulation=correction.own_ce_regulation,
+                )
+                status = professional.correct(
+                    name=correction.name, series=series, reason=correction.reason,
+                    decision_ref=correction.decision_ref, by=by, now=now,
+                )
+                if status == "recorded":
+                    self.save(professional)
+                return professional, status
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def propose_transfer(self, professional_id: UUID, transfer: Transfer, *, by: str) -> tuple[Professional, str]:
+        for attempt in retrying():
+            with attempt:
+                professional = self.professional(professional_id)
+                now, today = self.now()
+                status = professional.propose_transfer(transfer.to_unit, transfer.effective_on, by=by, now=now, today=today)
+                if status == "recorded":
+                    self.save(professional)
+                return professional, status
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def confirm_transfer(self, professional_id: UUID, transfer: Transfer, *, by: str) -> tuple[Professional, str]:
+        for attempt in retrying():
+            with attempt:
+                professional = self.professional(professional_id)
+                now, _ = self.now()
+                status = professional.confirm_transfer(transfer.to_unit, transfer.effective_on, by=by, now=now)
+                if status == "recorded":
+                    self.save(professional)
+                return professional, status
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def record(self, professional_id: UUID, details: ActivityDetails) -> Outcome:
         """Record one activity, or recognise its retry (reading 13)."""
