@@ -25,3 +25,27 @@ def test_the_demo_twice_on_one_store_exits_0_and_records_nothing_the_second_time
         assert ledger.position() == before
     finally:
         ledger.close()
+
+
+def test_the_demo_obeys_the_role_rules(memory_ledger, clock):
+    # An employer decides only on its own unit's staff; committees and auditors on anyone.
+    from datetime import UTC, datetime
+
+    from ce_ledger import demo
+
+    clock.now = datetime(2020, 1, 15, 1, 0, tzinfo=UTC)  # after the 2019 programmes' classes
+    loaded = demo.load(memory_ledger)
+    demo.load_programmes(memory_ledger)
+    checked = 0
+    for item in loaded:
+        record = memory_ledger.professional(item.professional_id, copy=False)
+        for activity in record.activities.values():
+            for decision in (activity.decision, activity.void):
+                if decision is None:
+                    continue
+                role, _, rest = decision.decided_by.partition(":")
+                assert role in ("employer", "committee", "auditor"), decision.decided_by
+                if role == "employer":
+                    assert rest == record.employer_unit, (record.name, decision.decided_by)
+                checked += 1
+    assert checked >= 5

@@ -38,7 +38,9 @@ def test_published_verdicts_are_unchanged(rule_set):
     fixed = Settings(database_url="memory:", secret_key=SecretStr("golden-secret-key-0123456789abcdef"))
     ledger = build_ledger(fixed, clock=Clock(datetime(2019, 3, 25, 1, 0, tzinfo=UTC)))
     try:
-        loaded = demo.load(ledger)
+        # The golden files were written when one employer verified every demo person's
+        # certificates; the verdict lines name who verified, so the input stays as it was then.
+        loaded = demo.load(ledger, verifier=lambda person: "employer:640100-NXJT")
         results = {
             f"{item.person.registration.name}/{level}": ledger.evaluate(
                 item.professional_id, level, 2019, rule_set=rule_set

@@ -28,7 +28,7 @@ from ce_ledger.domain.programme import Programme, ProgrammeKind
 from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
 from ce_ledger.domain.values import Decision, Level
 
-EMPLOYER = "employer:640100-NXJT"  # who verifies in the demo
+EMPLOYER = "employer:640100-NXJT"  # the employer of the programmes' trainees
 COMMITTEE = "committee:NX-ENG-2019"
 AUDITOR = "auditor:NXRS-DEPT"
 
@@ -192,7 +192,16 @@ class Loaded:
     professional_id: UUID
 
 
-def load(ledger: Ledger, progress: Callable[[str], None] = lambda _: None) -> list[Loaded]:
+def own_employer(person: DemoPerson) -> str:
+    """Who verifies a person's certificates: their own unit's employer (the role rules)."""
+    return f"employer:{person.registration.employer_unit}"
+
+
+def load(
+    ledger: Ledger,
+    progress: Callable[[str], None] = lambda _: None,
+    verifier: Callable[[DemoPerson], str] = own_employer,
+) -> list[Loaded]:
     """Record the demo people; safe to run again (everything is a retry)."""
     for provider in PROVIDERS:
         ledger.accredit_provider(
@@ -207,7 +216,7 @@ def load(ledger: Ledger, progress: Callable[[str], None] = lambda _: None) -> li
         outcomes = {d.natural_key(): ledger.record(pid, d) for d in person.activities}
         by_cert = {k.rsplit(":", 1)[-1]: o.activity_id for k, o in outcomes.items() if k.startswith("certificate:")}
         for no in person.verify:
-            ledger.decide(pid, by_cert[no], Verification(decision=Decision.VERIFIED, reason="证书真实，内容与本职工作一致"), by=EMPLOYER)
+            ledger.decide(pid, by_cert[no], Verification(decision=Decision.VERIFIED, reason="证书真实，内容与本职工作一致"), by=verifier(person))
         for no in person.reject:
             ledger.decide(pid, by_cert[no], Verification(decision=Decision.REJECTED, reason="学习内容与本职工作无关"), by=COMMITTEE)
         for key in person.void:
