@@ -28,7 +28,7 @@ from ce_ledger.domain.events import (
 from ce_ledger.domain.professional import Activity, Status
 from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.provider import Provider, ProviderDecided
-from ce_ledger.domain.values import ActivityKind, Series
+from ce_ledger.domain.values import ActivityKind, Series, canonical_code
 from ce_ledger.rules.ruleset import RuleSet
 
 ZERO = Decimal(0)
@@ -184,6 +184,7 @@ class Providers(Mapping[str, Provider]):
 
     def get(self, code: str, default: Any = None) -> Any:
         # Called for every verified certificate during a rebuild: no exception on a miss.
+        code = canonical_code(code)  # as the base's stream is named (reading 16)
         try:
             found = self._known[code]
         except KeyError:
@@ -192,7 +193,7 @@ class Providers(Mapping[str, Provider]):
 
     def forget(self, codes: set[str]) -> None:
         for code in codes:
-            self._known.pop(code, None)
+            self._known.pop(canonical_code(code), None)
 
     def __iter__(self) -> Iterator[str]:
         return (code for code, p in self._known.items() if p is not None)
@@ -222,7 +223,7 @@ class RowUpdater:
             if row.kind in WINDOW_KINDS:
                 row.recorded_topic, row.recorded_state = topic, event.model_dump_json()
             elif row.kind == ActivityKind.SPECIALTY:
-                row.provider_code = event.provider_code  # type: ignore[attr-defined]
+                row.provider_code = canonical_code(event.provider_code)  # type: ignore[attr-defined]  # reading 16
                 row.programme_code = event.programme_code  # type: ignore[attr-defined]
             changes.activities[row.activity_id] = row
             changes.dirty_activities.add(row.activity_id)

@@ -46,6 +46,7 @@ from ce_ledger.domain.events import (
 from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.professional import Activity
 from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided, project_provider, provider_stream
+from ce_ledger.domain.values import canonical_code
 from ce_ledger.rules.ruleset import RuleSet
 from ce_ledger.storage import LogRow
 from projections.rows import ActivityRow, Changes, RowUpdater, Providers
@@ -335,7 +336,7 @@ class TotalsProjection:
 
     def _provider_activities(self, c: Any, version: int, decoded: list[tuple[LedgerEvent, str]]) -> list[ActivityRow]:
         """A decision on a provider changes what its certificates credit: find them."""
-        codes = {event.code for event, _ in decoded if isinstance(event, ProviderDecided)}
+        codes = {canonical_code(event.code) for event, _ in decoded if isinstance(event, ProviderDecided)}
         if not codes or self.updater.providers is None:
             return []
         self.updater.providers.forget(codes)

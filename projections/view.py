@@ -35,7 +35,9 @@ from projections.rows import ActivityRow, Changes, PersonRow, ProgrammeRow, Year
 APPLICATION = "ledger"  # the application whose log the view follows
 # The shape of a version's tables. A version built to another shape is rebuilt at start-up,
 # as is one built under another rule-set (``TotalsProjection.ensure_current``).
-SCHEMA = 2  # 2: activity rows say where their events are (recorded/decision/void versions)
+# 2: activity rows say where their events are (recorded/decision/void versions);
+# 3: a certificate's provider_code in one spelling (reading 16).
+SCHEMA = 3
 
 
 def build_digest(rule_set_digest: str) -> str:

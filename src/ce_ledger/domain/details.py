@@ -14,6 +14,8 @@ from pydantic import Field, model_validator
 
 from ce_ledger.domain.values import (
     ActivityKind,
+    canonical_key,
+    typed_key,
     Code,
     Day,
     DegreeKind,
@@ -36,8 +38,19 @@ class ActivityDetails(Value):
         raise NotImplementedError
 
     def natural_key(self) -> str:
-        """The retry key of reading 13 (personal keys are scoped by the aggregate)."""
+        """The retry key of reading 13 as typed (personal keys are scoped by the aggregate), its
+        parts kept apart (``typed_key``). It names the activity (its id is derived from it);
+        keys are *compared* in one spelling (``canonical_key``)."""
+        return typed_key(*self.key_parts())
+
+    def key_parts(self) -> tuple[str, ...]:
+        """The key's kind and parts, as typed."""
         raise NotImplementedError
+
+    def canonical_key(self) -> str:
+        """The retry key in one spelling (reading 16): what retries, conflicts and the
+        one-credit-across-everyone rule compare."""
+        return canonical_key(*self.key_parts())
 
     def describe(self) -> str:
         """One line a person can match against the paper it came from."""
@@ -67,8 +80,9 @@ class PublicCourse(ActivityDetails):
     def occurred_on(self) -> date:
         return self.completed_on
 
-    def natural_key(self) -> str:
-        return f"platform-record:{self.record_id}"
+
+    def key_parts(self) -> tuple[str, ...]:
+        return ("platform-record", self.record_id)
 
     def describe(self) -> str:
         return f"{self.title} [{self.course_code}], platform record {self.record_id}"
@@ -92,8 +106,9 @@ class SpecialtyCredit(ActivityDetails):
     def occurred_on(self) -> date:
         return self.completed_on
 
-    def natural_key(self) -> str:
-        return f"certificate:{self.provider_code}:{self.certificate_no}"
+
+    def key_parts(self) -> tuple[str, ...]:
+        return ("certificate", self.provider_code, self.certificate_no)
 
     def describe(self) -> str:
         programme = f", programme {self.programme_code}" if self.programme_code else ""
@@ -129,8 +144,9 @@ class StudyTour(ActivityDetails):
     def occurred_on(self) -> date:
         return self.last_day  # reading 8: a tour belongs to the year of its last day
 
-    def natural_key(self) -> str:
-        return f"study-tour:{self.document_ref}"
+
+    def key_parts(self) -> tuple[str, ...]:
+        return ("study-tour", self.document_ref)
 
     def describe(self) -> str:
         return (
@@ -153,8 +169,9 @@ class Teaching(ActivityDetails):
     def occurred_on(self) -> date:
         return self.taught_on
 
-    def natural_key(self) -> str:
-        return f"teaching:{self.document_ref}"
+
+    def key_parts(self) -> tuple[str, ...]:
+        return ("teaching", self.document_ref)
 
     def describe(self) -> str:
         return f"taught {self.course}, document {self.document_ref}"
@@ -182,8 +199,9 @@ class ExamPass(ActivityDetails):
     def occurred_on(self) -> date:
         return self.passed_on
 
-    def natural_key(self) -> str:
-        return f"exam:{self.exam}:{self.module or '-'}:{self.certificate_no}"
+
+    def key_parts(self) -> tuple[str, ...]:
+        return ("exam", self.exam.value, self.module or "-", self.certificate_no)
 
     def describe(self) -> str:
         if self.exam is Exam.FOREIGN_LANGUAGE:
@@ -212,8 +230,9 @@ class Degree(ActivityDetails):
     def occurred_on(self) -> date:
         return self.graduated_on  # reading 10: obtained = graduated
 
-    def natural_key(self) -> str:
-        return f"degree:{self.degree}:{self.institution}:{self.graduated_on.isoformat()}"
+
+    def key_parts(self) -> tuple[str, ...]:
+        return ("degree", self.degree.value, self.institution, self.graduated_on.isoformat())
 
     def describe(self) -> str:
         return f"{self.degree} degree, {self.institution}, enrolled {self.enrolled_on.isoformat()}"

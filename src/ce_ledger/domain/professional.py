@@ -213,7 +213,7 @@ class Professional(Chained):
         content: the void is how a wrong entry is corrected, so it must not block
         the right one.
         """
-        ids = self.keys.get(details.natural_key(), [])
+        ids = self.keys.get(details.canonical_key(), [])
         for activity_id in ids:
             if self.activities[activity_id].recorded.details().model_dump() == details.model_dump():
                 return Outcome(activity_id, "duplicate")
@@ -223,7 +223,7 @@ class Professional(Chained):
             changed = [name for name in after if before[name] != after[name]]
             raise Conflict(
                 changed[0] if changed else None,
-                f"{details.natural_key()} is already recorded with other content "
+                f"{details.natural_key()} is already recorded (compared in one spelling, reading 16) with other content "
                 f"({', '.join(changed)} differ); a retry must repeat it exactly, "
                 "a correction is a void and a new record",
             )
@@ -248,7 +248,7 @@ class Professional(Chained):
         if isinstance(details, Teaching):
             self._check_teaching_day(details)
         if generation is None:
-            generation = len(self.keys.get(details.natural_key(), []))
+            generation = len(self.keys.get(details.canonical_key(), []))
         activity_id = activity_id_for(self.id, details, generation)
         self._trigger(
             EVENT_FOR_DETAILS[type(details)],
@@ -359,7 +359,7 @@ class Professional(Chained):
         # Plain isinstance tests: this runs once per stored event on every load.
         if isinstance(event, ActivityRecorded):
             self.activities[event.activity_id] = Activity(event)
-            self.keys.setdefault(event.natural_key(), []).append(event.activity_id)  # type: ignore[attr-defined]
+            self.keys.setdefault(event.canonical_key(), []).append(event.activity_id)  # type: ignore[attr-defined]
         elif isinstance(event, ActivityVoided):
             self.activities[event.activity_id].void = event
         elif isinstance(event, ClaimDecided):

@@ -17,20 +17,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid5
 
 from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.errors import Conflict, InvalidInput
 from ce_ledger.domain.events import LedgerEvent
-from ce_ledger.domain.values import Code, Day, Text, Value
+from ce_ledger.domain.values import Code, Day, Text, Value, canonical_code
 
 PROVIDER_NAMESPACE = UUID("9a7c3e51-2f6b-5d08-8e14-c0b2d4f6a813")
 
 
 def provider_stream(code: str) -> UUID:
-    return uuid5(PROVIDER_NAMESPACE, code)
+    """A CE base's stream, by its code in one spelling (reading 16): a certificate naming
+    "nxjd-01" finds the base accredited as "NXJD-01" (and cannot escape its standing)."""
+    return uuid5(PROVIDER_NAMESPACE, canonical_code(code))
 
 
 class ProviderLevel(StrEnum):
@@ -274,4 +276,18 @@ def _not_future(name: str, day: date, today: date) -> None:
         raise InvalidInput(name, f"must not be in the future (today is {today.isoformat()})")
 
 
-ProviderRegister = dict[str, Provider]  # by code: what a rule-set is told about providers
+class ProviderRegister(dict[str, Provider]):
+    """The CE bases a rule-set is told about, by code, looked up in one spelling (reading 16):
+    a published rule-set asks with the code as the certificate typed it."""
+
+    def __setitem__(self, code: str, provider: Provider) -> None:
+        super().__setitem__(canonical_code(code), provider)
+
+    def __getitem__(self, code: str) -> Provider:
+        return super().__getitem__(canonical_code(code))
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and super().__contains__(canonical_code(code))
+
+    def get(self, code: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(canonical_code(code), default)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -133,3 +135,22 @@ class Series(Value):
     @property
     def requires_an_exam(self) -> bool:
         return self.requires_foreign_language_exam or self.requires_computer_exam
+
+
+def canonical_code(text: str) -> str:
+    """One spelling of a code or key part, for comparing (reading 16): Unicode NFKC (full-width
+    and half-width alike), trimmed, case-folded, shown in upper case (so that codes already
+    written that way, as most are, keep their spelling). Records keep what was typed."""
+    return unicodedata.normalize("NFKC", text).strip().casefold().upper()
+
+
+def typed_key(kind: str, *parts: str) -> str:
+    """A retry key as typed, built so that its parts cannot run into each other (a ":" or "%"
+    inside a part is escaped): provider "A:Q" + certificate "B" is not provider "A" +
+    certificate "Q:B". For parts without either it reads as keys always have."""
+    return ":".join([kind, *(p.replace("%", "%25").replace(":", "%3A") for p in parts)])
+
+
+def canonical_key(kind: str, *parts: str) -> str:
+    """The same key in one spelling (reading 16): what retries and conflicts compare."""
+    return typed_key(kind, *(canonical_code(p) for p in parts))

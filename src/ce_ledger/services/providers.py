@@ -16,7 +16,7 @@ from ce_ledger.domain.provider import (
     project_provider,
     provider_stream,
 )
-from ce_ledger.domain.values import ActivityKind
+from ce_ledger.domain.values import ActivityKind, canonical_code
 from ce_ledger.services.base import AggregateNotFoundError, IntegrityError, Store, retrying
 from datetime import date
 
@@ -70,9 +70,9 @@ class Providers(Store):
     def providers_of(self, record: Professional, versions: dict[UUID, int] | None = None) -> ProviderRegister:
         """The records of the providers whose certificates ``record`` holds: now, or at
         the given versions (a replay reads them as its verdict pinned them)."""
-        register: ProviderRegister = {}
+        register = ProviderRegister()
         codes = {
-            a.recorded.provider_code  # type: ignore[attr-defined]
+            canonical_code(a.recorded.provider_code)  # type: ignore[attr-defined]  # one spelling (reading 16)
             for a in record.activities.values()
             if a.kind is ActivityKind.SPECIALTY
         }

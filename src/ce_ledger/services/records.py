@@ -219,11 +219,11 @@ class Records(Store):
     ) -> tuple[Outcome, list[ActivityKeyReserved]]:
         """The aggregate decides; a new activity with a global key also takes the key's next version."""
         if generation is None:
-            generation = len(professional.keys.get(details.natural_key(), []))
+            generation = len(professional.keys.get(details.canonical_key(), []))
         outcome = professional.record(details, now=now, today=today, generation=generation)
         if outcome.status != "recorded" or not details.key_is_global:
             return outcome, []
-        stream = key_stream(details.natural_key())
+        stream = key_stream(details.canonical_key())
         # A key is taken again only after a void (reading 13): rare, so its head is read here.
         head = self.head(stream, generation) if generation else None
         reservation = ActivityKeyReserved.next_in_chain(
@@ -258,7 +258,7 @@ class Records(Store):
         Reading 12: a certificate or platform record is one credit across everyone.
         Another person's live claim on it is a conflict; a voided one frees the key.
         """
-        key = details.natural_key()
+        key = details.canonical_key()
         last: ActivityKeyReserved | None = self.head(key_stream(key))  # type: ignore[assignment]
         if last is None or last.professional_id == pid:
             return None  # our own record moved on; reload and decide again

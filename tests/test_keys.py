@@ -1,0 +1,69 @@
+"""Keys compared in one spelling (reading 16), through the HTTP API on both stores: another
+case is the same certificate, platform record or CE base; the parts of a key cannot run into
+each other; the record keeps what was typed."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from tests.apiclient import SPECIALTY, completion, person_body
+from tests.builders import id_number
+
+BASE = {"code": "NXJD-01", "name": "宁夏继续教育基地", "level": "regional", "effective_on": "2012-01-01",
+        "decision_ref": "宁人社函〔2012〕1号"}
+
+
+def _second_person(api) -> str:
+    number = id_number()
+    pid = api.post("/v1/professionals", person_body(number), "platform").json()["professional_id"]
+    return pid, number
+
+
+def test_a_certificate_in_another_case_is_the_same_certificate(api):
+    p = f"/v1/professionals/{api.pid}"
+    assert api.post(f"{p}/specialty-credits", {**SPECIALTY, "certificate_no": "C-9a"}, "employer").status_code == 201
+    again = api.post(f"{p}/specialty-credits", {**SPECIALTY, "certificate_no": "c-9A"}, "employer")
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "certificate_no"  # not a second credit
+    other, _ = _second_person(api)
+    before = api.services.ledger.position()
+    theirs = api.post(f"/v1/professionals/{other}/specialty-credits",
+                      {**SPECIALTY, "provider_code": SPECIALTY["provider_code"].lower(), "certificate_no": "C-9A"},
+                      "employer")
+    assert theirs.status_code == 409 and theirs.json()["errors"][0]["field"] == "certificate_no"  # reading 12
+    assert api.services.ledger.position() == before
+    history = api.get(f"{p}/history").json()["events"]
+    assert any("C-9a" in str(e) for e in history)  # the record keeps what was typed
+
+
+def test_a_platform_record_in_another_case_is_one_credit(api):
+    other, number = _second_person(api)
+    first = api.post("/v1/platform/completions", {"completions": [completion(api.number, "pr-77")]}, "platform")
+    assert first.json()["results"][0]["status"] == "recorded"
+    second = api.post("/v1/platform/completions", {"completions": [completion(number, "PR-77")]}, "platform")
+    assert second.json()["results"][0]["status"] == "conflict"
+
+
+def test_the_parts_of_a_key_cannot_run_into_each_other(api):
+    p = f"/v1/professionals/{api.pid}/specialty-credits"
+    a = api.post(p, {**SPECIALTY, "provider_code": "A:Q", "certificate_no": "B"}, "employer")
+    b = api.post(p, {**SPECIALTY, "provider_code": "A", "certificate_no": "Q:B"}, "employer")
+    assert a.status_code == b.status_code == 201 and a.json()["activity_id"] != b.json()["activity_id"]
+
+
+def test_a_base_code_in_another_case_cannot_escape_its_disqualification(api):
+    assert api.post("/v1/providers", BASE, "auditor").status_code == 201
+    for change in ({"status": "ordered_to_rectify", "effective_on": "2016-01-10", "decision_ref": "D-1",
+                    "deadline": "2016-04-30", "reason": "评估不合格"},
+                   {"status": "disqualified", "effective_on": "2016-06-01", "decision_ref": "D-2", "reason": "整改不到位"}):
+        assert api.post("/v1/providers/NXJD-01/status", change, "auditor").status_code == 201
+    p = f"/v1/professionals/{api.pid}"
+    claim = api.post(f"{p}/specialty-credits", {**SPECIALTY, "provider_code": "nxjd-01", "certificate_no": "D-1",
+                                                "completed_on": "2016-09-01"}, "employer").json()["activity_id"]
+    assert api.post(f"{p}/specialty-credits/{claim}/verification", {"decision": "verified", "reason": "ok"},
+                    "employer").status_code == 201
+    verdict = api.post(f"{p}/verdicts", {"level": "intermediate", "evaluation_year": 2019}).json()
+    line = next(i for i in verdict["items"] if i["activity_id"] == claim)
+    assert line["credited_hours"] == "0" and "disqualified" in line["reason"]
+    totals = api.get(f"{p}/totals?from_year=2015&to_year=2018").json()
+    assert totals["credited"]["specialty"] == "0"
+    assert UUID(claim)
