@@ -8,10 +8,10 @@ transaction, so two people can never both hold it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID, uuid5
 
 from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
@@ -69,46 +69,36 @@ class Records(Store):
             )
         return Registered(pid, created=False)
 
-    def correct_registration(
-        self, professional_id: UUID, correction: Correction, *, by: str
-    ) -> tuple[Professional, str]:
+    def correct_registration(self, professional_id: UUID, correction: Correction, *, by: str) -> tuple[Professional, str]:
         """A committee's or auditor's correction of the name or series settings."""
-        for attempt in retrying():
-            with attempt:
-                professional = self.professional(professional_id)
-                now, _ = self.now()
-                series = Series(
-                    name=correction.series,
-                    requires_foreign_language_exam=correction.requires_foreign_language_exam,
-                    requires_computer_exam=correction.requires_computer_exam,
-                    own_ce_regulation=correction.own_ce_regulation,
-                )
-                status = professional.correct(
-                    name=correction.name, series=series, reason=correction.reason,
-                    decision_ref=correction.decision_ref, by=by, now=now,
-                )
-                if status == "recorded":
-                    self.save(professional)
-                return professional, status
-        raise AssertionError("unreachable")  # pragma: no cover
+        series = Series(
+            name=correction.series,
+            requires_foreign_language_exam=correction.requires_foreign_language_exam,
+            requires_computer_exam=correction.requires_computer_exam,
+            own_ce_regulation=correction.own_ce_regulation,
+        )
+        return self._change_person(professional_id, lambda p, now, today: p.correct(
+            name=correction.name, series=series, reason=correction.reason, decision_ref=correction.decision_ref,
+            by=by, now=now,
+        ))
 
     def propose_transfer(self, professional_id: UUID, transfer: Transfer, *, by: str) -> tuple[Professional, str]:
+        return self._change_person(professional_id, lambda p, now, today: p.propose_transfer(
+            transfer.to_unit, transfer.effective_on, by=by, now=now, today=today,
+        ))
+
+    def confirm_transfer(self, professional_id: UUID, transfer: Transfer, *, by: str) -> tuple[Professional, str]:
+        return self._change_person(professional_id, lambda p, now, today: p.confirm_transfer(
+            transfer.to_unit, transfer.effective_on, by=by, now=now,
+        ))
+
+    def _change_person(self, professional_id: UUID, decide: Callable[[Professional, datetime, date], str]) -> tuple[Professional, str]:
+        """Get the record, let it decide on a change to the person, save what it triggered."""
         for attempt in retrying():
             with attempt:
                 professional = self.professional(professional_id)
                 now, today = self.now()
-                status = professional.propose_transfer(transfer.to_unit, transfer.effective_on, by=by, now=now, today=today)
-                if status == "recorded":
-                    self.save(professional)
-                return professional, status
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def confirm_transfer(self, professional_id: UUID, transfer: Transfer, *, by: str) -> tuple[Professional, str]:
-        for attempt in retrying():
-            with attempt:
-                professional = self.professional(professional_id)
-                now, _ = self.now()
-                status = professional.confirm_transfer(transfer.to_unit, transfer.effective_on, by=by, now=now)
+                status = decide(professional, now, today)
                 if status == "recorded":
                     self.save(professional)
                 return professional, status

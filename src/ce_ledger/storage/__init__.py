@@ -24,7 +24,8 @@ one use of the library's private members (its fast-forward locks).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple, Protocol
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -80,3 +81,57 @@ class LedgerRecorder(Protocol):
 def as_bytes(state: object) -> bytes:
     # A row edited by hand with SQLite's text functions comes back as text, not a blob.
     return state.encode() if isinstance(state, str) else bytes(state)  # type: ignore[arg-type]
+
+
+class StreamByStream:
+    """The ledger's reads through the library's public calls, for stores where a query costs
+    no round trip (SQLite, memory): stream by stream, and the library's own log pages."""
+
+    partitionable = False
+
+    def events_after(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
+        return {stream: list(self.select_events(stream, gt=version)) for stream, version in versions.items()}  # type: ignore[attr-defined]
+
+    def events_at(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], StoredEvent]:
+        found = {}
+        for stream, version in keys:
+            for event in self.select_events(stream, gt=version - 1, lte=version):  # type: ignore[attr-defined]
+                found[stream, version] = event
+        return found
+
+    def log_end(self) -> int:
+        return self.max_notification_id() or 0  # type: ignore[attr-defined]
+
+    def log_page(
+        self, after: int, stop: int, topics: Sequence[str], limit: int, part: tuple[int, int] = (0, 1)
+    ) -> list[LogRow]:
+        if part != (0, 1):
+            raise ValueError("part: only PostgreSQL pages are split by stream")
+        return [
+            LogRow(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            for n in self.select_notifications(  # type: ignore[attr-defined]
+                start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=False
+            )
+        ]
+
+
+class LockedCreation:
+    """A factory whose recorders create their tables one process at a time (``creation_lock``):
+    the library's "create if not exists" is not atomic, and processes started together on a
+    new store (a server and a projection worker, say) clashed."""
+
+    def _creation_lock(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _creating(self) -> AbstractContextManager[None]:
+        # Only where this process creates tables (a rebuild's helpers do not, and must not
+        # wait for the lock their parent holds while it rebuilds).
+        return self._creation_lock() if self.env_create_table() else nullcontext()  # type: ignore[attr-defined]
+
+    def application_recorder(self) -> Any:
+        with self._creating():
+            return super().application_recorder()  # type: ignore[misc]
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
+        with self._creating():
+            return super().tracking_recorder(tracking_recorder_class)  # type: ignore[misc]

@@ -5,38 +5,15 @@ nothing after the process ends and has no read side; never a deployment's store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from uuid import UUID
 
 from eventsourcing import popo as library
-from eventsourcing.persistence import StoredEvent
 
-from ce_ledger.storage import Head, LogRow, RawRow
+from ce_ledger.storage import Head, RawRow, StreamByStream
 
 
-class LedgerRecorder(library.POPOApplicationRecorder):
-    partitionable = False
-
-    def events_after(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
-        return {stream: list(self.select_events(stream, gt=version)) for stream, version in versions.items()}
-
-    def events_at(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], StoredEvent]:
-        found = {}
-        for stream, version in keys:
-            for event in self.select_events(stream, gt=version - 1, lte=version):
-                found[stream, version] = event
-        return found
-
-    def log_end(self) -> int:
-        return self.max_notification_id() or 0
-
-    def log_page(
-        self, after: int, stop: int, topics: Sequence[str], limit: int, part: tuple[int, int] = (0, 1)
-    ) -> list[LogRow]:
-        return [
-            LogRow(n.id, n.originator_id, n.originator_version, n.topic, n.state)
-            for n in self.select_notifications(start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=False)
-        ]
+class LedgerRecorder(StreamByStream, library.POPOApplicationRecorder):
 
     def _all(self) -> list:
         return self.select_notifications(start=None, limit=self.log_end() or 1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from ce_ledger.storage import Head, LogRow, RawRow, as_bytes
+from ce_ledger.storage import Head, LockedCreation, LogRow, RawRow, as_bytes
 
 
 class LedgerRecorder(library.PostgresApplicationRecorder):
@@ -148,19 +148,9 @@ class TrackingRecorder(library.PostgresTrackingRecorder):
         self._insert_tracking(cursor, tracking)
 
 
-class Factory(library.PostgresFactory):
+class Factory(LockedCreation, library.PostgresFactory):
     application_recorder_class = LedgerRecorder
     tracking_recorder_class = TrackingRecorder
 
-    def _creating(self) -> AbstractContextManager[None]:
-        # Only where this process creates tables (a rebuild's helpers do not, and must not
-        # wait for the lock their parent holds while it rebuilds).
-        return creation_lock(self.datastore) if self.env_create_table() else nullcontext()
-
-    def application_recorder(self) -> Any:
-        with self._creating():
-            return super().application_recorder()
-
-    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
-        with self._creating():
-            return super().tracking_recorder(tracking_recorder_class)
+    def _creation_lock(self) -> AbstractContextManager[None]:
+        return creation_lock(self.datastore)

@@ -8,19 +8,18 @@ The same calls as the PostgreSQL adapter. A query costs no round trip here, so
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
 from eventsourcing import sqlite as library
-from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.persistence import Tracking
 
-from ce_ledger.storage import Head, LogRow, RawRow, as_bytes
+from ce_ledger.storage import Head, LockedCreation, RawRow, StreamByStream, as_bytes
 
 
-class LedgerRecorder(library.SQLiteApplicationRecorder):
-    partitionable = False
+class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -41,31 +40,6 @@ class LedgerRecorder(library.SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(query, params)
             return [tuple(r) for r in c.fetchall()]
-
-    def events_after(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
-        return {stream: list(self.select_events(stream, gt=version)) for stream, version in versions.items()}
-
-    def events_at(self, keys: Iterable[tuple[UUID, int]]) -> dict[tuple[UUID, int], StoredEvent]:
-        found = {}
-        for stream, version in keys:
-            for event in self.select_events(stream, gt=version - 1, lte=version):
-                found[stream, version] = event
-        return found
-
-    def log_end(self) -> int:
-        return self.max_notification_id() or 0
-
-    def log_page(
-        self, after: int, stop: int, topics: Sequence[str], limit: int, part: tuple[int, int] = (0, 1)
-    ) -> list[LogRow]:
-        if part != (0, 1):
-            raise ValueError("part: only PostgreSQL pages are split by stream")
-        return [
-            LogRow(n.id, n.originator_id, n.originator_version, n.topic, n.state)
-            for n in self.select_notifications(
-                start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=False
-            )
-        ]
 
     def raw_rows(self, page: int) -> Iterator[RawRow]:
         after: tuple[Any, int] = ("", 0)
@@ -120,19 +94,9 @@ class TrackingRecorder(library.SQLiteTrackingRecorder):
         self._insert_tracking(cursor, tracking)
 
 
-class Factory(library.SQLiteFactory):
+class Factory(LockedCreation, library.SQLiteFactory):
     application_recorder_class = LedgerRecorder
     tracking_recorder_class = TrackingRecorder
 
-    def _creating(self) -> AbstractContextManager[None]:
-        # Only where this process creates tables (a rebuild's helpers do not, and must not
-        # wait for the lock their parent holds while it rebuilds).
-        return creation_lock(self.env.get(self.SQLITE_DBNAME)) if self.env_create_table() else nullcontext()
-
-    def application_recorder(self) -> Any:
-        with self._creating():
-            return super().application_recorder()
-
-    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
-        with self._creating():
-            return super().tracking_recorder(tracking_recorder_class)
+    def _creation_lock(self) -> AbstractContextManager[None]:
+        return creation_lock(self.env.get(self.SQLITE_DBNAME))
