@@ -11,6 +11,7 @@ from ce_ledger.config import Settings, secret_key
 from api import problems
 from ce_ledger.bootstrap import Services, build_services
 from api.exact import ExactRoute
+from api.headers import WorkbenchHeaders
 from api.routers import ledger, platform, professionals, programmes, providers, verdicts
 from api.workbench import pages
 from api.workbench.session import session_key
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     app.add_middleware(problems.BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(WorkbenchHeaders)
     app.router.route_class = ExactRoute
     problems.install(app)
     for module in (professionals, platform, verdicts, ledger, providers, programmes):

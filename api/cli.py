@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import json as json_module
 import secrets
 import signal
@@ -183,7 +184,9 @@ def export(file: Path = typer.Argument(..., dir_okay=False, help="the JSON-lines
     try:
         recorders = {"ledger": ledger.recorder, "access": access.recorder}
         counts = {app: _count(r) for app, r in recorders.items()}
-        with file.open("w", encoding="utf-8") as out, Progress(console=console, transient=True) as progress:
+        # Owner-only, like the store it copies: it holds the whole log.
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out, Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"exporting to {file.name}", total=sum(counts.values()))
             written = export_log(recorders, out, _expected_header(settings, counts),
                                  progress=lambda n: progress.update(task, completed=n))

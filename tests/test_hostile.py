@@ -119,3 +119,18 @@ def test_metacharacters_in_free_text_are_data_stored_and_read_back_verbatim(api)
     again = api.post("/v1/professionals", person_body(id_number(), name=text[:40]), "platform")
     assert again.status_code == 201
     assert api.services.ledger.position() > 0  # the store answers: nothing was dropped
+
+
+def test_a_stream_that_is_not_a_record_is_not_found_and_odd_versions_are_refused(api):
+    """Once 500s: a verdict id sent as a professional id (a verdict's stream is not a record,
+    nor is a key's or a checkpoint's), a superscript digit and a 26-digit version in as_of."""
+    verdict = api.post(f"/v1/professionals/{api.pid}/verdicts", {"level": "intermediate", "evaluation_year": 2019})
+    vid = verdict.json()["verdict_id"]
+    for who in ("employer", "committee", "auditor"):
+        for path in (f"/v1/professionals/{vid}/totals?from_year=2015&to_year=2018",
+                     f"/v1/professionals/{vid}/history", f"/v1/professionals/{vid}/verdicts"):
+            r = api.get(path, who)
+            assert r.status_code == 404 and r.json()["errors"][0]["field"] == "professional_id", (who, path, r.text)
+    for value in ("²", "1" * 26, "-1", "1.5"):
+        r = api.get(f"/v1/professionals/{api.pid}/history?as_of={value}")
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of", (value, r.text)

@@ -130,3 +130,26 @@ def test_postgres_requires_a_configured_key():
 
     with pytest.raises(ConfigurationError, match="CE_LEDGER_SECRET_KEY"):
         secret_key(Settings(database_url="postgresql://u:p@localhost/db"))
+
+
+def test_store_files_key_files_and_exports_are_the_owners_only(tmp_path):
+    import os
+    import stat
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from ce_ledger.bootstrap import build_services
+    from ce_ledger.config import Settings
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    build_services(Settings(database_url=url)).close()
+    runner = CliRunner()
+    export = tmp_path / "log.jsonl"
+    assert runner.invoke(app, ["export", str(export)], env={"CE_LEDGER_DATABASE_URL": url}).exit_code == 0
+    made = [p for p in tmp_path.iterdir() if p.is_file()]
+    assert {"ledger.sqlite", "ledger.views.sqlite", "ledger.access.sqlite", "ledger.sqlite.key", "log.jsonl"} <= {
+        p.name for p in made
+    }
+    for path in made:
+        assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, path.name

@@ -151,3 +151,14 @@ def test_the_assessment_form_as_a_pdf_with_chinese_text(with_verdict, tmp_path):
     OUTPUT.mkdir(exist_ok=True)
     subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(OUTPUT / "assessment-form")], check=True)
     assert any(OUTPUT.glob("assessment-form*.png"))
+
+
+def test_every_workbench_response_carries_the_security_headers(api):
+    api.client.cookies.clear()
+    for response in (api.client.get("/workbench/sign-in"), api.client.get("/workbench/", follow_redirects=False),
+                     signed_in(api, "committee"), api.client.get(f"/workbench/professionals/{api.pid}")):
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    assert "x-frame-options" not in api.get(f"/v1/professionals/{api.pid}/totals?from_year=2015&to_year=2018").headers

@@ -228,7 +228,9 @@ def history(
 def _as_of(svc: Services, as_of: str | None) -> tuple[int | None, datetime | None]:
     if as_of is None:
         return None, None
-    if as_of.isdigit():
+    if as_of.isascii() and as_of.isdigit():  # str.isdigit() is true of "²" too
+        if len(as_of) > 9:  # a record version; SQLite's integers overflow past 2^63
+            raise InvalidInput("as_of", "a version number has at most 9 digits")
         return int(as_of), None
     try:
         moment = datetime.fromisoformat(as_of)

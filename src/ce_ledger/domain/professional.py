@@ -374,6 +374,10 @@ class Professional(Chained):
             raise TypeError(f"a professional's record has no event {type(event).__name__}")
 
 
+class NotARecord(LookupError):
+    """The stream named is not a professional's record (a verdict's, a key's, …)."""
+
+
 def project_professional(
     professional: Professional | None, events: Iterable[LedgerEvent]
 ) -> Professional | None:
@@ -381,7 +385,7 @@ def project_professional(
     for event in events:
         if professional is None:
             if not isinstance(event, ProfessionalRegistered):
-                raise TypeError(f"a record must open with registration, not {type(event).__name__}")
+                raise NotARecord(f"a record must open with registration, not {type(event).__name__}")
             professional = Professional(
                 event.originator_id, event.originator_version, event, head_digest=event.digest
             )

@@ -17,9 +17,9 @@ from uuid import UUID, uuid5
 from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
-from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
+from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent, ProfessionalRegistered
 from ce_ledger.domain.identity import mask
-from ce_ledger.domain.professional import Outcome, Professional, project_professional
+from ce_ledger.domain.professional import NotARecord, Outcome, Professional, project_professional
 from ce_ledger.domain.values import Series
 from ce_ledger.services.base import AggregateNotFoundError, Events, IntegrityError, Store, retrying
 
@@ -184,22 +184,22 @@ class Records(Store):
         """The record now, or as it was at ``version``; a private copy unless ``copy=False``."""
         try:
             return self.aggregate(professional_id, project_professional, version, copy=copy)
-        except AggregateNotFoundError:
+        except (AggregateNotFoundError, NotARecord):  # no stream, or another kind's (a verdict id, say)
             raise NotFound(*NO_SUCH_PROFESSIONAL) from None
 
     def history(
         self, professional_id: UUID, *, as_of_version: int | None = None, as_of_time: datetime | None = None
     ) -> list[LedgerEvent]:
         """The record's events in recorded order; as known at a past version or time, if given."""
+        self.require(professional_id)
         events: list[LedgerEvent] = list(self.events.get(professional_id, lte=as_of_version))  # type: ignore[arg-type]
-        if not events:
-            self.require(professional_id)
         if as_of_time is not None:
             events = [e for e in events if e.recorded_at <= as_of_time]
         return events
 
     def require(self, professional_id: UUID) -> None:
-        if not self.exists(professional_id):
+        """That the stream is a professional's record (not missing, not a verdict's or a key's)."""
+        if not isinstance(self.first(professional_id), ProfessionalRegistered):
             raise NotFound(*NO_SUCH_PROFESSIONAL)
 
     # -- inside ----------------------------------------------------------------------

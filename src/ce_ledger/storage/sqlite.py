@@ -8,6 +8,7 @@ The same calls as the PostgreSQL adapter. A query costs no round trip here, so
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -66,6 +67,15 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
             )
 
 
+def private(db_name: str) -> None:
+    """The database file readable by its owner only (SQLite gives its journal files the same
+    mode): the store holds personal data, whoever else shares the machine."""
+    if db_name == ":memory:" or db_name.startswith("file:"):
+        return
+    os.close(os.open(db_name, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(db_name, 0o600)
+
+
 @contextmanager
 def creation_lock(db_name: str) -> Iterator[None]:
     """One process at a time creates tables in a database file: the library's "create if not
@@ -74,7 +84,7 @@ def creation_lock(db_name: str) -> Iterator[None]:
     if db_name == ":memory:" or db_name.startswith("file:"):
         yield
         return
-    with open(f"{db_name}.lock", "a") as handle:
+    with os.fdopen(os.open(f"{db_name}.lock", os.O_WRONLY | os.O_CREAT, 0o600), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -97,6 +107,10 @@ class TrackingRecorder(library.SQLiteTrackingRecorder):
 class Factory(LockedCreation, library.SQLiteFactory):
     application_recorder_class = LedgerRecorder
     tracking_recorder_class = TrackingRecorder
+
+    def __init__(self, env: Any):
+        super().__init__(env)
+        private(self.env.get(self.SQLITE_DBNAME))
 
     def _creation_lock(self) -> AbstractContextManager[None]:
         return creation_lock(self.env.get(self.SQLITE_DBNAME))
