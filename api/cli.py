@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ce_ledger.domain.values import Channel
+
 import base64
 import os
 import json as json_module
@@ -301,7 +303,7 @@ def checkpoint(by: str = typer.Option("cli", help="who records it")) -> None:
     """Record a Merkle root over every stream head now; publish the root it prints."""
     services, audit = _audit()
     try:
-        recorded = audit.checkpoint(by=by)
+        recorded = audit.checkpoint(by=by, channel=Channel.CLI)
     finally:
         services.close()
     console.print(f"checkpoint {recorded.originator_version}: position {recorded.position}, "

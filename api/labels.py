@@ -34,3 +34,5 @@ def bilingual(english: str, key: str, labels: dict[str, str]) -> str:
     return f"{english} {labels[key]}"
 # Kinds of break in a record's hash chain (audit/verification.py).
 BREAKS = {"content_changed": "内容与摘要不符（被改动）", "missing": "记录缺失（被删除）", "reordered": "记录错位（被调换）"}
+CHANNELS = {"api": "接口", "workbench": "工作台", "import": "表格导入", "legacy_upload": "2019年前培训单位上传",
+            "demo": "演示数据", "cli": "命令行", "direct": "程序调用"}

@@ -121,6 +121,8 @@ class EventOut(Value):
     kind: str
     valid_on: date
     recorded_at: datetime
+    by: str | None = Field(description="who caused it (a token's actor); none on events recorded before actors were kept")
+    channel: str | None = Field(description="api, workbench, import, legacy_upload, demo, cli or direct")
     data: dict[str, Any]
 
 

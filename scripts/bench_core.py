@@ -79,10 +79,10 @@ def main() -> int:
             id_number=first17 + check_digit(first17), name="基准", series="工程技术",
             requires_foreign_language_exam=False, requires_computer_exam=False, own_ce_regulation=False,
             employer_unit="BENCH",
-        )).professional_id
+        ), by="test").professional_id
         items = activities(date(2013, 1, 1))
         for i in track(range(0, len(items), 50), description="recording 500 activities", console=console):
-            writer.record_batch([(pid, d) for d in items[i : i + 50]])
+            writer.record_batch([(pid, d) for d in items[i : i + 50]], by="test")
         record = writer.professional(pid)
         for a in list(record.activities.values())[::2]:
             if a.kind == "specialty":

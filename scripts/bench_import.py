@@ -103,7 +103,7 @@ def main() -> int:
         ledger = build_ledger(settings)
         try:
             for number in numbers:
-                ledger.register(_registration(number))
+                ledger.register(_registration(number), by="test")
         finally:
             ledger.close()
         with tempfile.TemporaryDirectory() as folder:

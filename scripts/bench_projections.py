@@ -84,10 +84,10 @@ def generate(services, professionals: int, rng: random.Random) -> None:
                     id_number=first17 + check_digit(first17), name=f"专技{n}", series="工程技术",
                     requires_foreign_language_exam=False, requires_computer_exam=False, own_ce_regulation=False,
                     employer_unit=f"UNIT-{n % 200:03d}",
-                )).professional_id
+                ), by="test").professional_id
                 pids.append(pid)
                 batch.extend((pid, d) for d in history(n, rng))
-            ledger.record_batch(batch)
+            ledger.record_batch(batch, by="test")
             # Decisions and voids: one transaction for the whole group, as a committee's session would.
             records = [ledger.professional(pid) for pid in pids]
             for record in records:

@@ -26,12 +26,12 @@ VOID = Voiding(reason="证书系伪造", decision_ref="宁人社稽〔2019〕3�
 
 def qualified(ledger, clock):
     """An intermediate applicant who meets 2019 exactly (324 h, 2015–2018), 12 of them from teaching."""
-    pid = ledger.register(registration()).professional_id
+    pid = ledger.register(registration(), by="test").professional_id
     for year in (2015, 2016, 2017, 2018):
-        ledger.record(pid, public("30", date(year, 5, 1)))
-        cert = ledger.record(pid, specialty("48", date(year, 6, 1)))
+        ledger.record(pid, public("30", date(year, 5, 1)), by="test")
+        cert = ledger.record(pid, specialty("48", date(year, 6, 1)), by="test")
         ledger.decide(pid, cert.activity_id, VERIFIED, by="employer:U-1")
-    extra = ledger.record(pid, teaching("4", date(2016, 9, 1)))  # ×3 = 12 h of the total
+    extra = ledger.record(pid, teaching("4", date(2016, 9, 1)), by="test")  # ×3 = 12 h of the total
     return pid, extra.activity_id
 
 
@@ -72,13 +72,13 @@ def test_replay_after_a_later_void_reproduces_and_lists_the_void(ledger, clock, 
 
 
 def test_replay_after_a_late_certificate_reproduces_and_lists_it(ledger, clock, audit):
-    pid = ledger.register(registration()).professional_id
+    pid = ledger.register(registration(), by="test").professional_id
     for year in (2015, 2016, 2017, 2018):
-        ledger.record(pid, public("30", date(year, 5, 1)))
+        ledger.record(pid, public("30", date(year, 5, 1)), by="test")
     issued = ledger.issue_verdict(pid, Level.INTERMEDIATE, 2019, by="committee:c")
     assert not issued.verdict.passed
     clock.now += timedelta(days=10)
-    late = ledger.record(pid, specialty("204", date(2017, 6, 1)))  # a 2017 certificate, entered after the verdict
+    late = ledger.record(pid, specialty("204", date(2017, 6, 1)), by="test")  # a 2017 certificate, entered after the verdict
     ledger.decide(pid, late.activity_id, VERIFIED, by="employer:U-1")
 
     replay = audit.replay(issued.originator_id)
@@ -189,7 +189,7 @@ def test_inclusion_proofs_verify_and_wrong_ones_fail(ledger, clock, audit):
     pids = [qualified(ledger, clock)[0] for _ in range(3)]
     checkpoint = audit.checkpoint(by="auditor:a")
     clock.now += timedelta(days=1)
-    ledger.record(pids[0], public("2", date(2019, 1, 5)))  # after the checkpoint: proofs still use its heads
+    ledger.record(pids[0], public("2", date(2019, 1, 5)), by="test")  # after the checkpoint: proofs still use its heads
     for pid in pids:
         proof = audit.prove(pid)
         assert proof.root == checkpoint.root and proof.size == checkpoint.streams
@@ -222,11 +222,11 @@ def _documented_verifier() -> str:
 
 
 def test_history_as_of_a_version_or_a_time(ledger, clock):
-    pid = ledger.register(registration()).professional_id
-    ledger.record(pid, public("2", date(2018, 1, 1)))
+    pid = ledger.register(registration(), by="test").professional_id
+    ledger.record(pid, public("2", date(2018, 1, 1)), by="test")
     noon = clock.now
     clock.now += timedelta(hours=5)
-    ledger.record(pid, public("3", date(2018, 2, 1)))
+    ledger.record(pid, public("3", date(2018, 2, 1)), by="test")
     assert len(ledger.history(pid)) == 3
     assert [e.originator_version for e in ledger.history(pid, as_of_version=2)] == [1, 2]
     assert [e.originator_version for e in ledger.history(pid, as_of_time=noon)] == [1, 2]

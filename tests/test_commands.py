@@ -34,7 +34,7 @@ from tests.builders import (
 
 @pytest.fixture
 def pid(ledger):
-    return ledger.register(registration()).professional_id
+    return ledger.register(registration(), by="test").professional_id
 
 
 def problems(model, **fields):
@@ -91,76 +91,76 @@ def test_model_rules_name_their_field():
 def test_a_date_in_the_future_is_refused_and_nothing_recorded(ledger, pid, clock):
     before = len(ledger.history(pid))
     with pytest.raises(InvalidInput) as e:
-        ledger.record(pid, public("2", date(2019, 3, 26)))  # the clock says 2019-03-25 in Ningxia
+        ledger.record(pid, public("2", date(2019, 3, 26)), by="test")  # the clock says 2019-03-25 in Ningxia
     assert e.value.field == "completed_on" and "future" in e.value.rule
     assert len(ledger.history(pid)) == before
-    ledger.record(pid, public("2", date(2019, 3, 25)))  # today is fine
+    ledger.record(pid, public("2", date(2019, 3, 25)), by="test")  # today is fine
 
 
 def test_more_than_24_hours_taught_in_one_day_is_refused(ledger, pid):
-    ledger.record(pid, teaching("20", date(2016, 5, 1)))
+    ledger.record(pid, teaching("20", date(2016, 5, 1)), by="test")
     with pytest.raises(InvalidInput, match="more than 24 hours taught on 2016-05-01") as e:
-        ledger.record(pid, teaching("4.5", date(2016, 5, 1)))
+        ledger.record(pid, teaching("4.5", date(2016, 5, 1)), by="test")
     assert e.value.field == "hours_taught"
-    ledger.record(pid, teaching("4", date(2016, 5, 1)))
+    ledger.record(pid, teaching("4", date(2016, 5, 1)), by="test")
 
 
 def test_unknown_professional(ledger):
     from uuid import uuid4
 
     with pytest.raises(NotFound, match="no such professional"):
-        ledger.record(uuid4(), public("1", date(2016, 1, 1)))
+        ledger.record(uuid4(), public("1", date(2016, 1, 1)), by="test")
 
 
 def test_retry_of_the_same_record_is_a_duplicate_and_other_content_a_conflict(ledger, pid):
     course = public("2", date(2016, 1, 1), record_id="PLAT-9")
-    first = ledger.record(pid, course)
-    again = ledger.record(pid, course.model_copy(update={"hours": Decimal("2.00")}))
+    first = ledger.record(pid, course, by="test")
+    again = ledger.record(pid, course.model_copy(update={"hours": Decimal("2.00")}), by="test")
     assert (first.status, again.status) == ("recorded", "duplicate")
     assert first.activity_id == again.activity_id
     with pytest.raises(Conflict) as e:
-        ledger.record(pid, course.model_copy(update={"hours": Decimal(3)}))
+        ledger.record(pid, course.model_copy(update={"hours": Decimal(3)}), by="test")
     assert e.value.field == "hours" and "platform-record:PLAT-9" in e.value.rule
     assert len(ledger.history(pid)) == 2
 
 
 def test_a_platform_record_or_certificate_is_one_credit_across_everyone(ledger, pid):
-    other = ledger.register(registration()).professional_id
+    other = ledger.register(registration(), by="test").professional_id
     course = public("2", date(2016, 1, 1), record_id="PLAT-77")
     cert = specialty("30", date(2016, 1, 1), cert="NO-5")
-    ledger.record(pid, course)
-    ledger.record(pid, cert)
+    ledger.record(pid, course, by="test")
+    ledger.record(pid, cert, by="test")
     with pytest.raises(Conflict, match="another professional") as e:
-        ledger.record(other, course)
+        ledger.record(other, course, by="test")
     assert e.value.field == "record_id"
     with pytest.raises(Conflict, match="another professional") as e:
-        ledger.record(other, cert)
+        ledger.record(other, cert, by="test")
     assert e.value.field == "certificate_no"
     assert len(ledger.history(other)) == 1
 
 
 def test_a_voided_key_may_be_recorded_again_with_corrected_content(ledger, pid):
     wrong = specialty("60", date(2016, 1, 1), cert="NO-8")
-    first = ledger.record(pid, wrong)
+    first = ledger.record(pid, wrong, by="test")
     ledger.void(pid, first.activity_id, Voiding(reason="学时录入错误", decision_ref="R-1"), by="committee:X")
-    fixed = ledger.record(pid, wrong.model_copy(update={"hours": Decimal(16)}))
+    fixed = ledger.record(pid, wrong.model_copy(update={"hours": Decimal(16)}), by="test")
     assert fixed.status == "recorded" and fixed.activity_id != first.activity_id
-    assert ledger.record(pid, wrong).activity_id == first.activity_id  # the old retry still finds the old one
+    assert ledger.record(pid, wrong, by="test").activity_id == first.activity_id  # the old retry still finds the old one
     assert len(ledger.professional(pid).activities) == 2
 
 
 def test_another_person_may_take_a_certificate_voided_on_the_wrong_record(ledger, pid):
-    other = ledger.register(registration()).professional_id
+    other = ledger.register(registration(), by="test").professional_id
     cert = specialty("30", date(2016, 1, 1), cert="NO-11")
-    wrong = ledger.record(pid, cert)
+    wrong = ledger.record(pid, cert, by="test")
     ledger.void(pid, wrong.activity_id, Voiding(reason="录错人员", decision_ref="R-2"), by="committee:X")
-    right = ledger.record(other, cert)
+    right = ledger.record(other, cert, by="test")
     assert right.status == "recorded" and right.activity_id != wrong.activity_id
-    assert ledger.record(other, cert).activity_id == right.activity_id
+    assert ledger.record(other, cert, by="test").activity_id == right.activity_id
 
 
 def test_verification_is_final_and_retries_are_duplicates(ledger, pid):
-    (claim,) = [ledger.record(pid, specialty("30", date(2016, 1, 1))).activity_id]
+    (claim,) = [ledger.record(pid, specialty("30", date(2016, 1, 1)), by="test").activity_id]
     assert ledger.decide(pid, claim, VERIFIED, by="employer:U").status == "recorded"
     assert ledger.decide(pid, claim, VERIFIED, by="employer:U").status == "duplicate"
     with pytest.raises(Conflict, match="a decision is final"):
@@ -170,7 +170,7 @@ def test_verification_is_final_and_retries_are_duplicates(ledger, pid):
 def test_only_specialty_credits_are_verified_and_voids_must_name_a_known_activity(ledger, pid):
     from uuid import uuid4
 
-    course = ledger.record(pid, public("2", date(2016, 1, 1))).activity_id
+    course = ledger.record(pid, public("2", date(2016, 1, 1)), by="test").activity_id
     with pytest.raises(InvalidInput, match="only a specialty credit is verified"):
         ledger.decide(pid, course, VERIFIED, by="employer:U")
     with pytest.raises(NotFound, match="no activity"):
@@ -184,7 +184,7 @@ def test_only_specialty_credits_are_verified_and_voids_must_name_a_known_activit
 
 def test_every_event_carries_valid_time_and_transaction_time(ledger, pid, clock):
     clock.now = datetime(2019, 3, 25, 9, 30, tzinfo=UTC)
-    ledger.record(pid, specialty("30", date(2016, 8, 1)))
+    ledger.record(pid, specialty("30", date(2016, 8, 1)), by="test")
     registered, claimed = ledger.history(pid)
     assert claimed.valid_on == date(2016, 8, 1)
     assert claimed.recorded_at == datetime(2019, 3, 25, 9, 30, tzinfo=UTC)
@@ -195,7 +195,7 @@ def test_a_batch_records_the_good_items_and_reports_the_bad(ledger, pid):
     from uuid import uuid4
 
     dup = public("1", date(2016, 1, 1), record_id="B-1")
-    ledger.record(pid, dup)
+    ledger.record(pid, dup, by="test")
     results = ledger.record_batch(
         [
             (pid, public("2", date(2016, 2, 1), record_id="B-2")),
@@ -205,10 +205,10 @@ def test_a_batch_records_the_good_items_and_reports_the_bad(ledger, pid):
             (pid, public("2", date(2030, 1, 1), record_id="B-4")),
             (pid, public("3", date(2016, 3, 1), record_id="B-5")),
         ]
-    )
+    , by="test")
     kinds = [r.status if hasattr(r, "status") else type(r).__name__ for r in results]
     assert kinds == ["recorded", "duplicate", "Conflict", "NotFound", "InvalidInput", "recorded"]
-    again = ledger.record_batch([(pid, public("2", date(2016, 2, 1), record_id="B-2"))])
+    again = ledger.record_batch([(pid, public("2", date(2016, 2, 1), record_id="B-2"))], by="test")
     assert again[0].status == "duplicate"
     assert ledger.evaluate(pid, Level.INTERMEDIATE, 2019).credited.public_course == 6
 
@@ -222,7 +222,7 @@ def test_concurrent_writers_on_one_professional_lose_nothing(ledger, pid):
         try:
             barrier.wait()
             for i in range(8):
-                ledger.record(pid, public("1", date(2016, 1, 1), record_id=f"T{n}-{i}"))
+                ledger.record(pid, public("1", date(2016, 1, 1), record_id=f"T{n}-{i}"), by="test")
         except BaseException as e:  # noqa: BLE001 - surfaced by the assertion below
             errors.append(e)
 
@@ -244,7 +244,7 @@ def test_the_same_batch_from_several_threads_records_each_item_once(ledger, pid)
 
     def send() -> None:
         barrier.wait()
-        outcomes.append(ledger.record_batch(batch))
+        outcomes.append(ledger.record_batch(batch, by="test"))
 
     threads = [threading.Thread(target=send) for _ in range(4)]
     for t in threads:
@@ -258,8 +258,8 @@ def test_the_same_batch_from_several_threads_records_each_item_once(ledger, pid)
 
 
 def test_history_at_a_version_is_the_record_as_it_was(ledger, pid):
-    ledger.record(pid, public("50", date(2016, 1, 1)))
-    ledger.record(pid, public("60", date(2016, 1, 1)))
+    ledger.record(pid, public("50", date(2016, 1, 1)), by="test")
+    ledger.record(pid, public("60", date(2016, 1, 1)), by="test")
     then = ledger.evaluate(pid, Level.INTERMEDIATE, 2019, version=2)
     now = ledger.evaluate(pid, Level.INTERMEDIATE, 2019)
     assert (then.credited.public_course, then.record_version) == (50, 2)
@@ -269,9 +269,9 @@ def test_history_at_a_version_is_the_record_as_it_was(ledger, pid):
 def test_the_same_record_gives_the_same_verdict_bytes(ledger, pid, settings, clock):
     from ce_ledger.bootstrap import build_ledger
 
-    ledger.record(pid, public("12.5", date(2016, 1, 1)))
-    ledger.record(pid, tour(2, date(2016, 1, 1), date(2016, 1, 2)))
-    ledger.record(pid, degree(date(2016, 9, 1), date(2018, 7, 1)))
+    ledger.record(pid, public("12.5", date(2016, 1, 1)), by="test")
+    ledger.record(pid, tour(2, date(2016, 1, 1), date(2016, 1, 2)), by="test")
+    ledger.record(pid, degree(date(2016, 9, 1), date(2018, 7, 1)), by="test")
     first = ledger.evaluate(pid, Level.INTERMEDIATE, 2019)
     clock.now = datetime(2026, 1, 1, tzinfo=UTC)  # later, in another process
     other = build_ledger(settings, clock=clock)
@@ -298,10 +298,10 @@ def test_the_same_record_gives_the_same_verdict_bytes(ledger, pid, settings, clo
 )
 def test_retry_keys_of_every_kind(ledger, pid, details, other_content):
     """Reading 13: same key and content → the same activity; same key, other content → conflict."""
-    first = ledger.record(pid, details)
-    assert ledger.record(pid, details) == type(first)(first.activity_id, "duplicate")
+    first = ledger.record(pid, details, by="test")
+    assert ledger.record(pid, details, by="test") == type(first)(first.activity_id, "duplicate")
     with pytest.raises(Conflict) as e:
-        ledger.record(pid, details.model_copy(update=other_content))
+        ledger.record(pid, details.model_copy(update=other_content), by="test")
     assert e.value.field == next(iter(other_content))
     assert len(ledger.professional(pid).activities) == 1
 
@@ -313,14 +313,14 @@ def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, cloc
 
     ledger = build_ledger(settings.model_copy(update={"cache_size": 100}), clock=clock)
     try:
-        pid = ledger.register(registration()).professional_id
+        pid = ledger.register(registration(), by="test").professional_id
         errors: list[BaseException] = []
         done = threading.Event()
 
         def write() -> None:
             try:
                 for i in range(150):
-                    ledger.record(pid, public("0.5", date(2016, 1, 1) + timedelta(days=i)))
+                    ledger.record(pid, public("0.5", date(2016, 1, 1) + timedelta(days=i)), by="test")
             except BaseException as e:  # noqa: BLE001 - reported below
                 errors.append(e)
             finally:

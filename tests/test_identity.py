@@ -64,8 +64,8 @@ def test_registration_error_does_not_echo_the_number():
 
 def test_registering_twice_gives_the_same_record(ledger):
     number = id_number()
-    first = ledger.register(registration(number))
-    again = ledger.register(registration(number.lower(), name="马晓明"))
+    first = ledger.register(registration(number), by="test")
+    again = ledger.register(registration(number.lower(), name="马晓明"), by="test")
     assert first.created and not again.created
     assert first.professional_id == again.professional_id
     assert len(ledger.history(first.professional_id)) == 1
@@ -73,7 +73,7 @@ def test_registering_twice_gives_the_same_record(ledger):
 
 def test_the_clear_number_is_nowhere_in_the_store(ledger, settings):
     number = id_number()
-    pid = ledger.register(registration(number)).professional_id
+    pid = ledger.register(registration(number), by="test").professional_id
     assert ledger.professional(pid).registration.masked_id == mask(number)
     if settings.is_sqlite:
         blob = Path(settings.sqlite_path).read_bytes()

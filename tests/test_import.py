@@ -69,8 +69,12 @@ def test_legacy_uploads_from_a_workbook_are_recorded_and_confirmed(demo_ledger):
     assert "before 2019" in report.problems[0].problem and "format the column as text" in report.problems[1].problem
     zhang = demo_ledger.professional(demo_ledger.professional_id_for(demo.PEOPLE[3].registration.id_number))
     legacy = [a for a in zhang.activities.values() if getattr(a.recorded, "certificate_no", "") == "LG-2016-00231"]
+    # A legacy upload says it is one: on the verdict line (who verified) and on both events.
     assert [(a.status, str(a.recorded.hours), a.decision.reason, a.decision.decided_by) for a in legacy] == [
-        (Status.VERIFIED, "7.5", LEGACY_REASON, "committee:import-test")
+        (Status.VERIFIED, "7.5", LEGACY_REASON, "legacy-upload:committee:import-test")
+    ]
+    assert [(a.recorded.channel, a.recorded.caused_by, a.decision.channel) for a in legacy] == [
+        ("legacy_upload", "committee:import-test", "legacy_upload")
     ]
     position = demo_ledger.position()
     again = run(demo_ledger, "legacy.xlsx")

@@ -47,18 +47,18 @@ def planned(services, clock):
 
 def test_the_report_matches_the_hand_count(planned):
     ledger = planned.ledger
-    a, b, c, d, e = (ledger.register(registration()).professional_id for _ in range(5))
+    a, b, c, d, e = (ledger.register(registration(), by="test").professional_id for _ in range(5))
     # GY-01: two classes (May and September); b attends both; d's certificate is voided (forged).
     for pid, ended in ((a, date(2019, 5, 17)), (b, date(2019, 5, 17)), (b, date(2019, 9, 20)), (c, date(2019, 9, 20))):
-        aid = ledger.record(pid, certificate("GY-01", ended, hash(pid) % 1000)).activity_id
+        aid = ledger.record(pid, certificate("GY-01", ended, hash(pid) % 1000), by="test").activity_id
         ledger.decide(pid, aid, VERIFIED, by="employer:u")
-    forged = ledger.record(d, certificate("GY-01", date(2019, 10, 11), 99)).activity_id
+    forged = ledger.record(d, certificate("GY-01", date(2019, 10, 11), 99), by="test").activity_id
     ledger.void(d, forged, Voiding(reason="伪造", decision_ref="抽查-1"), by="auditor:a")
     # GY-02: one class; a again (so the kind counts a once), and e pending verification (attended all the same).
-    ledger.record(a, certificate("GY-02", date(2019, 6, 6), 1))
-    ledger.record(e, certificate("GY-02", date(2019, 6, 6), 2))
+    ledger.record(a, certificate("GY-02", date(2019, 6, 6), 1), by="test")
+    ledger.record(e, certificate("GY-02", date(2019, 6, 6), 2), by="test")
     # DX-01: nobody yet. GY-18 (2018) is another year's.
-    ledger.record(c, certificate("GY-18", date(2018, 6, 1), 3))
+    ledger.record(c, certificate("GY-18", date(2018, 6, 1), 3), by="test")
 
     report = programme_report(planned.view, 2019)
     assert [(p.code, p.classes_held, p.planned_classes, p.trainees, p.planned_trainees) for p in report.programmes] == [
@@ -79,12 +79,12 @@ def test_the_report_matches_the_hand_count(planned):
 
 def test_a_certificate_must_name_a_planned_programme_of_its_own_provider(planned):
     ledger = planned.ledger
-    pid = ledger.register(registration()).professional_id
+    pid = ledger.register(registration(), by="test").professional_id
     with pytest.raises(InvalidInput) as e:
-        ledger.record(pid, certificate("NOPE-1", date(2019, 5, 1), 1))
+        ledger.record(pid, certificate("NOPE-1", date(2019, 5, 1), 1), by="test")
     assert e.value.field == "programme_code" and "no programme NOPE-1" in e.value.rule
     with pytest.raises(InvalidInput) as e:
-        ledger.record(pid, certificate("GY-01", date(2019, 5, 1), 1, provider="OTHER-1"))
+        ledger.record(pid, certificate("GY-01", date(2019, 5, 1), 1, provider="OTHER-1"), by="test")
     assert e.value.field == "programme_code" and "run by provider NXJD-01, not OTHER-1" in e.value.rule
     assert len(ledger.history(pid)) == 1  # only the registration
 
@@ -103,8 +103,8 @@ def test_planning_again_is_a_retry_and_other_details_a_conflict(planned):
 
 def test_the_report_over_http_and_on_the_command_line(planned):
     ledger = planned.ledger
-    pid = ledger.register(registration()).professional_id
-    ledger.record(pid, certificate("GY-01", date(2019, 5, 17), 1))
+    pid = ledger.register(registration(), by="test").professional_id
+    ledger.record(pid, certificate("GY-01", date(2019, 5, 17), 1), by="test")
     with TestClient(create_app(services=planned)) as client:
         token = client.app.state.access.issue(Principal(role=Role.AUDITOR, name="a"))
         headers = {"Authorization": f"Bearer {token}"}

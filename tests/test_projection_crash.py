@@ -39,9 +39,9 @@ def test_kill_9_mid_way_then_restart_counts_every_event_once(settings, clock):
     with build_services(worker_settings, clock=clock) as services:
         ledger, view, projection = services.ledger, services.view, services.projection
         for n in range(30):
-            pid = ledger.register(registration()).professional_id
-            ledger.record_batch([(pid, public("1.5", date(2014, 1, 1) + timedelta(days=37 * i))) for i in range(40)])
-            claim = ledger.record(pid, specialty("20", date(2016, 3, 1))).activity_id
+            pid = ledger.register(registration(), by="test").professional_id
+            ledger.record_batch([(pid, public("1.5", date(2014, 1, 1) + timedelta(days=37 * i))) for i in range(40)], by="test")
+            claim = ledger.record(pid, specialty("20", date(2016, 3, 1)), by="test").activity_id
             if n % 2:
                 ledger.decide(pid, claim, VERIFIED, by="employer:U")
         end = ledger.position()

@@ -102,9 +102,9 @@ def test_for_every_window_the_view_equals_the_rules_on_the_events(services, gene
     foreign, computer, own_ce, specs = generated
     example = uuid4().hex[:12]  # keys unique to this example: hypothesis replays examples
     ledger = services.ledger
-    pid = ledger.register(registration(id_number(), foreign=foreign, computer=computer, own_ce=own_ce)).professional_id
+    pid = ledger.register(registration(id_number(), foreign=foreign, computer=computer, own_ce=own_ce), by="test").professional_id
     for n, (spec, void) in enumerate(specs):
-        outcome = ledger.record(pid, _details(spec, f"{example}-{n}"))
+        outcome = ledger.record(pid, _details(spec, f"{example}-{n}"), by="test")
         if spec[0] == "specialty" and spec[3]:
             ledger.decide(pid, outcome.activity_id, Verification(decision=Decision(spec[3]), reason="r"), by="c")
         if void:
@@ -124,8 +124,8 @@ def test_for_every_window_the_view_equals_the_rules_on_the_events(services, gene
 
 def test_decisions_and_voids_move_the_totals_and_the_pending_claims(services):
     ledger, totals = services.ledger, services.totals
-    pid = ledger.register(registration()).professional_id
-    claim = ledger.record(pid, specialty("40", date(2016, 5, 1))).activity_id
+    pid = ledger.register(registration(), by="test").professional_id
+    claim = ledger.record(pid, specialty("40", date(2016, 5, 1)), by="test").activity_id
     t = totals.window(pid, 2015, 2018)
     assert (t.credited.specialty, t.pending_claims, t.pending_hours) == (0, 1, 40)
     ledger.decide(pid, claim, VERIFIED, by="employer:U")
@@ -137,8 +137,8 @@ def test_decisions_and_voids_move_the_totals_and_the_pending_claims(services):
 
 def test_a_window_query_reads_a_row_per_year_not_per_event(services):
     ledger = services.ledger
-    pid = ledger.register(registration()).professional_id
-    ledger.record_batch([(pid, public("1", date(2014, 1, 1) + timedelta(days=3 * i))) for i in range(500)])
+    pid = ledger.register(registration(), by="test").professional_id
+    ledger.record_batch([(pid, public("1", date(2014, 1, 1) + timedelta(days=3 * i))) for i in range(500)], by="test")
     _, data = services.view.read([str(pid)], 2015, 2018)
     assert len(data[str(pid)]["years"]) == 4 and data[str(pid)]["window_kinds"] == []
     assert services.totals.window(pid, 2015, 2018).credited.public_course == sum(
@@ -148,14 +148,14 @@ def test_a_window_query_reads_a_row_per_year_not_per_event(services):
 
 def test_unit_standing_lists_who_falls_short_and_by_how_much(services):
     ledger = services.ledger
-    short = ledger.register(registration(unit="U-9", name="甲")).professional_id
-    done = ledger.register(registration(unit="U-9", name="乙")).professional_id
-    waived = ledger.register(registration(unit="U-9", name="丙")).professional_id
-    ledger.register(registration(unit="U-OTHER"))
-    ledger.record(short, public("100", date(2016, 1, 1)))
-    ledger.record(done, public("108", date(2016, 1, 1)))
-    ledger.decide(done, ledger.record(done, specialty("216", date(2017, 1, 1))).activity_id, VERIFIED, by="e")
-    ledger.record(waived, degree(date(2015, 9, 1), date(2018, 7, 1)))
+    short = ledger.register(registration(unit="U-9", name="甲"), by="test").professional_id
+    done = ledger.register(registration(unit="U-9", name="乙"), by="test").professional_id
+    waived = ledger.register(registration(unit="U-9", name="丙"), by="test").professional_id
+    ledger.register(registration(unit="U-OTHER"), by="test")
+    ledger.record(short, public("100", date(2016, 1, 1)), by="test")
+    ledger.record(done, public("108", date(2016, 1, 1)), by="test")
+    ledger.decide(done, ledger.record(done, specialty("216", date(2017, 1, 1)), by="test").activity_id, VERIFIED, by="e")
+    ledger.record(waived, degree(date(2015, 9, 1), date(2018, 7, 1)), by="test")
     standings = services.totals.unit("U-9", Level.INTERMEDIATE, 2019)
     assert [s.name for s in standings] == ["甲", "丙", "乙"]
     first = standings[0]
@@ -168,8 +168,8 @@ def test_unit_standing_lists_who_falls_short_and_by_how_much(services):
 
 def test_notifications_already_applied_are_skipped(services):
     ledger = services.ledger
-    pid = ledger.register(registration()).professional_id
-    ledger.record(pid, public("10", date(2016, 1, 1)))
+    pid = ledger.register(registration(), by="test").professional_id
+    ledger.record(pid, public("10", date(2016, 1, 1)), by="test")
     version = services.projection.current_version()
     everything = ledger.recorder.select_notifications(start=0, limit=100)
     assert services.projection.apply_notifications(version, everything) == 0  # all applied inline already
@@ -182,8 +182,8 @@ def test_notifications_already_applied_are_skipped(services):
 def test_rebuild_gives_the_rows_incremental_upkeep_gave(services, clock):
     ledger = services.ledger
     demo.load(ledger)
-    pid = ledger.register(registration()).professional_id
-    claim = ledger.record(pid, specialty("30", date(2016, 1, 1))).activity_id
+    pid = ledger.register(registration(), by="test").professional_id
+    claim = ledger.record(pid, specialty("30", date(2016, 1, 1)), by="test").activity_id
     ledger.decide(pid, claim, VERIFIED, by="e")
     old = services.projection.current_version()
     new, applied = services.projection.rebuild()
@@ -214,8 +214,8 @@ def test_a_view_built_to_another_table_shape_is_rebuilt_at_start(services, clock
 
 def test_readers_see_the_old_version_until_the_new_one_is_complete(services):
     ledger = services.ledger
-    pid = ledger.register(registration()).professional_id
-    ledger.record_batch([(pid, public("1", date(2016, 1, 1) + timedelta(days=i))) for i in range(30)])
+    pid = ledger.register(registration(), by="test").professional_id
+    ledger.record_batch([(pid, public("1", date(2016, 1, 1) + timedelta(days=i))) for i in range(30)], by="test")
     projection = services.projection
     old = projection.current_version()
     building = services.view.create_version(NX.id, NX.digest)
@@ -236,8 +236,8 @@ def test_a_worker_follows_the_log_and_a_reader_can_wait_for_its_write(settings, 
     from ce_ledger.bootstrap import build_services
 
     with build_services(settings.model_copy(update={"view_upkeep": "worker"}), clock=clock) as services:
-        pid = services.ledger.register(registration()).professional_id
-        first = services.ledger.record(pid, public("12", date(2016, 1, 1)))
+        pid = services.ledger.register(registration(), by="test").professional_id
+        first = services.ledger.record(pid, public("12", date(2016, 1, 1)), by="test")
         with pytest.raises(TimeoutError):
             services.view.wait_for(first.position, timeout=0.3)  # nobody is projecting yet
         stop = threading.Event()
@@ -246,7 +246,7 @@ def test_a_worker_follows_the_log_and_a_reader_can_wait_for_its_write(settings, 
         try:
             services.view.wait_for(first.position, timeout=10)
             assert services.totals.window(pid, 2016, 2016).credited.public_course == 12
-            second = services.ledger.record(pid, public("3", date(2016, 2, 1)))
+            second = services.ledger.record(pid, public("3", date(2016, 2, 1)), by="test")
             services.view.wait_for(second.position, timeout=10)
             assert services.totals.window(pid, 2016, 2016).credited.public_course == 15
         finally:

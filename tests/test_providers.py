@@ -46,12 +46,12 @@ def disqualify(ledger, on=date(2017, 7, 1), code="NXJY-01"):
 
 
 def person_with_certificates(ledger, *days: date, provider="NXJY-01"):
-    pid = ledger.register(registration()).professional_id
+    pid = ledger.register(registration(), by="test").professional_id
     for y in range(2015, 2019):
-        ledger.record(pid, public("27", date(y, 3, 1)))
+        ledger.record(pid, public("27", date(y, 3, 1)), by="test")
     ids = []
     for day in days:
-        aid = ledger.record(pid, specialty("100", day, provider=provider)).activity_id
+        aid = ledger.record(pid, specialty("100", day, provider=provider), by="test").activity_id
         ledger.decide(pid, aid, VERIFIED, by="employer:U")
         ids.append(aid)
     return pid, ids

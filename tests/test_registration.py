@@ -65,3 +65,21 @@ def test_a_move_is_proposed_by_the_new_unit_and_confirmed_by_the_old(api):
     assert api.get(f"{p}/totals?from_year=2015&to_year=2018", "other_employer").status_code == 200
     assert api.get(f"{p}/totals?from_year=2015&to_year=2018", "employer").status_code == 403
     assert api.get(f"{p}/history", "employer").status_code == 403
+
+
+def test_every_event_says_who_caused_it_and_through_which_door(api):
+    p = f"/v1/professionals/{api.pid}"
+    api.post("/v1/platform/completions", {"completions": [{"record_id": "W-1", "id_number": api.number,
+              "course_code": "GX", "title": "公需课", "hours": "3", "completed_on": "2016-05-01"}]}, "platform")
+    claim = api.post(f"{p}/specialty-credits", {"provider_code": "NXJD-01", "certificate_no": "W-2",
+                     "route": "training_class", "subject": "研修", "hours": "40", "completed_on": "2016-05-01"},
+                     "employer").json()["activity_id"]
+    api.post(f"{p}/specialty-credits/{claim}/verification", {"decision": "verified", "reason": "ok"}, "committee")
+    api.post(f"{p}/activities/{claim}/void", {"reason": "伪造", "decision_ref": "D-9"}, "auditor")
+    api.post(f"{p}/study-tours", {"first_day": "2016-06-01", "last_day": "2016-06-03", "days": 3, "subject": "考察",
+                                  "document_ref": "ST-1"}, "employer")
+    events = api.get(f"{p}/history").json()["events"]
+    assert len(events) == 6 and all(e["by"] and e["channel"] == "api" for e in events), events
+    assert [e["by"].split(":")[0] for e in events] == ["platform", "platform", "employer", "committee", "auditor", "employer"]
+    replay_changes = api.post(f"{p}/verdicts", {"level": "intermediate", "evaluation_year": 2019}).json()
+    assert replay_changes["verdict_id"]

@@ -40,10 +40,10 @@ def person(ledger):
 
     class Person:
         def __init__(self, **kw):
-            self.id = ledger.register(registration(**kw)).professional_id
+            self.id = ledger.register(registration(**kw), by="test").professional_id
 
         def add(self, *details):
-            return [ledger.record(self.id, d).activity_id for d in details]
+            return [ledger.record(self.id, d, by="test").activity_id for d in details]
 
         def verified(self, *claims):
             ids = self.add(*claims)

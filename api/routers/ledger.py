@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ce_ledger.domain.values import Channel
+
 from typing import Annotated
 from uuid import UUID
 
@@ -35,7 +37,7 @@ def verification(svc: Services_, _: Auditor) -> VerificationReport:
 @router.post("/checkpoints", status_code=201, response_model=CheckpointOut, responses=responses(401, 403))
 def checkpoint(svc: Services_, who: Auditor) -> CheckpointOut:
     """Record a Merkle root (RFC 6962) over every stream head at the current position."""
-    return _out(svc.audit.checkpoint(by=who.actor))
+    return _out(svc.audit.checkpoint(by=who.actor, channel=Channel.API))
 
 
 @router.get("/checkpoints", response_model=list[CheckpointOut], responses=responses(401, 403))

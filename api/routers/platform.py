@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ce_ledger.domain.values import Channel
+
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/v1/platform", tags=["platform"], route_class=ExactRo
 def completions(
     body: CompletionBatch,
     svc: Services_,
-    _: Annotated[Principal, Depends(require(Role.PLATFORM))],
+    who: Annotated[Principal, Depends(require(Role.PLATFORM))],
 ) -> CompletionResults:
     """Record up to 1,000 completions; one result per item, in order. Retries are duplicates."""
     results: list[CompletionResult | None] = [None] * len(body.completions)
@@ -36,7 +38,7 @@ def completions(
             results[i] = CompletionResult(record_id=record_id, status="rejected", error=first)
             continue
         batch.append((i, svc.ledger.professional_id_for(item.id_number), item.course()))
-    outcomes = svc.ledger.record_batch([(pid, course) for _, pid, course in batch]) if batch else []
+    outcomes = svc.ledger.record_batch([(pid, course) for _, pid, course in batch], by=who.actor, channel=Channel.API) if batch else []
     position = None
     for (i, _, course), outcome in zip(batch, outcomes, strict=True):
         results[i] = _result(course.record_id, outcome)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ce_ledger.domain.values import Channel
+
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -41,7 +43,7 @@ def register(
     """Register a professional. The ID number is checked (GB 11643), hashed and dropped."""
     if who.role is Role.EMPLOYER and body.employer_unit != who.unit:
         raise HTTPException(403, f"employer of unit {who.unit} registers its own staff only")
-    done = svc.ledger.register(body)
+    done = svc.ledger.register(body, by=who.actor, channel=Channel.API)
     if not done.created:
         response.status_code = 200
     return Registered(professional_id=done.professional_id, created=done.created)
@@ -72,7 +74,7 @@ def correct(
     """Correct the registered name or series settings (they decide exam substitution and teaching
     credit), with the reason and the decision it rests on. Verdicts issued before keep the
     registration as it stood (they pinned the record's version)."""
-    return _changed(svc.ledger.correct_registration(professional_id, body, by=who.actor), response)
+    return _changed(svc.ledger.correct_registration(professional_id, body, by=who.actor, channel=Channel.API), response)
 
 
 @router.post("/{professional_id}/transfers", **PERSON_CHANGE)
@@ -80,7 +82,7 @@ def propose_transfer(professional_id: Pid, body: Transfer, svc: Services_, respo
     """The new unit's employer (or a committee) proposes a move; it takes effect when confirmed."""
     if not (who.role is Role.COMMITTEE or (who.role is Role.EMPLOYER and who.unit == body.to_unit)):
         raise HTTPException(403, f"role {who.role.value} may not propose this move: the new unit's employer or a committee does")
-    return _changed(svc.ledger.propose_transfer(professional_id, body, by=who.actor), response)
+    return _changed(svc.ledger.propose_transfer(professional_id, body, by=who.actor, channel=Channel.API), response)
 
 
 @router.post("/{professional_id}/transfers/confirmation", **PERSON_CHANGE)
@@ -91,12 +93,12 @@ def confirm_transfer(professional_id: Pid, body: Transfer, svc: Services_, respo
             raise HTTPException(403, "only the person's present unit (or a committee) confirms a move")
     elif who.role is not Role.COMMITTEE:
         raise HTTPException(403, f"role {who.role.value} may not confirm a move")
-    return _changed(svc.ledger.confirm_transfer(professional_id, body, by=who.actor), response)
+    return _changed(svc.ledger.confirm_transfer(professional_id, body, by=who.actor, channel=Channel.API), response)
 
 
 def _record(svc: Services_, who: Principal, pid: UUID, details: ActivityDetails, response: Response) -> ActivityOutcome:
     may_enter(svc, who, pid)
-    return _outcome(svc.ledger.record(pid, details), response)
+    return _outcome(svc.ledger.record(pid, details, by=who.actor, channel=Channel.API), response)
 
 
 def _outcome(outcome: Outcome, response: Response) -> ActivityOutcome:
@@ -146,7 +148,7 @@ def degree(professional_id: Pid, body: DegreeBody, svc: Services_, who: Principa
 def verify(professional_id: Pid, activity_id: UUID, body: Verification, svc: Services_, who: Principal_, response: Response):
     """Verify or reject a specialty claim. Final: a wrong decision is corrected by a void."""
     may_enter(svc, who, professional_id)
-    return _outcome(svc.ledger.decide(professional_id, activity_id, body, by=who.actor), response)
+    return _outcome(svc.ledger.decide(professional_id, activity_id, body, by=who.actor, channel=Channel.API), response)
 
 
 @router.post("/{professional_id}/activities/{activity_id}/void", **ENTRY)
@@ -159,7 +161,7 @@ def void(
     who: Annotated[Principal, Depends(require(Role.AUDITOR))],
 ):
     """Strike an activity out by a decision; it stays on the record, credited nothing."""
-    return _outcome(svc.ledger.void(professional_id, activity_id, body, by=who.actor), response)
+    return _outcome(svc.ledger.void(professional_id, activity_id, body, by=who.actor, channel=Channel.API), response)
 
 
 @router.get(
@@ -218,7 +220,9 @@ def history(
             kind=type(e).__name__,
             valid_on=e.valid_on,
             recorded_at=e.recorded_at,
-            data=e.model_dump(mode="json", exclude={"originator_id", "originator_version", "recorded_at"}),
+            by=e.caused_by,
+            channel=e.channel,
+            data=e.model_dump(mode="json", exclude={"originator_id", "originator_version", "recorded_at", "caused_by", "channel"}),
         )
         for e in svc.ledger.history(professional_id, as_of_version=version, as_of_time=moment)
     ]

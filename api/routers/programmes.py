@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ce_ledger.domain.values import Channel
+
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -26,7 +28,7 @@ def plan(
     body: Programme, svc: Services_, who: Annotated[Principal, Depends(require(Role.AUDITOR))], response: Response
 ) -> ProgrammeOut:
     """Record a programme's plan (the Department runs the project: auditors)."""
-    planned, created = svc.ledger.plan_programme(body, by=who.actor)
+    planned, created = svc.ledger.plan_programme(body, by=who.actor, channel=Channel.API)
     if not created:
         response.status_code = 200
     return ProgrammeOut(**planned.programme().model_dump(), planned_by=planned.planned_by, recorded_at=planned.recorded_at)

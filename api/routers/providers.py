@@ -6,6 +6,8 @@ role here) write; anyone signed in may read a base's record.
 
 from __future__ import annotations
 
+from ce_ledger.domain.values import Channel
+
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
@@ -36,7 +38,7 @@ def accredit(body: ProviderAccreditation, svc: Services_, who: Auditor, response
     """Record a provider's accreditation: opens its record."""
     done = svc.ledger.accredit_provider(
         body.code, name=body.name, level=body.level, effective_on=body.effective_on,
-        decision_ref=body.decision_ref, by=who.actor,
+        decision_ref=body.decision_ref, by=who.actor, channel=Channel.API,
     )
     return _out(done, response)
 
@@ -47,7 +49,7 @@ def accredit(body: ProviderAccreditation, svc: Services_, who: Auditor, response
 )
 def change_status(code: ProviderCode, body: ProviderStatusChange, svc: Services_, who: Auditor, response: Response) -> ProviderOut:
     """Order to rectify (with a deadline), rectified, disqualified, re-accredited (§1(4))."""
-    return _out(svc.ledger.change_provider_status(code, body, by=who.actor), response)
+    return _out(svc.ledger.change_provider_status(code, body, by=who.actor, channel=Channel.API), response)
 
 
 @router.get("/{code}", response_model=ProviderOut, responses=responses(401, 404))

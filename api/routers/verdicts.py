@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ce_ledger.domain.values import Channel
+
 from typing import Annotated
 from uuid import UUID
 
@@ -47,7 +49,7 @@ def issue(
     replays of the verdicts issued under them (reading 17). A record whose stored history does
     not verify is refused (409) naming the stream and the break."""
     issued = svc.ledger.issue_verdict(
-        professional_id, body.level, body.evaluation_year, by=who.actor, rule_set=body.rule_set
+        professional_id, body.level, body.evaluation_year, by=who.actor, rule_set=body.rule_set, channel=Channel.API
     )
     return _out(svc, issued)
 

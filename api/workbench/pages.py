@@ -3,6 +3,8 @@ replay verdicts, a unit's staff, the assessment form. Sync handlers: the ledger 
 
 from __future__ import annotations
 
+from ce_ledger.domain.values import Channel
+
 import functools
 import inspect
 from datetime import datetime
@@ -20,7 +22,7 @@ from ce_ledger.access import Principal, Role
 from api.deps import may_see
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import BREAKS, HAPPENED, LEVELS, ROLES, STATUSES
+from api.labels import BREAKS, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES
 from api.problems import status_of
 from api.workbench.form import assessment_form, render_pdf
 from ce_ledger.domain.errors import LedgerError
@@ -66,7 +68,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         context.setdefault("csrf", session.csrf_token(request))
         context["who_label"] = f"{ROLES[who.role.value]} · {who.name}" + (f" · {who.unit}" if who.unit else "")
     html = TEMPLATES.get_template(template).render(
-        levels=LEVELS, kinds=KINDS, statuses=STATUSES, happened=HAPPENED,
+        levels=LEVELS, kinds=KINDS, statuses=STATUSES, happened=HAPPENED, channels=CHANNELS,
         zone=ZoneInfo(request.app.state.services.settings.timezone), **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
@@ -212,7 +214,7 @@ def issue(request: Request, who: Principal, professional_id: UUID, level: Annota
           year: Annotated[int, Form(ge=2000, le=2100)], csrf: Annotated[str, Form()] = "") -> Response:
     session.check_csrf(request, csrf)
     _require(who, Role.COMMITTEE, Role.AUDITOR)
-    issued = request.app.state.services.ledger.issue_verdict(professional_id, level, year, by=who.actor)
+    issued = request.app.state.services.ledger.issue_verdict(professional_id, level, year, by=who.actor, channel=Channel.WORKBENCH)
     return RedirectResponse(f"/workbench/verdicts/{issued.originator_id}", status_code=303)
 
 

@@ -26,11 +26,12 @@ from ce_ledger.domain.details import (
 from ce_ledger.domain.identity import check_digit
 from ce_ledger.domain.programme import Programme, ProgrammeKind
 from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
-from ce_ledger.domain.values import Decision, Level
+from ce_ledger.domain.values import Channel, Decision, Level
 
 EMPLOYER = "employer:640100-NXJT"  # the employer of the programmes' trainees
 COMMITTEE = "committee:NX-ENG-2019"
 AUDITOR = "auditor:NXRS-DEPT"
+DEMO = Channel.DEMO
 
 
 def _id_number(region_and_birth: str, seq: str) -> str:
@@ -206,21 +207,22 @@ def load(
     for provider in PROVIDERS:
         ledger.accredit_provider(
             provider.code, name=provider.name, level=provider.level, effective_on=provider.accredited_on,
-            decision_ref=f"宁人社函〔{provider.accredited_on.year}〕认定", by=AUDITOR,
+            decision_ref=f"宁人社函〔{provider.accredited_on.year}〕认定", by=AUDITOR, channel=DEMO,
         )
         for change in provider.decisions:
-            ledger.change_provider_status(provider.code, change, by=AUDITOR)
+            ledger.change_provider_status(provider.code, change, by=AUDITOR, channel=DEMO)
     loaded = []
     for person in PEOPLE:
-        pid = ledger.register(person.registration).professional_id
-        outcomes = {d.natural_key(): ledger.record(pid, d) for d in person.activities}
+        entered_by = verifier(person)  # the person's employer registers them and enters their activities
+        pid = ledger.register(person.registration, by=entered_by, channel=DEMO).professional_id
+        outcomes = {d.natural_key(): ledger.record(pid, d, by=entered_by, channel=DEMO) for d in person.activities}
         by_cert = {k.rsplit(":", 1)[-1]: o.activity_id for k, o in outcomes.items() if k.startswith("certificate:")}
         for no in person.verify:
-            ledger.decide(pid, by_cert[no], Verification(decision=Decision.VERIFIED, reason="证书真实，内容与本职工作一致"), by=verifier(person))
+            ledger.decide(pid, by_cert[no], Verification(decision=Decision.VERIFIED, reason="证书真实，内容与本职工作一致"), by=verifier(person), channel=DEMO)
         for no in person.reject:
-            ledger.decide(pid, by_cert[no], Verification(decision=Decision.REJECTED, reason="学习内容与本职工作无关"), by=COMMITTEE)
+            ledger.decide(pid, by_cert[no], Verification(decision=Decision.REJECTED, reason="学习内容与本职工作无关"), by=COMMITTEE, channel=DEMO)
         for key in person.void:
-            ledger.void(pid, outcomes[key].activity_id, Voiding(reason="抽查发现证书系伪造", decision_ref="宁人社函〔2019〕抽查-07"), by=AUDITOR)
+            ledger.void(pid, outcomes[key].activity_id, Voiding(reason="抽查发现证书系伪造", decision_ref="宁人社函〔2019〕抽查-07"), by=AUDITOR, channel=DEMO)
         progress(person.registration.name)
         loaded.append(Loaded(person, pid))
     return loaded
@@ -257,8 +259,8 @@ TRAINEES = tuple(
 def load_programmes(ledger: Ledger) -> None:
     """Plan the 2019 programmes and record their trainees' certificates (a retry when run again)."""
     for programme in PROGRAMMES:
-        ledger.plan_programme(programme, by=AUDITOR)
-    pids = [ledger.register(r).professional_id for r in TRAINEES]
+        ledger.plan_programme(programme, by=AUDITOR, channel=DEMO)
+    pids = [ledger.register(r, by=EMPLOYER, channel=DEMO).professional_id for r in TRAINEES]
     for code, ended, trainees in CLASSES:
         provider = next(p.provider_code for p in PROGRAMMES if p.code == code)
         for n in trainees:
@@ -267,5 +269,5 @@ def load_programmes(ledger: Ledger) -> None:
                 subject=next(p.title for p in PROGRAMMES if p.code == code), hours=Decimal(40),
                 completed_on=ended, programme_code=code,
             )
-            outcome = ledger.record(pids[n], certificate)
-            ledger.decide(pids[n], outcome.activity_id, Verification(decision=Decision.VERIFIED, reason="结业证书真实"), by=EMPLOYER)
+            outcome = ledger.record(pids[n], certificate, by=EMPLOYER, channel=DEMO)
+            ledger.decide(pids[n], outcome.activity_id, Verification(decision=Decision.VERIFIED, reason="结业证书真实"), by=EMPLOYER, channel=DEMO)

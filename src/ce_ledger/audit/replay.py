@@ -46,6 +46,7 @@ class LaterEvent(Value):
     recorded_at: datetime
     by: str | None
     reason: str | None
+    channel: str | None = None  # through which door it came in (api, workbench, import, legacy_upload, …)
 
 
 class ActivityChange(Value):
@@ -155,7 +156,8 @@ def _later_events(record: Professional, activity_id: UUID, after_version: int) -
     found = []
     if activity.recorded.originator_version > after_version:
         found.append(LaterEvent(happened="recorded", version=activity.recorded.originator_version,
-                                recorded_at=activity.recorded.recorded_at, by=None, reason=None))
+                                recorded_at=activity.recorded.recorded_at, by=activity.recorded.caused_by,
+                                reason=None, channel=activity.recorded.channel))
     for event in (activity.decision, activity.void):
         if event is None or event.originator_version <= after_version:
             continue
@@ -166,7 +168,8 @@ def _later_events(record: Professional, activity_id: UUID, after_version: int) -
             else "recorded"
         )
         found.append(LaterEvent(happened=happened, version=event.originator_version,
-                                recorded_at=event.recorded_at, by=event.decided_by, reason=event.reason))
+                                recorded_at=event.recorded_at, by=event.decided_by, reason=event.reason,
+                                channel=event.channel))
     return sorted(found, key=lambda e: e.version)
 
 
@@ -185,7 +188,7 @@ def _later_provider_events(
             happened=f"provider_{PROVIDER_HAPPENED[type(d)]}",  # type: ignore[arg-type]
             stream="provider", version=d.originator_version, recorded_at=d.recorded_at,
             by=d.decided_by, reason=f"{provider.code}, effective {d.effective_on.isoformat()}, "
-            f"decision {d.decision_ref}",
+            f"decision {d.decision_ref}", channel=d.channel,
         )
         for d in provider.decisions
         if d.originator_version > seen and type(d) in PROVIDER_HAPPENED

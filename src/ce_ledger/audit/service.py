@@ -151,7 +151,7 @@ class Audit:
 
     # -- checkpoints -----------------------------------------------------------------
 
-    def checkpoint(self, *, by: str) -> CheckpointRecorded:
+    def checkpoint(self, *, by: str, channel: str = "direct") -> CheckpointRecorded:
         """Record the Merkle root over every stream head at the current position."""
         position = self.ledger.position()
         root, leaves = self._root_at(position)
@@ -163,6 +163,8 @@ class Audit:
             streams=len(leaves),
             root=root,
             recorded_by=by,
+            caused_by=by,
+            channel=channel,
         )
         self.ledger.save(event)  # type: ignore[arg-type]  # a lost race is an IntegrityError: run it again
         return event

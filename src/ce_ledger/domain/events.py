@@ -37,6 +37,10 @@ class LedgerEvent(Value):
     recorded_at: datetime
     previous_digest: str = Digest
     digest: str = Digest
+    # Who caused it (a token's actor: role, binding, name) and through which door (``Channel``).
+    # Events recorded before these existed have neither; their digests cover what they hold.
+    caused_by: str | None = None
+    channel: str | None = None
 
     @classmethod
     def sealed(cls, *, previous_digest: str = GENESIS, **fields: Any) -> Self:

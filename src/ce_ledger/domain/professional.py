@@ -146,10 +146,14 @@ class Professional(Chained):
         employer_unit: str,
         now: datetime,
         today: date,
+        by: str,
+        channel: str = "direct",
     ) -> Professional:
         event = ProfessionalRegistered.next_in_chain(
             professional_id,
             recorded_at=now,
+            caused_by=by,
+            channel=channel,
             masked_id=masked_id,
             name=name,
             series=series,
@@ -161,19 +165,20 @@ class Professional(Chained):
         return professional
 
     def correct(
-        self, *, name: str, series: Series, reason: str, decision_ref: str, by: str, now: datetime
+        self, *, name: str, series: Series, reason: str, decision_ref: str, by: str, now: datetime,
+        channel: str = "direct",
     ) -> Literal["recorded", "duplicate"]:
         """Correct the name or the series settings (a committee's or auditor's decision)."""
         if not self.differs_from(name, series, self.employer_unit):
             return "duplicate"  # nothing to correct: the record already says so (a retry)
         self._trigger(
             RegistrationCorrected, name=name, series=series, reason=reason, decision_ref=decision_ref,
-            corrected_by=by, recorded_at=now,
+            corrected_by=by, recorded_at=now, caused_by=by, channel=channel,
         )
         return "recorded"
 
     def propose_transfer(
-        self, to_unit: str, effective_on: date, *, by: str, now: datetime, today: date
+        self, to_unit: str, effective_on: date, *, by: str, now: datetime, today: date, channel: str = "direct"
     ) -> Literal["recorded", "duplicate"]:
         """The new unit asks to take the person over; the move waits for the old unit's word."""
         if to_unit == self.employer_unit:
@@ -189,11 +194,13 @@ class Professional(Chained):
             )
         self._trigger(
             TransferProposed, from_unit=self.employer_unit, to_unit=to_unit, effective_on=effective_on,
-            proposed_by=by, recorded_at=now,
+            proposed_by=by, recorded_at=now, caused_by=by, channel=channel,
         )
         return "recorded"
 
-    def confirm_transfer(self, to_unit: str, effective_on: date, *, by: str, now: datetime) -> Literal["recorded", "duplicate"]:
+    def confirm_transfer(
+        self, to_unit: str, effective_on: date, *, by: str, now: datetime, channel: str = "direct"
+    ) -> Literal["recorded", "duplicate"]:
         """The old unit (or a committee) confirms the proposed move."""
         pending = self.transfer
         if pending is None or (pending.to_unit, pending.effective_on) != (to_unit, effective_on):
@@ -202,7 +209,7 @@ class Professional(Chained):
             raise Conflict("to_unit", f"no move to {to_unit} from {effective_on.isoformat()} awaits confirmation")
         self._trigger(
             TransferConfirmed, from_unit=pending.from_unit, to_unit=to_unit, effective_on=effective_on,
-            confirmed_by=by, recorded_at=now,
+            confirmed_by=by, recorded_at=now, caused_by=by, channel=channel,
         )
         return "recorded"
 
@@ -235,6 +242,8 @@ class Professional(Chained):
         *,
         now: datetime,
         today: date,
+        by: str,
+        channel: str = "direct",
         generation: int | None = None,
     ) -> Outcome:
         """Record an activity, or recognise its retry. ``generation`` comes from the
@@ -255,6 +264,8 @@ class Professional(Chained):
             activity_id=activity_id,
             **{name: getattr(details, name) for name in type(details).model_fields},
             recorded_at=now,
+            caused_by=by,
+            channel=channel,
         )
         return Outcome(activity_id, "recorded")
 
@@ -267,6 +278,7 @@ class Professional(Chained):
         reason: str,
         now: datetime,
         today: date,
+        channel: str = "direct",
     ) -> Outcome:
         """Verify or reject a specialty claim. Final: a wrong decision is corrected by a void."""
         activity = self.activity(activity_id)
@@ -288,7 +300,8 @@ class Professional(Chained):
                 f"{earlier.decided_by}; a decision is final, correct it with a void (reading 12)",
             )
         self._trigger(
-            wanted, activity_id=activity_id, decided_by=by, reason=reason, decided_on=today, recorded_at=now
+            wanted, activity_id=activity_id, decided_by=by, reason=reason, decided_on=today, recorded_at=now,
+            caused_by=by, channel=channel,
         )
         return Outcome(activity_id, "recorded")
 
@@ -301,6 +314,7 @@ class Professional(Chained):
         decision_ref: str,
         now: datetime,
         today: date,
+        channel: str = "direct",
     ) -> Outcome:
         """Strike an activity out; it stays in the record, credited nothing (§3(5))."""
         activity = self.activity(activity_id)
@@ -320,6 +334,8 @@ class Professional(Chained):
             decision_ref=decision_ref,
             decided_on=today,
             recorded_at=now,
+            caused_by=by,
+            channel=channel,
         )
         return Outcome(activity_id, "recorded")
 

@@ -179,12 +179,13 @@ class Provider(Chained):
     @classmethod
     def accredit(
         cls, code: str, *, name: str, level: ProviderLevel, effective_on: date, decision_ref: str,
-        by: str, now: datetime, today: date,
+        by: str, now: datetime, today: date, channel: str = "direct",
     ) -> Provider:
         _not_future("effective_on", effective_on, today)
         event = ProviderAccredited.next_in_chain(
             provider_stream(code), recorded_at=now, code=code,
             name=name, level=level, effective_on=effective_on, decided_by=by, decision_ref=decision_ref,
+            caused_by=by, channel=channel,
         )
         provider = project_provider(None, [event])
         assert provider is not None
@@ -198,7 +199,9 @@ class Provider(Chained):
             name, level, effective_on, decision_ref,
         )
 
-    def change(self, change: ProviderStatusChange, *, by: str, now: datetime, today: date) -> Literal["recorded", "duplicate"]:
+    def change(
+        self, change: ProviderStatusChange, *, by: str, now: datetime, today: date, channel: str = "direct"
+    ) -> Literal["recorded", "duplicate"]:
         event_class = STATUS_EVENTS[change.status]
         last = self.decisions[-1]
         if any(
@@ -241,7 +244,7 @@ class Provider(Chained):
                 )
         self._trigger(
             event_class, recorded_at=now, code=self.code, effective_on=change.effective_on,
-            decided_by=by, decision_ref=change.decision_ref, **fields,
+            decided_by=by, decision_ref=change.decision_ref, caused_by=by, channel=channel, **fields,
         )
         return "recorded"
 

@@ -154,3 +154,15 @@ def typed_key(kind: str, *parts: str) -> str:
 def canonical_key(kind: str, *parts: str) -> str:
     """The same key in one spelling (reading 16): what retries and conflicts compare."""
     return typed_key(kind, *(canonical_code(p) for p in parts))
+
+
+class Channel(StrEnum):
+    """Through which door an event came in: every event records it beside who caused it."""
+
+    API = "api"
+    WORKBENCH = "workbench"
+    IMPORT = "import"  # a spreadsheet import
+    LEGACY_UPLOAD = "legacy_upload"  # hours a training unit uploaded before 2019 (§3(5))
+    DEMO = "demo"
+    CLI = "cli"
+    DIRECT = "direct"  # called in-process (tests, scripts)

@@ -24,7 +24,7 @@ from ce_ledger.domain.details import ActivityDetails, PublicCourse, SpecialtyCre
 from ce_ledger.domain.errors import Conflict, InvalidInput, LedgerError, NotFound
 from ce_ledger.domain.identity import IdNumber
 from ce_ledger.domain.professional import Outcome, Professional
-from ce_ledger.domain.values import Decision, Route, Value
+from ce_ledger.domain.values import Channel, Decision, Route, Value
 from ce_ledger.imports.columns import COLUMNS, ROUTES, FileKind, detect, header_map
 from ce_ledger.imports.sheets import UnreadableFile, open_sheet
 
@@ -170,7 +170,8 @@ class Importer:
         if report.dry_run:
             outcomes: Iterable[Outcome | LedgerError | None] = self._check(rows)
         else:
-            outcomes = self.ledger.record_batch([(r.professional_id, r.details) for r in rows])
+            channel = Channel.LEGACY_UPLOAD if kind is FileKind.LEGACY else Channel.IMPORT
+            outcomes = self.ledger.record_batch([(r.professional_id, r.details) for r in rows], by=self.by, channel=channel)
         for row, outcome in zip(rows, outcomes, strict=True):
             if isinstance(outcome, LedgerError):
                 report.problems.append(self._problem(row.number, outcome, columns))
@@ -208,7 +209,9 @@ class Importer:
     def _verify_legacy(self, row: _Row, outcome: Outcome, columns: dict[str, str], report: ImportReport) -> None:
         verification = Verification(decision=Decision.VERIFIED, reason=LEGACY_REASON)
         try:
-            self.ledger.decide(row.professional_id, outcome.activity_id, verification, by=self.by)
+            # Named as what it is on the verdict line too: accepted by the old system, not checked by a person now.
+            self.ledger.decide(row.professional_id, outcome.activity_id, verification,
+                               by=f"legacy-upload:{self.by}", channel=Channel.LEGACY_UPLOAD)
         except LedgerError as e:
             report.problems.append(self._problem(row.number, e, columns))
 

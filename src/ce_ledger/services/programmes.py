@@ -5,13 +5,16 @@ from __future__ import annotations
 from ce_ledger.domain.details import ActivityDetails, SpecialtyCredit
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ce_ledger.domain.programme import Programme, ProgrammePlanned, programme_stream
+from ce_ledger.domain.values import Channel
 from ce_ledger.services.base import Events, IntegrityError, Store
 
 PLANS_KEPT = 4096
 
 
 class Programmes(Store):
-    def plan_programme(self, programme: Programme, *, by: str) -> tuple[ProgrammePlanned, bool]:
+    def plan_programme(
+        self, programme: Programme, *, by: str, channel: Channel = Channel.DIRECT
+    ) -> tuple[ProgrammePlanned, bool]:
         """Record a programme's plan; returns it and whether it is new (the same plan again is a retry)."""
         try:
             return self._same_plan(self.programme(programme.code), programme), False
@@ -25,7 +28,8 @@ class Programmes(Store):
             ) from None
         now, _ = self.now()
         planned = ProgrammePlanned.next_in_chain(
-            programme_stream(programme.code), recorded_at=now, planned_by=by, **programme.model_dump()
+            programme_stream(programme.code), recorded_at=now, planned_by=by, caused_by=by, channel=channel,
+            **programme.model_dump(),
         )
         try:
             self.save(Events([planned]))

@@ -16,7 +16,7 @@ from ce_ledger.domain.provider import (
     project_provider,
     provider_stream,
 )
-from ce_ledger.domain.values import ActivityKind, canonical_code
+from ce_ledger.domain.values import ActivityKind, Channel, canonical_code
 from ce_ledger.services.base import AggregateNotFoundError, IntegrityError, Store, retrying
 from datetime import date
 
@@ -29,7 +29,8 @@ class ProviderDecision:
 
 class Providers(Store):
     def accredit_provider(
-        self, code: str, *, name: str, level: ProviderLevel, effective_on: date, decision_ref: str, by: str
+        self, code: str, *, name: str, level: ProviderLevel, effective_on: date, decision_ref: str, by: str,
+        channel: Channel = Channel.DIRECT,
     ) -> ProviderDecision:
         """Open a provider's record; the same accreditation again is a retry."""
         now, today = self.now()
@@ -38,7 +39,7 @@ class Providers(Store):
         except NotFound:
             provider = Provider.accredit(
                 code, name=name, level=level, effective_on=effective_on, decision_ref=decision_ref,
-                by=by, now=now, today=today,
+                by=by, now=now, today=today, channel=channel,
             )
             try:
                 self.save(provider)
@@ -50,12 +51,14 @@ class Providers(Store):
             return ProviderDecision(existing, "duplicate")
         raise Conflict("code", f"provider {code} is already accredited with other details")
 
-    def change_provider_status(self, code: str, change: ProviderStatusChange, *, by: str) -> ProviderDecision:
+    def change_provider_status(
+        self, code: str, change: ProviderStatusChange, *, by: str, channel: Channel = Channel.DIRECT
+    ) -> ProviderDecision:
         for attempt in retrying():
             with attempt:
                 provider = self.provider(code)
                 now, today = self.now()
-                status = provider.change(change, by=by, now=now, today=today)
+                status = provider.change(change, by=by, now=now, today=today, channel=channel)
                 if status == "recorded":
                     self.save(provider)
                 return ProviderDecision(provider, status)

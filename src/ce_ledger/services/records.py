@@ -20,7 +20,7 @@ from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent, ProfessionalRegistered
 from ce_ledger.domain.identity import mask
 from ce_ledger.domain.professional import NotARecord, Outcome, Professional, project_professional
-from ce_ledger.domain.values import Series
+from ce_ledger.domain.values import Channel, Series
 from ce_ledger.services.base import AggregateNotFoundError, Events, IntegrityError, Store, retrying
 
 KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
@@ -40,7 +40,7 @@ class Registered:
 class Records(Store):
     # -- commands --------------------------------------------------------------------
 
-    def register(self, registration: Registration) -> Registered:
+    def register(self, registration: Registration, *, by: str, channel: Channel = Channel.DIRECT) -> Registered:
         """Open a record; the same registration again is a retry, other content a conflict."""
         pid = self.professional_id_for(registration.id_number)
         series = Series(
@@ -53,7 +53,7 @@ class Records(Store):
             now, today = self.now()
             professional = Professional.register(
                 pid, masked_id=mask(registration.id_number), name=registration.name, series=series,
-                employer_unit=registration.employer_unit, now=now, today=today,
+                employer_unit=registration.employer_unit, now=now, today=today, by=by, channel=channel,
             )
             try:
                 self.save(professional)
@@ -69,7 +69,9 @@ class Records(Store):
             )
         return Registered(pid, created=False)
 
-    def correct_registration(self, professional_id: UUID, correction: Correction, *, by: str) -> tuple[Professional, str]:
+    def correct_registration(
+        self, professional_id: UUID, correction: Correction, *, by: str, channel: Channel = Channel.DIRECT
+    ) -> tuple[Professional, str]:
         """A committee's or auditor's correction of the name or series settings."""
         series = Series(
             name=correction.series,
@@ -79,17 +81,21 @@ class Records(Store):
         )
         return self._change_person(professional_id, lambda p, now, today: p.correct(
             name=correction.name, series=series, reason=correction.reason, decision_ref=correction.decision_ref,
-            by=by, now=now,
+            by=by, now=now, channel=channel,
         ))
 
-    def propose_transfer(self, professional_id: UUID, transfer: Transfer, *, by: str) -> tuple[Professional, str]:
+    def propose_transfer(
+        self, professional_id: UUID, transfer: Transfer, *, by: str, channel: Channel = Channel.DIRECT
+    ) -> tuple[Professional, str]:
         return self._change_person(professional_id, lambda p, now, today: p.propose_transfer(
-            transfer.to_unit, transfer.effective_on, by=by, now=now, today=today,
+            transfer.to_unit, transfer.effective_on, by=by, now=now, today=today, channel=channel,
         ))
 
-    def confirm_transfer(self, professional_id: UUID, transfer: Transfer, *, by: str) -> tuple[Professional, str]:
+    def confirm_transfer(
+        self, professional_id: UUID, transfer: Transfer, *, by: str, channel: Channel = Channel.DIRECT
+    ) -> tuple[Professional, str]:
         return self._change_person(professional_id, lambda p, now, today: p.confirm_transfer(
-            transfer.to_unit, transfer.effective_on, by=by, now=now,
+            transfer.to_unit, transfer.effective_on, by=by, now=now, channel=channel,
         ))
 
     def _change_person(self, professional_id: UUID, decide: Callable[[Professional, datetime, date], str]) -> tuple[Professional, str]:
@@ -104,7 +110,9 @@ class Records(Store):
                 return professional, status
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def record(self, professional_id: UUID, details: ActivityDetails) -> Outcome:
+    def record(
+        self, professional_id: UUID, details: ActivityDetails, *, by: str, channel: Channel = Channel.DIRECT
+    ) -> Outcome:
         """Record one activity, or recognise its retry (reading 13)."""
         self.check_programme(details)  # type: ignore[attr-defined]  # services.programmes
         generation: int | None = None
@@ -112,7 +120,7 @@ class Records(Store):
             with attempt:
                 professional = self.professional(professional_id)
                 now, today = self.now()
-                outcome, reservation = self._decide_activity(professional, details, now, today, generation)
+                outcome, reservation = self._decide_activity(professional, details, now, today, generation, by, channel)
                 try:
                     return self.save_outcome(outcome, professional, *reservation)
                 except IntegrityError:
@@ -121,7 +129,9 @@ class Records(Store):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def record_batch(self, items: Sequence[tuple[UUID, ActivityDetails]]) -> list[Outcome | LedgerError]:
+    def record_batch(
+        self, items: Sequence[tuple[UUID, ActivityDetails]], *, by: str, channel: Channel = Channel.DIRECT
+    ) -> list[Outcome | LedgerError]:
         """Record many activities in one transaction; one bad item never blocks the others.
 
         The optimistic path loads each record once and saves everything together. If
@@ -138,7 +148,7 @@ class Records(Store):
                 if professional is None:
                     raise NotFound(*NO_SUCH_PROFESSIONAL)
                 self.check_programme(details)  # type: ignore[attr-defined]
-                outcome, reservation = self._decide_activity(professional, details, now, today, None)
+                outcome, reservation = self._decide_activity(professional, details, now, today, None, by, channel)
             except LedgerError as e:
                 results.append(e)
             else:
@@ -149,31 +159,38 @@ class Records(Store):
             recordings = self.save(Events(pending + reservations))
         except IntegrityError:
             return [
-                r if isinstance(r, LedgerError) else self._record_or_error(pid, details)
+                r if isinstance(r, LedgerError) else self._record_or_error(pid, details, by, channel)
                 for r, (pid, details) in zip(results, items, strict=True)
             ]
         position = max((r.notification.id for r in recordings), default=None) or self.position()
         return [r if isinstance(r, LedgerError) else replace(r, position=position) for r in results]
 
-    def decide(self, professional_id: UUID, activity_id: UUID, verification: Verification, *, by: str) -> Outcome:
+    def decide(
+        self, professional_id: UUID, activity_id: UUID, verification: Verification, *, by: str,
+        channel: Channel = Channel.DIRECT,
+    ) -> Outcome:
         """Verify or reject a specialty claim (§3(5))."""
         for attempt in retrying():
             with attempt:
                 professional = self.professional(professional_id)
                 now, today = self.now()
                 outcome = professional.decide(
-                    activity_id, verification.decision, by=by, reason=verification.reason, now=now, today=today
+                    activity_id, verification.decision, by=by, reason=verification.reason, now=now, today=today,
+                    channel=channel,
                 )
                 return self.save_outcome(outcome, professional)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def void(self, professional_id: UUID, activity_id: UUID, voiding: Voiding, *, by: str) -> Outcome:
+    def void(
+        self, professional_id: UUID, activity_id: UUID, voiding: Voiding, *, by: str, channel: Channel = Channel.DIRECT
+    ) -> Outcome:
         for attempt in retrying():
             with attempt:
                 professional = self.professional(professional_id)
                 now, today = self.now()
                 outcome = professional.void(
-                    activity_id, by=by, reason=voiding.reason, decision_ref=voiding.decision_ref, now=now, today=today
+                    activity_id, by=by, reason=voiding.reason, decision_ref=voiding.decision_ref, now=now, today=today,
+                    channel=channel,
                 )
                 return self.save_outcome(outcome, professional)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -205,12 +222,13 @@ class Records(Store):
     # -- inside ----------------------------------------------------------------------
 
     def _decide_activity(
-        self, professional: Professional, details: ActivityDetails, now: datetime, today, generation: int | None
+        self, professional: Professional, details: ActivityDetails, now: datetime, today: date,
+        generation: int | None, by: str, channel: Channel,
     ) -> tuple[Outcome, list[ActivityKeyReserved]]:
         """The aggregate decides; a new activity with a global key also takes the key's next version."""
         if generation is None:
             generation = len(professional.keys.get(details.canonical_key(), []))
-        outcome = professional.record(details, now=now, today=today, generation=generation)
+        outcome = professional.record(details, now=now, today=today, generation=generation, by=by, channel=channel)
         if outcome.status != "recorded" or not details.key_is_global:
             return outcome, []
         stream = key_stream(details.canonical_key())
@@ -219,6 +237,7 @@ class Records(Store):
         reservation = ActivityKeyReserved.next_in_chain(
             stream, head.link if head else None,
             recorded_at=now, professional_id=professional.id, activity_id=outcome.activity_id,
+            caused_by=by, channel=channel,
         )
         return outcome, [reservation]
 
@@ -236,9 +255,9 @@ class Records(Store):
                 repository.remember(pid, deepcopy(record))
         return loaded
 
-    def _record_or_error(self, pid: UUID, details: ActivityDetails) -> Outcome | LedgerError:
+    def _record_or_error(self, pid: UUID, details: ActivityDetails, by: str, channel: Channel) -> Outcome | LedgerError:
         try:
-            return self.record(pid, details)
+            return self.record(pid, details, by=by, channel=channel)
         except LedgerError as e:
             return e
 

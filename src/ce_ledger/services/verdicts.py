@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from ce_ledger.domain.errors import BrokenHistory, InvalidInput, LedgerError, NotFound
-from ce_ledger.domain.values import Level
+from ce_ledger.domain.values import Channel, Level
 from ce_ledger.domain.verdicts import Pin, VerdictFiled, VerdictIssued, verdict_index
 from ce_ledger.rules.ruleset import RuleSet
 from ce_ledger.rules.verdict import Verdict
@@ -52,7 +52,8 @@ class Verdicts(Store):
         return rules.evaluate(record, level, evaluation_year, self.providers_of(record))  # type: ignore[attr-defined]
 
     def issue_verdict(
-        self, professional_id: UUID, level: Level, evaluation_year: int, *, by: str, rule_set: str | None = None
+        self, professional_id: UUID, level: Level, evaluation_year: int, *, by: str, rule_set: str | None = None,
+        channel: Channel = Channel.DIRECT,
     ) -> VerdictIssued:
         """Evaluate the record as it is now and record the verdict, pinned to what it read.
 
@@ -84,11 +85,11 @@ class Verdicts(Store):
             with attempt:
                 now, _ = self.now()
                 issued = VerdictIssued.next_in_chain(
-                    uuid4(), recorded_at=now, professional_id=professional_id, issued_by=by,
+                    uuid4(), recorded_at=now, professional_id=professional_id, issued_by=by, caused_by=by, channel=channel,
                     verdict=verdict, fingerprint=verdict.fingerprint, pins=pins,
                 )
                 filed = self.next_event(
-                    VerdictFiled, verdict_index(professional_id), recorded_at=now,
+                    VerdictFiled, verdict_index(professional_id), recorded_at=now, caused_by=by, channel=channel,
                     verdict_id=issued.originator_id, level=level, evaluation_year=evaluation_year,
                     rule_set_id=verdict.rule_set.id, passed=verdict.passed, fingerprint=verdict.fingerprint,
                 )
