@@ -5,6 +5,7 @@ from __future__ import annotations
 from ce_ledger.domain.values import Channel
 
 import base64
+import getpass
 import os
 import json as json_module
 import secrets
@@ -341,6 +342,14 @@ tokens = typer.Typer(help="Bearer tokens for the HTTP API.")
 app.add_typer(tokens, name="tokens")
 
 
+def _operator() -> str:
+    """Who runs the command, for the record (the login name, else the user id)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
 @tokens.command("issue")
 def issue_token(
     role: Role = typer.Option(..., help="platform, employer, committee, auditor or professional"),
@@ -352,7 +361,8 @@ def issue_token(
     settings = Settings()
     access = build_access(settings)
     try:
-        typer.echo(access.issue(Principal(role=role, unit=unit, professional_id=professional, name=name)))
+        typer.echo(access.issue(Principal(role=role, unit=unit, professional_id=professional, name=name),
+                                by=f"cli:{_operator()}", channel=Channel.CLI))
     except (ValueError, ValidationError) as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
@@ -383,7 +393,8 @@ def serve(
             (Role.PLATFORM, None, None), (Role.EMPLOYER, "640100-NXJT", None), (Role.COMMITTEE, None, None),
             (Role.AUDITOR, None, None), (Role.PROFESSIONAL, None, loaded[0].professional_id),
         ):
-            token = access.issue(Principal(role=role, unit=unit, professional_id=pid, name="demo"))
+            token = access.issue(Principal(role=role, unit=unit, professional_id=pid, name="demo"),
+                                 by="demo", channel=Channel.DEMO)
             table.add_row(role.value + (f" ({unit})" if unit else "") + (f" ({pid})" if pid else ""), token)
         services.close()
         console.print(table)

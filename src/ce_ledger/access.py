@@ -74,7 +74,8 @@ class AccessRegistry(Application[UUID]):
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
-    def issue(self, principal: Principal) -> str:
+    def issue(self, principal: Principal, *, by: str = "direct", channel: str = "direct") -> str:
+        """A new token for ``principal``; the event names who issued it (``by``) and how."""
         if principal.role is Role.EMPLOYER and not principal.unit:
             raise ValueError("unit: an employer token is bound to a unit (--unit)")
         if principal.role is Role.PROFESSIONAL and not principal.professional_id:
@@ -82,11 +83,8 @@ class AccessRegistry(Application[UUID]):
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = hashlib.sha256(token.encode()).hexdigest()
         self.save(
-            TokenIssued.sealed(
-                originator_id=_stream(digest),
-                originator_version=1,
-                recorded_at=datetime.now(UTC),
-                principal=principal,
+            TokenIssued.next_in_chain(
+                _stream(digest), recorded_at=datetime.now(UTC), principal=principal, caused_by=by, channel=channel
             )
         )
         return token
