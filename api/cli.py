@@ -5,6 +5,7 @@ from __future__ import annotations
 from ce_ledger.domain.values import Channel
 
 import base64
+from datetime import timedelta
 import getpass
 import os
 import json as json_module
@@ -350,19 +351,67 @@ def _operator() -> str:
         return f"uid{os.getuid()}"
 
 
+@tokens.command("list")
+def list_tokens(json: bool = typer.Option(False, "--json", help="print JSON lines")) -> None:
+    """Every token issued: id, role, binding, name, issued, expires, state (never the token itself)."""
+    access = build_access(Settings())
+    try:
+        found = access.tokens()
+    finally:
+        access.close()
+    if json:
+        for t in found:
+            typer.echo(json_module.dumps({
+                "id": str(t.id), "role": t.principal.role.value, "unit": t.principal.unit,
+                "professional_id": str(t.principal.professional_id) if t.principal.professional_id else None,
+                "name": t.principal.name, "issued_at": t.issued_at.isoformat(),
+                "expires_at": t.expires_at.isoformat() if t.expires_at else None, "state": t.state,
+            }, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(found)} token(s)")
+    for col in ("id", "role", "binding", "name", "issued", "expires", "state"):
+        table.add_column(col, overflow="fold")
+    for t in found:
+        p = t.principal
+        table.add_row(str(t.id), p.role.value, p.unit or (str(p.professional_id) if p.professional_id else ""), p.name,
+                      f"{t.issued_at:%Y-%m-%d}", f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "—", t.state)
+    console.print(table)
+
+
+@tokens.command("revoke")
+def revoke_token(
+    token_id: UUID = typer.Argument(..., help="the id `ce-ledger tokens list` shows"),
+    reason: str = typer.Option(..., help="why (recorded with the revocation)"),
+) -> None:
+    """Refuse a token from now on: every server process within 5 seconds (its workbench sessions too)."""
+    access = build_access(Settings())
+    try:
+        info = access.revoke(token_id, reason=reason, by=f"cli:{_operator()}", channel=Channel.CLI)
+    except KeyError as e:
+        console.print(f"[red]{e.args[0]}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        access.close()
+    console.print(f"token {info.id} ({info.principal.actor}): {info.state}")
+
+
 @tokens.command("issue")
 def issue_token(
     role: Role = typer.Option(..., help="platform, employer, committee, auditor or professional"),
     unit: str | None = typer.Option(None, help="the employer's unit code (employer tokens)"),
     professional: UUID | None = typer.Option(None, help="the record a professional token may see"),
     name: str = typer.Option("cli", help="who holds it; decisions name it"),
+    expires_in: int | None = typer.Option(
+        None, "--expires-in", min=1, help="days it is valid (default: 30 for people, no end for a platform)"
+    ),
 ) -> None:
     """Print a new bearer token on stdout. Only its SHA-256 is stored: keep it, it is shown once."""
     settings = Settings()
     access = build_access(settings)
+    lifetime = timedelta(days=expires_in) if expires_in else "default"
     try:
         typer.echo(access.issue(Principal(role=role, unit=unit, professional_id=professional, name=name),
-                                by=f"cli:{_operator()}", channel=Channel.CLI))
+                                by=f"cli:{_operator()}", channel=Channel.CLI, expires_in=lifetime))
     except (ValueError, ValidationError) as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None

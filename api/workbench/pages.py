@@ -141,7 +141,7 @@ def sign_in(request: Request, token: Annotated[str, Form(max_length=200)]) -> Re
 def sign_out(request: Request, who: Principal, csrf: Annotated[str, Form()] = "") -> Response:
     session.check_csrf(request, csrf)
     response = RedirectResponse("/workbench/sign-in", status_code=303)
-    session.sign_out(response)
+    session.sign_out(request, response)
     return response
 
 

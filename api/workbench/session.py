@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -35,16 +36,26 @@ def session_key(secret_key: bytes) -> bytes:
 
 
 def sign_in(request: Request, response: Response, token: str) -> Principal | None:
-    principal = request.app.state.access.principal(token)
+    access = request.app.state.access
+    principal = access.principal(token)
     if principal is None:
         return None
-    value = _serializer(request).dumps({"t": token_digest(token), "c": secrets.token_urlsafe(16)})
+    # A session of its own on the server: signing out ends it there, so a copied cookie dies with it.
+    session_id = access.start_session(token_digest(token), timedelta(seconds=MAX_AGE), by=principal.actor)
+    value = _serializer(request).dumps({"s": session_id, "c": secrets.token_urlsafe(16)})
     response.set_cookie(COOKIE, value, max_age=MAX_AGE, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/workbench")
     return principal
 
 
-def sign_out(response: Response) -> None:
+def sign_out(request: Request, response: Response) -> None:
+    try:
+        session = _session(request)
+    except SignedOut:
+        session = None
+    if session is not None:
+        who = request.app.state.access.session_principal(session["s"])
+        request.app.state.access.end_session(session["s"], by=who.actor if who else "unknown")
     response.delete_cookie(COOKIE, path="/workbench")
 
 
@@ -59,7 +70,8 @@ def _session(request: Request) -> dict:
 
 
 def current(request: Request) -> Principal:
-    found = request.app.state.access.principal_by_digest(_session(request)["t"])
+    session = _session(request)
+    found = request.app.state.access.session_principal(session["s"]) if "s" in session else None
     if found is None:
         raise SignedOut
     return found

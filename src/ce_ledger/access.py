@@ -12,9 +12,10 @@ import hashlib
 import secrets
 import threading
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.application import Application
@@ -52,6 +53,41 @@ class Principal(Value):
 
 class TokenIssued(LedgerEvent):
     principal: Principal
+    expires_at: datetime | None = None  # none: until revoked (tokens issued before expiry existed, platforms)
+
+
+class TokenRevoked(LedgerEvent):
+    reason: str
+
+
+class SessionStarted(LedgerEvent):
+    """A workbench sign-in: the session stands for the token until it ends or the token does."""
+
+    token_digest: str
+    expires_at: datetime
+
+
+class SessionEnded(LedgerEvent):
+    """Signed out: the session's cookie is refused from now on, wherever it was copied."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What ``ce-ledger tokens list`` shows of a token (never the token)."""
+
+    id: UUID
+    principal: Principal
+    issued_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
+            return "expired"
+        return "valid"
 
 
 def token_digest(token: str) -> str:
@@ -62,32 +98,117 @@ def _stream(token_hash: str) -> UUID:
     return uuid5(TOKEN_NAMESPACE, token_hash)
 
 
+def _session_stream(session_id: str) -> UUID:
+    return uuid5(TOKEN_NAMESPACE, f"session:{session_id}")
+
+
+# People's tokens expire unless told otherwise; a platform's serves a system and lives until revoked.
+DEFAULT_LIFETIME = {Role.PLATFORM: None}
+PEOPLE_LIFETIME = timedelta(days=30)
+
+
 class AccessRegistry(Application[UUID]):
     name = "access"
     env: ClassVar[dict[str, str]] = PYDANTIC_ENV
-    # A lookup per request would cost a query. Only known tokens are cached: a token
-    # issued a moment ago works at once. (Tokens cannot be revoked yet.)
-    CACHE_SECONDS = 300.0
+    # A lookup per request would cost a query, so a token's standing is kept this long in
+    # each process: a revoked token (or an ended session) is refused by every server process
+    # within this many seconds. Only known tokens are kept: a token issued a moment ago works at once.
+    CACHE_SECONDS = 5.0
 
     def __init__(self, env: dict[str, str] | None = None):
         super().__init__(env)
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
-    def issue(self, principal: Principal, *, by: str = "direct", channel: str = "direct") -> str:
-        """A new token for ``principal``; the event names who issued it (``by``) and how."""
+    def issue(
+        self, principal: Principal, *, by: str = "direct", channel: str = "direct",
+        expires_in: timedelta | None | str = "default",
+    ) -> str:
+        """A new token for ``principal``; the event names who issued it (``by``) and how.
+        ``expires_in``: by default 30 days for people, none for a platform."""
         if principal.role is Role.EMPLOYER and not principal.unit:
             raise ValueError("unit: an employer token is bound to a unit (--unit)")
         if principal.role is Role.PROFESSIONAL and not principal.professional_id:
             raise ValueError("professional: a professional token is bound to one record (--professional)")
+        if expires_in == "default":
+            expires_in = DEFAULT_LIFETIME.get(principal.role, PEOPLE_LIFETIME)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = datetime.now(UTC)
         self.save(
             TokenIssued.next_in_chain(
-                _stream(digest), recorded_at=datetime.now(UTC), principal=principal, caused_by=by, channel=channel
+                _stream(token_digest(token)), recorded_at=now, principal=principal, caused_by=by, channel=channel,
+                expires_at=now + expires_in if isinstance(expires_in, timedelta) else None,
             )
         )
         return token
+
+    def revoke(self, token_id: UUID, *, reason: str, by: str, channel: str = "direct") -> TokenInfo:
+        """Refuse a token from now on (within ``CACHE_SECONDS`` in every process)."""
+        head = list(self.events.get(token_id, desc=True, limit=1))
+        if not head or not isinstance(head[0], (TokenIssued, TokenRevoked)):
+            raise KeyError(f"no token {token_id}")
+        if not isinstance(head[0], TokenRevoked):
+            self.save(TokenRevoked.next_in_chain(token_id, head[0].link, recorded_at=datetime.now(UTC), reason=reason,
+                                                 caused_by=by, channel=channel))
+        with self._lock:
+            self._cache.clear()
+        return self._info(token_id, list(self.events.get(token_id)))
+
+    def tokens(self) -> list[TokenInfo]:
+        """Every token ever issued, oldest first (the registry is small: a page at a time)."""
+        streams: dict[UUID, list[Any]] = {}
+        start = None
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=1000)
+            for n in page:
+                streams.setdefault(n.originator_id, []).append(self.mapper.to_domain_event(n))
+            if len(page) < 1000:
+                break
+            start = page[-1].id + 1
+        found = [self._info(sid, events) for sid, events in streams.items() if isinstance(events[0], TokenIssued)]
+        return sorted(found, key=lambda t: t.issued_at)
+
+    @staticmethod
+    def _info(token_id: UUID, events: list[Any]) -> TokenInfo:
+        issued = events[0]
+        revoked = next((e for e in events if isinstance(e, TokenRevoked)), None)
+        return TokenInfo(token_id, issued.principal, issued.recorded_at, issued.expires_at,
+                         revoked.recorded_at if revoked else None)
+
+    # -- workbench sessions --------------------------------------------------------------
+
+    def start_session(self, digest: str, lifetime: timedelta, *, by: str) -> str:
+        session_id = secrets.token_urlsafe(24)
+        now = datetime.now(UTC)
+        self.save(SessionStarted.next_in_chain(_session_stream(session_id), recorded_at=now, token_digest=digest,
+                                               expires_at=now + lifetime, caused_by=by, channel="workbench"))
+        return session_id
+
+    def end_session(self, session_id: str, *, by: str) -> None:
+        stream = _session_stream(session_id)
+        head = list(self.events.get(stream, desc=True, limit=1))
+        if head and isinstance(head[0], SessionStarted):
+            self.save(SessionEnded.next_in_chain(stream, head[0].link, recorded_at=datetime.now(UTC),
+                                                 caused_by=by, channel="workbench"))
+        with self._lock:
+            self._cache.pop(f"session:{session_id}", None)
+
+    def session_principal(self, session_id: str) -> Principal | None:
+        """The principal a live session stands for: None once signed out, expired, or its token is."""
+        key = f"session:{session_id}"
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and hit[0] > now:
+            digest = hit[1]
+        else:
+            events = list(self.events.get(_session_stream(session_id)))
+            live = (len(events) == 1 and isinstance(events[0], SessionStarted)
+                    and events[0].expires_at > datetime.now(UTC))
+            digest = events[0].token_digest if live else None
+            with self._lock:
+                self._cache[key] = (now + self.CACHE_SECONDS, digest)
+        return self.principal_by_digest(digest) if digest else None
 
     def cached(self, token: str) -> Principal | None:
         """The principal if the token was looked up lately; never reads the store."""
@@ -98,18 +219,22 @@ class AccessRegistry(Application[UUID]):
         return self.principal_by_digest(token_digest(token))
 
     def principal_by_digest(self, digest: str) -> Principal | None:
-        """By the token's SHA-256: what a workbench session keeps instead of the token."""
+        """By the token's SHA-256: None for an unknown, revoked or expired token."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
         if hit and hit[0] > now:
             return hit[1]
-        events = list(self.events.get(_stream(digest), limit=1))
-        if not events:
-            return None
-        principal = events[0].principal
+        events = list(self.events.get(_stream(digest)))
+        principal = None
+        if events and isinstance(events[0], TokenIssued):
+            info = self._info(_stream(digest), events)
+            principal = info.principal if info.state == "valid" else None
+        keep = self.CACHE_SECONDS
+        if principal is not None and info.expires_at is not None:  # kept no longer than the token lives
+            keep = min(keep, (info.expires_at - datetime.now(UTC)).total_seconds())
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[digest] = (now + self.CACHE_SECONDS, principal)
+            self._cache[digest] = (now + keep, principal)
         return principal
