@@ -434,22 +434,50 @@ def serve(
         services = build_services(settings)
         loaded = demo_data.load(services.ledger)
         demo_data.load_programmes(services.ledger)
-        access = services.access
-        table = Table(title="demo tokens (new each start; only their hashes are stored)")
-        table.add_column("role")
-        table.add_column("token")
-        for role, unit, pid in (
-            (Role.PLATFORM, None, None), (Role.EMPLOYER, "640100-NXJT", None), (Role.COMMITTEE, None, None),
-            (Role.AUDITOR, None, None), (Role.PROFESSIONAL, None, loaded[0].professional_id),
-        ):
-            token = access.issue(Principal(role=role, unit=unit, professional_id=pid, name="demo"),
-                                 by="demo", channel=Channel.DEMO)
-            table.add_row(role.value + (f" ({unit})" if unit else "") + (f" ({pid})" if pid else ""), token)
+        tokens = _demo_tokens(settings, services.access, loaded[0].professional_id)
         services.close()
+        table = Table(title="demo tokens (kept for the next start in a file only you can read)")
+        table.add_column("role")
+        table.add_column("token", overflow="fold")
+        for label, token in tokens.items():
+            table.add_row(label, token)
         console.print(table)
     console.print(f"API docs: [bold]http://{host}:{port}/docs[/bold]   (OpenAPI: http://{host}:{port}/openapi.json)")
     console.print(f"Workbench (审验工作台): [bold]http://{host}:{port}/workbench/[/bold]   (sign in with a token)")
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level)
+
+
+def _demo_tokens(settings: Settings, access, professional_id: UUID) -> dict[str, str]:
+    """One token per role for the demo, issued once and reused on the next start while valid
+    (each start used to mint five more). Kept in clear in an owner-only file beside the store:
+    this is the demo, whose store is on the same machine."""
+    from ce_ledger.config import DEFAULT_DATA_DIR
+
+    folder = settings.sqlite_path.parent if settings.is_sqlite else DEFAULT_DATA_DIR
+    path = folder / "demo-tokens.json"
+    kept: dict[str, str] = {}
+    if path.exists():
+        try:
+            kept = json_module.loads(path.read_text())
+        except ValueError:
+            kept = {}
+    tokens: dict[str, str] = {}
+    for role, unit, pid in (
+        (Role.PLATFORM, None, None), (Role.EMPLOYER, "640100-NXJT", None), (Role.COMMITTEE, None, None),
+        (Role.AUDITOR, None, None), (Role.PROFESSIONAL, None, professional_id),
+    ):
+        label = role.value + (f" ({unit})" if unit else "") + (f" ({pid})" if pid else "")
+        token = kept.get(label)
+        if token is None or access.principal(token) is None:
+            token = access.issue(Principal(role=role, unit=unit, professional_id=pid, name="demo"),
+                                 by="demo", channel=Channel.DEMO)
+        tokens[label] = token
+    if tokens != kept:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json_module.dump(tokens, out, ensure_ascii=False)
+    return tokens
 
 
 def main() -> None:

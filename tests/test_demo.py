@@ -49,3 +49,18 @@ def test_the_demo_obeys_the_role_rules(memory_ledger, clock):
                     assert rest == record.employer_unit, (record.name, decision.decided_by)
                 checked += 1
     assert checked >= 5
+
+
+def test_serve_demo_reuses_the_demo_tokens_it_issued_before(tmp_path):
+    from api.cli import _demo_tokens
+    from ce_ledger import demo
+    from ce_ledger.bootstrap import build_services
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    with build_services(settings) as services:
+        pid = demo.load(services.ledger)[0].professional_id
+        first = _demo_tokens(settings, services.access, pid)
+        again = _demo_tokens(settings, services.access, pid)
+        assert first == again and len(first) == 5
+        assert len(services.access.tokens()) == 5  # nothing new minted on the second start
+    assert (tmp_path / "demo-tokens.json").stat().st_mode & 0o077 == 0
