@@ -134,3 +134,26 @@ def test_a_stream_that_is_not_a_record_is_not_found_and_odd_versions_are_refused
     for value in ("²", "1" * 26, "-1", "1.5"):
         r = api.get(f"/v1/professionals/{api.pid}/history?as_of={value}")
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "as_of", (value, r.text)
+
+
+def test_free_text_and_keys_refuse_a_clear_id_number_and_never_echo_it(api):
+    """Chinese certificates are often numbered by their holder's ID number: such a number is
+    refused in any free-text or key field (a valid GB 11643 number only), naming the field."""
+    number = id_number()
+    before = api.services.ledger.position()
+    for field, value in (("certificate_no", f"C-{number}"), ("subject", f"研修 {number}")):
+        r = api.post(f"/v1/professionals/{api.pid}/specialty-credits", {**SPECIALTY, field: value}, "employer")
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
+        assert number not in r.text
+    batch = api.post("/v1/platform/completions", {"completions": [
+        {"record_id": number, "id_number": api.number, "course_code": "GX", "title": "公需课", "hours": "2",
+         "completed_on": "2016-01-01"}]}, "platform")
+    result = batch.json()["results"][0]
+    assert result["status"] == "rejected" and result["error"]["field"] == "record_id" and number not in batch.text
+    renamed = api.post("/v1/professionals", person_body(id_number(), name=f"张{number}"), "platform")
+    assert renamed.status_code == 422 and number not in renamed.text
+    assert api.services.ledger.position() == before
+    not_an_id = number[:17] + ("0" if number[17] != "0" else "1")  # 18 characters whose check digit fails
+    fine = api.post(f"/v1/professionals/{api.pid}/specialty-credits",
+                    {**SPECIALTY, "certificate_no": f"C-{not_an_id}"}, "employer")
+    assert fine.status_code == 201, fine.text

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
+from ce_ledger.domain.identity import holds_id_number
 from ce_ledger.access import Principal, Role
 from api.deps import Services_, require
 from api.exact import ExactRoute
@@ -30,7 +31,8 @@ def completions(
     batch = []  # (index, professional id, course)
     for i, raw in enumerate(body.completions):
         record_id = raw.get("record_id") if isinstance(raw, dict) else None
-        record_id = record_id if isinstance(record_id, str) and len(record_id) <= 64 else None
+        # Echoed so the platform can match results to items, unless it could carry an ID number.
+        record_id = record_id if isinstance(record_id, str) and len(record_id) <= 64 and not holds_id_number(record_id) else None
         try:
             item = CompletionItem.model_validate(raw)
         except ValidationError as e:
@@ -41,12 +43,12 @@ def completions(
     outcomes = svc.ledger.record_batch([(pid, course) for _, pid, course in batch], by=who.actor, channel=Channel.API) if batch else []
     position = None
     for (i, _, course), outcome in zip(batch, outcomes, strict=True):
-        results[i] = _result(course.record_id, outcome)
+        results[i] = _result(None if holds_id_number(course.record_id) else course.record_id, outcome)
         position = getattr(outcome, "position", None) or position
     return CompletionResults(results=results, position=position)  # type: ignore[arg-type]
 
 
-def _result(record_id: str, outcome: Any) -> CompletionResult:
+def _result(record_id: str | None, outcome: Any) -> CompletionResult:
     if isinstance(outcome, LedgerError):
         if isinstance(outcome, NotFound):
             error = FieldProblem(field="id_number", rule="no professional is registered with this ID number")

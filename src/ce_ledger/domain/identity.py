@@ -75,3 +75,26 @@ def _checked(value: str) -> str:
 # For request models: validated and normalised. Such a model must also set
 # ``hide_input_in_errors``: pydantic would otherwise print the refused number.
 IdNumber = Annotated[str, AfterValidator(_checked)]
+
+
+_EMBEDDED = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def holds_id_number(text: str) -> bool:
+    """Whether free text carries a valid resident ID number (GB 11643: 17 digits and a check
+    digit that matches). Chinese certificates are often numbered by their holder's ID number;
+    such a number must not reach the store through a certificate or record field."""
+    return any(check_digit(m.group()[:17]) == m.group()[17].upper() for m in _EMBEDDED.finditer(text))
+
+
+def refuse_id_numbers(fields: dict[str, object]) -> None:
+    """Raise naming the first field whose text carries a valid ID number (never echoing it)."""
+    from ce_ledger.domain.errors import InvalidInput
+
+    for name, value in fields.items():
+        if isinstance(value, str) and holds_id_number(value):
+            raise InvalidInput(
+                name,
+                "must not contain a resident ID number (it would be stored in clear); "
+                "use the certificate's own number, or leave the ID number to the registration",
+            )

@@ -20,6 +20,7 @@ from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.chain import GENESIS
 from ce_ledger.domain.details import MAX_HOURS_TAUGHT_PER_DAY, ActivityDetails, Teaching
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
+from ce_ledger.domain.identity import refuse_id_numbers
 from ce_ledger.domain.events import (
     EVENT_FOR_DETAILS,
     ActivityRecorded,
@@ -149,6 +150,7 @@ class Professional(Chained):
         by: str,
         channel: str = "direct",
     ) -> Professional:
+        refuse_id_numbers({"name": name, "employer_unit": employer_unit})
         event = ProfessionalRegistered.next_in_chain(
             professional_id,
             recorded_at=now,
@@ -169,6 +171,7 @@ class Professional(Chained):
         channel: str = "direct",
     ) -> Literal["recorded", "duplicate"]:
         """Correct the name or the series settings (a committee's or auditor's decision)."""
+        refuse_id_numbers({"name": name, "reason": reason, "decision_ref": decision_ref})
         if not self.differs_from(name, series, self.employer_unit):
             return "duplicate"  # nothing to correct: the record already says so (a retry)
         self._trigger(
@@ -248,6 +251,7 @@ class Professional(Chained):
     ) -> Outcome:
         """Record an activity, or recognise its retry. ``generation`` comes from the
         key's own stream when the key is global and another record held it before."""
+        refuse_id_numbers(details.__dict__)  # before anything: not even a conflict may echo it
         found = self.existing(details)
         if found is not None:
             return found
