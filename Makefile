@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The HTTP API on the SQLite default, with the demo records and a token per role.
+# The HTTP API on the SQLite default, with the demo records and a token per role; on loopback over
+# plain HTTP, so the workbench's session cookie is sent without TLS (CE_LEDGER_PLAIN_HTTP).
 run: $(STAMP)
-	$(BIN)/ce-ledger serve --demo
+	CE_LEDGER_PLAIN_HTTP=true $(BIN)/ce-ledger serve --demo
 
 # PostgreSQL: uses CE_LEDGER_TEST_POSTGRES_URL when set, else starts the local cluster.
 test: $(STAMP)

@@ -429,6 +429,9 @@ def serve(
 ) -> None:
     """Run the HTTP API (uvicorn) on the configured store."""
     settings = Settings()
+    if settings.plain_http and host not in ("127.0.0.1", "localhost", "::1"):
+        console.print("[red]CE_LEDGER_PLAIN_HTTP is for loopback only: serve on 127.0.0.1, or behind TLS[/red]")
+        raise typer.Exit(2)
     prepare_stores(settings)  # before the workers start: they would race to create them
     if demo:
         services = build_services(settings)

@@ -13,6 +13,9 @@ from ce_ledger.config import Settings
 from tests.builders import Clock
 
 BACKENDS = os.environ.get("CE_LEDGER_TEST_BACKENDS", "sqlite,postgres").split(",")
+# The test client and the servers the tests start speak plain HTTP on loopback: the workbench's
+# cookie must come back (its Secure default is tested on its own, in test_workbench).
+os.environ.setdefault("CE_LEDGER_PLAIN_HTTP", "true")
 
 
 def postgres_url() -> str:

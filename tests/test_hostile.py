@@ -157,3 +157,12 @@ def test_free_text_and_keys_refuse_a_clear_id_number_and_never_echo_it(api):
     fine = api.post(f"/v1/professionals/{api.pid}/specialty-credits",
                     {**SPECIALTY, "certificate_no": f"C-{not_an_id}"}, "employer")
     assert fine.status_code == 201, fine.text
+
+
+@pytest.mark.parametrize("name", ["马\u202e明", "马\u2067明", "马\u200b明", "马\ufeff明", "马\x85明"])
+def test_names_refuse_bidi_overrides_zero_width_and_c1_characters(shared_api, name):
+    api = shared_api
+    before = api.services.ledger.position()
+    r = api.post("/v1/professionals", person_body(id_number(), name=name), "platform")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name"
+    assert "bidirectional" in r.json()["errors"][0]["rule"] and api.services.ledger.position() == before

@@ -162,3 +162,36 @@ def test_every_workbench_response_carries_the_security_headers(api):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
     assert "x-frame-options" not in api.get(f"/v1/professionals/{api.pid}/totals?from_year=2015&to_year=2018").headers
+
+
+def test_the_session_cookie_is_secure_unless_plain_http_on_loopback_is_set(api):
+    services = api.services
+    plain = services.settings
+    try:
+        services.settings = plain.model_copy(update={"plain_http": False})
+        r = api.client.post("/workbench/sign-in", data={"token": api.tokens["committee"]}, follow_redirects=False)
+        assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+    finally:
+        services.settings = plain
+    assert "Secure" not in signed_in(api, "committee").headers["set-cookie"]
+
+
+def test_sign_in_from_another_site_is_refused(api):
+    api.client.cookies.clear()
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        r = api.client.post("/workbench/sign-in", data={"token": api.tokens["committee"]}, headers=headers,
+                            follow_redirects=False)
+        assert r.status_code == 403 and "set-cookie" not in r.headers and "其他网站" in r.text
+    ok = api.client.post("/workbench/sign-in", data={"token": api.tokens["committee"]},
+                         headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}, follow_redirects=False)
+    assert ok.status_code == 303
+
+
+def test_plain_http_is_for_loopback_only(monkeypatch):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    monkeypatch.setenv("CE_LEDGER_PLAIN_HTTP", "true")
+    refused = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert refused.exit_code == 2 and "loopback only" in refused.output

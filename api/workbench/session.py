@@ -44,7 +44,7 @@ def sign_in(request: Request, response: Response, token: str) -> Principal | Non
     session_id = access.start_session(token_digest(token), timedelta(seconds=MAX_AGE), by=principal.actor)
     value = _serializer(request).dumps({"s": session_id, "c": secrets.token_urlsafe(16)})
     response.set_cookie(COOKIE, value, max_age=MAX_AGE, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/workbench")
+                        secure=not request.app.state.services.settings.plain_http, path="/workbench")
     return principal
 
 

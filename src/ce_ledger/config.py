@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CE_LEDGER_", extra="ignore")
 
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'ledger.sqlite'}"
+    # The workbench's session cookie is Secure (sent over HTTPS only) unless the server is run
+    # over plain HTTP on loopback and this says so (`make run` does). Behind a TLS proxy the
+    # request's scheme looks like HTTP, so the scheme cannot decide.
+    plain_http: bool = False
     secret_key: SecretStr | None = None
     timezone: str = "Asia/Shanghai"
     postgres_pool_size: int = 8

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import ConfigDict
 
 from ce_ledger.domain.identity import IdNumber
-from ce_ledger.domain.values import Code, Day, Decision, Text, Value
+from ce_ledger.domain.values import Code, Day, Decision, PersonName, Text, Value
 
 
 class Registration(Value):
@@ -17,7 +17,7 @@ class Registration(Value):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     id_number: IdNumber
-    name: Text
+    name: PersonName
     series: Text
     requires_foreign_language_exam: bool
     requires_computer_exam: bool
@@ -43,7 +43,7 @@ class Voiding(Value):
 class Correction(Value):
     """The registration as it should read (name and series settings), and why (a decision)."""
 
-    name: Text
+    name: PersonName
     series: Text
     requires_foreign_language_exam: bool
     requires_computer_exam: bool

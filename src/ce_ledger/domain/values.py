@@ -106,8 +106,12 @@ HoursFigure = Annotated[
 # Constraints that pydantic-core checks natively: events are re-validated on every
 # load, and a Python validator per field would dominate the cost of reading a record.
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# A person's name is read by people and printed on forms: no C1 controls, no bidirectional
+# overrides or isolates (which reorder what is shown), no zero-width characters (which hide).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*$"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,63}$"
 PATTERN_RULES = {
+    NAME_PATTERN: "must not contain control, bidirectional-override or zero-width characters",
     TEXT_PATTERN: "must not contain control characters",
     CODE_PATTERN: "must be 1 to 64 letters, digits or . _ / : -, starting with a letter or digit",
 }
@@ -115,6 +119,9 @@ Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=TEXT_PATTERN)
 ]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CODE_PATTERN)]
+PersonName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NAME_PATTERN)
+]
 Day = Annotated[date, Field(ge=EARLIEST_DATE)]
 
 
