@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ce_ledger.domain.values import Channel
-
 import base64
 from datetime import timedelta
 import getpass
@@ -22,6 +20,7 @@ from rich.table import Table
 from rich.console import Console
 from rich.progress import Progress
 
+from ce_ledger.domain.values import Channel
 from ce_ledger import demo as demo_data
 from ce_ledger.config import Settings
 from ce_ledger.domain.errors import LedgerError

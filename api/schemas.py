@@ -192,6 +192,14 @@ with warnings.catch_warnings():
         )
 
 
+class UnknownProvider(Value):
+    """A CE base code that certificates name but the ledger has no record of (reading 15)."""
+
+    code: str
+    certificates: int
+    people: int
+
+
 class ProviderAccreditation(Value):
     code: Code
     name: Text

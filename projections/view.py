@@ -332,6 +332,18 @@ class TotalsView:
                     out[row["professional_id"]]["window_kinds"].append(ActivityRow(**self._decimals(row)))
         return rule_set, out
 
+    def certificates_by_provider(self) -> list[tuple[str, int, int]]:
+        """Each CE base code the view's certificates name (one spelling), with how many
+        certificates and people: what the list of bases without a record starts from."""
+        with self.transaction(commit=False) as c:
+            version, _ = self.current(c)
+            c.execute(
+                f"SELECT provider_code AS code, COUNT(*) AS certificates, COUNT(DISTINCT professional_id) AS people "
+                f"FROM {self.table(f'totals_v{version}_activities')} WHERE provider_code IS NOT NULL "
+                "AND status <> 'voided' GROUP BY provider_code ORDER BY provider_code"
+            )
+            return [(row["code"], row["certificates"], row["people"]) for row in c.fetchall()]
+
     def programme_report(self, year: int) -> tuple[list[ProgrammeRow], dict[str, tuple[int, int]], dict[str, int]]:
         """A year's programmes; per programme, the classes held and distinct trainees; per
         kind, the distinct trainees. Voided certificates (fraud) attended nothing."""

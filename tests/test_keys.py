@@ -67,3 +67,15 @@ def test_a_base_code_in_another_case_cannot_escape_its_disqualification(api):
     totals = api.get(f"{p}/totals?from_year=2015&to_year=2018").json()
     assert totals["credited"]["specialty"] == "0"
     assert UUID(claim)
+
+
+def test_certificates_naming_a_base_without_a_record_are_listed_for_auditors(api):
+    assert api.post("/v1/providers", BASE, "auditor").status_code == 201
+    p = f"/v1/professionals/{api.pid}/specialty-credits"
+    api.post(p, {**SPECIALTY, "provider_code": "nxjd-01", "certificate_no": "K-1"}, "employer")  # known, other case
+    api.post(p, {**SPECIALTY, "provider_code": "FAKE-9", "certificate_no": "K-2"}, "employer")
+    api.post(p, {**SPECIALTY, "provider_code": "fake-9", "certificate_no": "K-3"}, "employer")
+    listed = api.get("/v1/providers/unknown", "auditor")
+    assert listed.status_code == 200
+    assert listed.json() == [{"code": "FAKE-9", "certificates": 2, "people": 1}]
+    assert api.get("/v1/providers/unknown", "committee").status_code == 403

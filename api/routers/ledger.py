@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from ce_ledger.domain.values import Channel
-
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
+from ce_ledger.domain.values import Channel
 from ce_ledger.audit.checkpoint import CheckpointRecorded
 from ce_ledger.audit.service import VerificationReport
 from ce_ledger.access import Principal, Role

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from ce_ledger.domain.values import Channel
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 
+from ce_ledger.domain.values import Channel
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.identity import holds_id_number
 from ce_ledger.access import Principal, Role

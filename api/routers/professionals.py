@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ce_ledger.domain.values import Channel
-
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -12,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
+from ce_ledger.domain.values import Channel
 from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails, ExamPass, SpecialtyCredit, StudyTour, Teaching
 from ce_ledger.domain.errors import InvalidInput

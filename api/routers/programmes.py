@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from ce_ledger.domain.values import Channel
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from ce_ledger.domain.values import Channel
 from ce_ledger.access import Principal, Role
 from api.deps import Principal_, Services_, require
 from api.exact import ExactRoute

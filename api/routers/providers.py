@@ -6,19 +6,18 @@ role here) write; anyone signed in may read a base's record.
 
 from __future__ import annotations
 
-from ce_ledger.domain.values import Channel
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
+from ce_ledger.domain.values import Channel
 from ce_ledger.access import Principal, Role
 from api.deps import Principal_, Services_, require
 from api.exact import ExactRoute
 from api.problems import responses
-from api.schemas import ProviderAccreditation, ProviderOut, provider_out
+from api.schemas import ProviderAccreditation, ProviderOut, UnknownProvider, provider_out
 from ce_ledger.application import ProviderDecision
-from ce_ledger.domain.provider import ProviderStatusChange
+from ce_ledger.domain.provider import ProviderStatusChange, provider_stream
 from ce_ledger.domain.values import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/providers", tags=["providers"], route_class=ExactRoute)
@@ -31,6 +30,18 @@ def _out(done: ProviderDecision, response: Response) -> ProviderOut:
     if done.status == "duplicate":
         response.status_code = 200
     return provider_out(done.provider)
+
+
+@router.get("/unknown", response_model=list[UnknownProvider], responses=responses(401, 403))
+def unknown(svc: Services_, _: Auditor) -> list[UnknownProvider]:
+    """CE base codes that certificates name (not voided) but the ledger has no record of: no
+    ground to exclude the certificates (reading 15), so they are listed for an auditor to look
+    into. Codes are compared in one spelling (reading 16)."""
+    return [
+        UnknownProvider(code=code, certificates=certificates, people=people)
+        for code, certificates, people in svc.view.certificates_by_provider()
+        if not svc.ledger.exists(provider_stream(code))
+    ]
 
 
 @router.post("", status_code=201, response_model=ProviderOut, responses={**RETRY, **responses(401, 403, 409, 422)})

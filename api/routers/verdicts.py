@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from ce_ledger.domain.values import Channel
-
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
+from ce_ledger.domain.values import Channel
 from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.access import Principal, Role
 from api.deps import Principal_, Services_, may_see, require

@@ -3,8 +3,6 @@ replay verdicts, a unit's staff, the assessment form. Sync handlers: the ledger 
 
 from __future__ import annotations
 
-from ce_ledger.domain.values import Channel
-
 import functools
 from urllib.parse import urlparse
 import inspect
@@ -19,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from pydantic import ValidationError
 
+from ce_ledger.domain.values import Channel
 from ce_ledger.access import Principal, Role
 from api.deps import may_see
 from api.workbench import session
