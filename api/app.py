@@ -12,6 +12,7 @@ from api import problems
 from ce_ledger.bootstrap import Services, build_services
 from api.exact import ExactRoute
 from api.headers import WorkbenchHeaders
+from api.ratelimit import RateLimits
 from api.routers import ledger, platform, professionals, programmes, providers, verdicts
 from api.workbench import pages
 from api.workbench.session import session_key
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         own = services is None
         app.state.services = services or build_services(settings or Settings())
         app.state.access = app.state.services.access
+        app.state.rate_limits = RateLimits(app.state.services.settings)
         app.state.workbench_key = session_key(secret_key(app.state.services.settings))
         try:
             yield

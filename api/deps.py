@@ -77,3 +77,12 @@ def may_see(svc: Services, who: Principal, professional_id: UUID) -> None:
     if who.role is Role.PROFESSIONAL and who.professional_id == professional_id:
         return
     raise HTTPException(403, f"role {who.role.value} may not see this record")
+
+
+def limited(kind: str):
+    """A dependency that counts the request against the token's limit of ``kind`` (429 past it)."""
+
+    async def check(request: Request, who: Principal_) -> None:
+        request.app.state.rate_limits.hit(kind, who)
+
+    return check

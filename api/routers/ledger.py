@@ -11,7 +11,7 @@ from ce_ledger.domain.values import Channel
 from ce_ledger.audit.checkpoint import CheckpointRecorded
 from ce_ledger.audit.service import VerificationReport
 from ce_ledger.access import Principal, Role
-from api.deps import Services_, require
+from api.deps import Services_, limited, require
 from api.exact import ExactRoute
 from api.problems import responses
 from api.schemas import CheckpointOut, ProofOut
@@ -44,11 +44,12 @@ def checkpoints(svc: Services_, _: Auditor) -> list[CheckpointOut]:
     return [_out(c) for c in svc.audit.checkpoints()]
 
 
-@router.get("/proofs/{stream_id}", response_model=ProofOut, responses=responses(401, 403, 404, 409))
+@router.get("/proofs/{stream_id}", response_model=ProofOut, responses=responses(401, 403, 404, 409, 429))
 def proof(
     stream_id: UUID,
     svc: Services_,
     _: Annotated[Principal, Depends(require(Role.AUDITOR, Role.COMMITTEE))],
+    __: Annotated[None, Depends(limited("proofs"))],
     checkpoint: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
 ) -> ProofOut:
     """That the stream's head at a checkpoint was one of its leaves."""

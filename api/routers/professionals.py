@@ -18,7 +18,7 @@ from ce_ledger.domain.professional import Outcome
 from ce_ledger.domain.values import Level
 from ce_ledger.access import Principal, Role
 from ce_ledger.bootstrap import Services
-from api.deps import Principal_, Services_, may_enter, may_see, record_unit, require
+from api.deps import Principal_, Services_, limited, may_enter, may_see, record_unit, require
 from api.exact import ExactRoute
 from api.problems import responses
 from api.workbench.pages import form_response
@@ -249,12 +249,13 @@ def _as_of(svc: Services, as_of: str | None) -> tuple[int | None, datetime | Non
     response_class=HTMLResponse,
     responses={200: {"content": {"text/html": {}, "application/pdf": {}},
                      "description": "the CE assessment form (继续教育考核表), printable A4"},
-               **responses(401, 403, 404, 422)},
+               **responses(401, 403, 404, 422, 429)},
 )
 def assessment_form(
     professional_id: Pid,
     request: Request,
     who: Principal_,
+    _: Annotated[None, Depends(limited("forms"))],
     evaluation_year: Annotated[int, Query(ge=2000, le=2100)],
     level: Annotated[Level, Query()],
     format: Annotated[Literal["html", "pdf"] | None, Query(description="default: by the Accept header")] = None,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from ce_ledger.domain.values import Channel
 from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.access import Principal, Role
-from api.deps import Principal_, Services_, may_see, require
+from api.deps import Principal_, Services_, limited, may_see, require
 from api.exact import ExactRoute
 from api.problems import responses
 from api.schemas import VerdictEntry, VerdictList, VerdictOut, VerdictRequest
@@ -34,13 +34,14 @@ def _out(svc, issued: VerdictIssued) -> VerdictOut:
 
 @router.post(
     "/v1/professionals/{professional_id}/verdicts", status_code=201, response_model=VerdictOut,
-    responses=responses(401, 403, 404, 422),
+    responses=responses(401, 403, 404, 409, 422, 429),
 )
 def issue(
     professional_id: UUID,
     body: VerdictRequest,
     svc: Services_,
     who: Annotated[Principal, Depends(require(Role.COMMITTEE, Role.AUDITOR))],
+    _: Annotated[None, Depends(limited("verdicts"))],
 ) -> VerdictOut:
     """Evaluate the record now under the rule-set in force and record the verdict.
 
@@ -80,11 +81,12 @@ def listed(professional_id: UUID, svc: Services_, who: Principal_) -> VerdictLis
     )
 
 
-@router.post("/v1/verdicts/{verdict_id}/replay", response_model=Replay, responses=responses(401, 403, 404))
+@router.post("/v1/verdicts/{verdict_id}/replay", response_model=Replay, responses=responses(401, 403, 404, 429))
 def replay(
     verdict_id: UUID,
     svc: Services_,
     _: Annotated[Principal, Depends(require(Role.COMMITTEE, Role.AUDITOR))],
+    __: Annotated[None, Depends(limited("replays"))],
 ) -> Replay:
     """Re-evaluate the verdict from the record versions it pinned, under its own rule-set.
 

@@ -98,7 +98,9 @@ def pages(handler):
         try:
             return handler(request, who, *args, **kwargs)
         except HTTPException as e:
-            return render(request, "base.html", e.status_code, who=who, problem=f"无法完成：{e.detail}")
+            page = render(request, "base.html", e.status_code, who=who, problem=f"无法完成：{e.detail}")
+            page.headers.update(e.headers or {})  # Retry-After of a 429
+            return page
         except LedgerError as e:
             return render(request, "base.html", status_of(e)[0], who=who, problem=f"无法完成：{e}")
 
@@ -173,6 +175,7 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
            csrf: Annotated[str, Form()] = "") -> Response:
     """By POST, so the number never reaches a URL, a history or an access log."""
     session.check_csrf(request, csrf)
+    request.app.state.rate_limits.hit("lookups", who)  # an ID number is guessed one lookup at a time
     svc = request.app.state.services
     try:
         pid = svc.ledger.professional_id_for(normalise_id_number(id_number))
@@ -227,6 +230,7 @@ def issue(request: Request, who: Principal, professional_id: UUID, level: Annota
           year: Annotated[int, Form(ge=2000, le=2100)], csrf: Annotated[str, Form()] = "") -> Response:
     session.check_csrf(request, csrf)
     _require(who, Role.COMMITTEE, Role.AUDITOR)
+    request.app.state.rate_limits.hit("verdicts", who)
     issued = request.app.state.services.ledger.issue_verdict(professional_id, level, year, by=who.actor, channel=Channel.WORKBENCH)
     return RedirectResponse(f"/workbench/verdicts/{issued.originator_id}", status_code=303)
 
@@ -251,6 +255,7 @@ def verdict(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
 def replay(request: Request, who: Principal, verdict_id: UUID, csrf: Annotated[str, Form()] = "") -> HTMLResponse:
     session.check_csrf(request, csrf)
     _require(who, Role.COMMITTEE, Role.AUDITOR)
+    request.app.state.rate_limits.hit("replays", who)
     svc = request.app.state.services
     done = svc.audit.replay(verdict_id)
     return render(request, "replay.html", who=who, replay=done,
@@ -300,4 +305,5 @@ def form_response(request: Request, who: Principal, professional_id: UUID, level
 def assessment_form_page(request: Request, who: Principal, professional_id: UUID,
                          level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019,
                          format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> Response:
+    request.app.state.rate_limits.hit("forms", who)
     return form_response(request, who, professional_id, level, year, format == "pdf")

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     # over plain HTTP on loopback and this says so (`make run` does). Behind a TLS proxy the
     # request's scheme looks like HTTP, so the scheme cannot decide.
     plain_http: bool = False
+    # Per token and server process, on expensive requests (api/ratelimit.py; `limits` notation).
+    rate_forms: str = "6/minute"
+    rate_verdicts: str = "60/minute"
+    rate_replays: str = "30/minute"
+    rate_proofs: str = "30/minute"
+    rate_lookups: str = "30/minute"
     secret_key: SecretStr | None = None
     timezone: str = "Asia/Shanghai"
     postgres_pool_size: int = 8
