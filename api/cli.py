@@ -377,6 +377,32 @@ def list_tokens(json: bool = typer.Option(False, "--json", help="print JSON line
     console.print(table)
 
 
+@tokens.command("lookups")
+def list_lookups(
+    limit: int = typer.Option(100, min=1, max=10_000, help="how many, newest first"),
+    json: bool = typer.Option(False, "--json", help="print JSON lines"),
+) -> None:
+    """Lookups by ID number, newest first: who, when, which record (its keyed id), and whether
+    it was one they may see. A run of misses from one token is someone guessing numbers."""
+    access = build_access(Settings())
+    try:
+        found = access.lookups(limit)
+    finally:
+        access.close()
+    if json:
+        for e in found:
+            typer.echo(json_module.dumps({"at": e.recorded_at.isoformat(), "by": e.caused_by, "channel": e.channel,
+                                          "professional_id": str(e.professional_id), "found": e.found}))
+        return
+    table = Table(title=f"{len(found)} lookup(s), newest first")
+    for col in ("at", "by", "record", "found"):
+        table.add_column(col, overflow="fold")
+    for e in found:
+        table.add_row(f"{e.recorded_at:%Y-%m-%d %H:%M:%S}", e.caused_by or "", str(e.professional_id),
+                      "yes" if e.found else "no")
+    console.print(table)
+
+
 @tokens.command("revoke")
 def revoke_token(
     token_id: UUID = typer.Argument(..., help="the id `ce-ledger tokens list` shows"),

@@ -195,3 +195,19 @@ def test_plain_http_is_for_loopback_only(monkeypatch):
     monkeypatch.setenv("CE_LEDGER_PLAIN_HTTP", "true")
     refused = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
     assert refused.exit_code == 2 and "loopback only" in refused.output
+
+
+def test_a_lookup_answers_alike_for_nobody_and_another_units_person_and_is_recorded(api):
+    signed_in(api, "other_employer")  # api.number is staff of U-1, not of this employer's U-2
+    theirs = api.client.post("/workbench/lookup", data={"id_number": api.number, "csrf": csrf(api)})
+    nobody = api.client.post("/workbench/lookup", data={"id_number": id_number(), "csrf": csrf(api)})
+    assert theirs.status_code == nobody.status_code == 404
+
+    def main(r):
+        return re.sub(r'name="csrf" value="[^"]+"', "", r.text)
+
+    assert main(theirs) == main(nobody)  # not a byte tells them apart
+    lookups = api.services.access.lookups()
+    assert [(e.found, e.caused_by.split(":")[0], e.channel) for e in lookups[:2]] == [
+        (False, "employer", "workbench"), (False, "employer", "workbench")]
+    assert str(lookups[1].professional_id) == api.pid and api.number not in repr(lookups)

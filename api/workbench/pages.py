@@ -25,7 +25,7 @@ from api.labels import ACTIVITY_KINDS as KINDS
 from api.labels import BREAKS, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES
 from api.problems import status_of
 from api.workbench.form import assessment_form, render_pdf
-from ce_ledger.domain.errors import LedgerError
+from ce_ledger.domain.errors import LedgerError, NotFound
 from ce_ledger.domain.identity import normalise_id_number
 from ce_ledger.domain.values import Level, canonical
 
@@ -182,8 +182,18 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
     except (ValueError, ValidationError) as e:
         return render(request, "home.html", 422, who=who, level="intermediate", year=2019,
                       problem=f"公民身份号码有误：{e}")
-    may_see(svc, who, pid)
-    svc.ledger.professional(pid, copy=False)  # NotFound is shown as such
+    # "Nobody" and "someone you may not see" answer alike: otherwise a masked number could be
+    # unmasked by trying the hidden digits. Every lookup is recorded for the auditors.
+    try:
+        may_see(svc, who, pid)
+        svc.ledger.professional(pid, copy=False)
+        found = True
+    except (HTTPException, NotFound):
+        found = False
+    svc.access.record_lookup(pid, found=found, by=who.actor, channel=Channel.WORKBENCH)
+    if not found:
+        return render(request, "home.html", 404, who=who, level="intermediate", year=2019,
+                      problem="未找到：此公民身份号码没有您可以查看的继续教育记录")
     return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)
 
 

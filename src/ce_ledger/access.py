@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import Application
+from eventsourcing.utils import get_topic
 
 from ce_ledger.domain.events import LedgerEvent
 from ce_ledger.domain.values import Code, Text, Value
@@ -69,6 +70,14 @@ class SessionStarted(LedgerEvent):
 
 class SessionEnded(LedgerEvent):
     """Signed out: the session's cookie is refused from now on, wherever it was copied."""
+
+
+class LookupRecorded(LedgerEvent):
+    """Someone looked a person up by ID number: who, which record (its keyed id, never the
+    number), and whether it was one they may see. Lookups are how numbers get guessed."""
+
+    professional_id: UUID
+    found: bool
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,24 @@ class AccessRegistry(Application[UUID]):
         revoked = next((e for e in events if isinstance(e, TokenRevoked)), None)
         return TokenInfo(token_id, issued.principal, issued.recorded_at, issued.expires_at,
                          revoked.recorded_at if revoked else None)
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def record_lookup(self, professional_id: UUID, *, found: bool, by: str, channel: str) -> None:
+        self.save(LookupRecorded.next_in_chain(uuid4(), recorded_at=datetime.now(UTC), professional_id=professional_id,
+                                               found=found, caused_by=by, channel=channel))
+
+    def lookups(self, limit: int = 1000) -> list[LookupRecorded]:
+        """The latest lookups, newest first (at most ``limit``)."""
+        found: list[LookupRecorded] = []
+        end = self.recorder.max_notification_id() or 0
+        while end > 0 and len(found) < limit:
+            start = max(1, end - 999)
+            page = self.recorder.select_notifications(start=start, limit=1000, stop=end,
+                                                      topics=[get_topic(LookupRecorded)])
+            found += [self.mapper.to_domain_event(n) for n in reversed(page)]
+            end = start - 1
+        return found[:limit]
 
     # -- workbench sessions --------------------------------------------------------------
 
