@@ -472,7 +472,10 @@ def serve(
         console.print(table)
     console.print(f"API docs: [bold]http://{host}:{port}/docs[/bold]   (OpenAPI: http://{host}:{port}/openapi.json)")
     console.print(f"Workbench (审验工作台): [bold]http://{host}:{port}/workbench/[/bold]   (sign in with a token)")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level)
+    from api.logs import log_config
+
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
+                log_config=log_config(log_level))
 
 
 def _demo_tokens(settings: Settings, access, professional_id: UUID) -> dict[str, str]:

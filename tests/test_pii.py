@@ -59,6 +59,10 @@ def test_no_clear_id_number_reaches_the_store_the_logs_or_a_response(settings, t
             call("GET", f"/v1/professionals/{pid}/totals?from_year=2015&to_year=2018", "committee")
             call("GET", f"/v1/professionals/{pid}/verdicts", "auditor")
         call("GET", "/v1/ledger/verification", "auditor")
+        # A client that puts an ID number in a path or a query (a mistake, a probe): refused, and
+        # the access log line has it removed.
+        call("GET", f"/v1/professionals/{people[1]}/totals?from_year=2015&to_year=2018", "committee")
+        call("GET", f"/v1/professionals/{pids[0]}/history?as_of={people[2]}", "committee")
         call("GET", "/openapi.json", "auditor")
 
     sheet = outside / "certificates.csv"
