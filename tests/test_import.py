@@ -118,3 +118,20 @@ def test_the_import_command(tmp_path):
     assert "640" not in out.stdout  # no ID number is echoed back
     out = cli("import", str(DATA / "public-courses.csv"))
     assert out.returncode == 0 and "recorded 5" in out.stdout
+
+
+def test_files_past_the_stated_limits_are_refused_before_they_are_read(demo_ledger, tmp_path, monkeypatch):
+    from ce_ledger.imports import sheets
+    from ce_ledger.imports.sheets import UnreadableFile
+
+    monkeypatch.setattr(sheets, "MAX_XLSX_UNPACKED", 1000)  # the sample workbook unpacks to more
+    with pytest.raises(UnreadableFile, match="unpacks to"):
+        run(demo_ledger, "legacy.xlsx")
+    monkeypatch.undo()
+    long_cell = tmp_path / "long.csv"
+    long_cell.write_text("身份证号,发证机构代码,证书编号,学习方式,学习内容,学时,结业日期\n"
+                         f"x,NXJD-01,C-1,培训班,{'长' * 10_001},8,2017-03-01\n", encoding="utf-8")
+    position = demo_ledger.position()
+    with pytest.raises(UnreadableFile, match="longer than 10,000"):
+        Importer(demo_ledger, by="committee:import-test").run(long_cell)
+    assert demo_ledger.position() == position

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,14 @@ from openpyxl import load_workbook
 
 
 class UnreadableFile(ValueError):
-    """The file as a whole cannot be read: wrong type, encoding, or no header row."""
+    """The file as a whole cannot be read: wrong type, encoding, no header row, or too large."""
+
+
+# Stated limits, so that no file can make an import take memory without bound: a workbook is
+# unpacked in memory (a single huge shared string once took 3.2 GB), a CSV is read whole.
+MAX_XLSX_UNPACKED = 100 * 2**20  # bytes, all parts of the workbook together
+MAX_CSV_BYTES = 200 * 2**20
+MAX_CELL_CHARS = 10_000  # no column the ledger reads is longer than 200
 
 
 @dataclass(frozen=True)
@@ -45,8 +53,15 @@ def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
 
 
 def _csv(path: Path, encoding: str | None) -> Sheet:
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise UnreadableFile(f"{path.name} is larger than {MAX_CSV_BYTES // 2**20} MiB: split it")
     text, used = _decode(path.read_bytes(), encoding)
-    lines = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        raise UnreadableFile(f"{path.name}: a cell is longer than the CSV reader takes (131,072 characters)") from None
+    if any(len(cell) > MAX_CELL_CHARS for line in lines for cell in line):
+        raise UnreadableFile(f"{path.name}: a cell is longer than {MAX_CELL_CHARS:,} characters")
     if not lines:
         raise UnreadableFile(f"{path.name} is empty: the first row must name the columns")
     headers, body = lines[0], lines[1:]
@@ -55,6 +70,16 @@ def _csv(path: Path, encoding: str | None) -> Sheet:
 
 
 def _xlsx(path: Path) -> Sheet:
+    try:
+        with zipfile.ZipFile(path) as packed:
+            unpacked = sum(info.file_size for info in packed.infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise UnreadableFile(f"{path.name} is not an Excel workbook") from None
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise UnreadableFile(
+            f"{path.name} unpacks to {unpacked // 2**20} MiB, more than {MAX_XLSX_UNPACKED // 2**20} MiB: "
+            "save it as CSV, or split it"
+        )
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not a workbook
@@ -70,6 +95,8 @@ def _xlsx(path: Path) -> Sheet:
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
             for n, cells in enumerate(values, start=2):
+                if any(isinstance(c, str) and len(c) > MAX_CELL_CHARS for c in cells):
+                    raise UnreadableFile(f"{path.name}: row {n} has a cell longer than {MAX_CELL_CHARS:,} characters")
                 if any(c not in (None, "") for c in cells):
                     yield n, list(cells)
         finally:
