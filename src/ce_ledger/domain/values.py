@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 from datetime import date
 from decimal import Decimal
@@ -144,6 +145,7 @@ class Series(Value):
         return self.requires_foreign_language_exam or self.requires_computer_exam
 
 
+@lru_cache(maxsize=65_536)  # pure, and asked for the same few codes over and over (every certificate's base)
 def canonical_code(text: str) -> str:
     """One spelling of a code or key part, for comparing (reading 16): Unicode NFKC (full-width
     and half-width alike), trimmed, case-folded, shown in upper case (so that codes already

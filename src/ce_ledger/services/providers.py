@@ -74,11 +74,8 @@ class Providers(Store):
         """The records of the providers whose certificates ``record`` holds: now, or at
         the given versions (a replay reads them as its verdict pinned them)."""
         register = ProviderRegister()
-        codes = {
-            canonical_code(a.recorded.provider_code)  # type: ignore[attr-defined]  # one spelling (reading 16)
-            for a in record.activities.values()
-            if a.kind is ActivityKind.SPECIALTY
-        }
+        typed = {a.recorded.provider_code for a in record.activities.values() if a.kind is ActivityKind.SPECIALTY}  # type: ignore[attr-defined]
+        codes = {canonical_code(code) for code in typed}  # one spelling (reading 16)
         for code in sorted(codes):
             stream = provider_stream(code)
             if versions is not None and stream not in versions:
