@@ -167,8 +167,9 @@ class AccessRegistry(Application[UUID]):
         """Every token ever issued, oldest first (the registry is small: a page at a time)."""
         streams: dict[UUID, list[Any]] = {}
         start = None
+        topics = [get_topic(TokenIssued), get_topic(TokenRevoked)]  # not the sessions and lookups
         while True:
-            page = self.recorder.select_notifications(start=start, limit=1000)
+            page = self.recorder.select_notifications(start=start, limit=1000, topics=topics)
             for n in page:
                 streams.setdefault(n.originator_id, []).append(self.mapper.to_domain_event(n))
             if len(page) < 1000:
