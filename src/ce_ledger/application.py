@@ -7,10 +7,10 @@ the chain's next link); a command in any of them is one get → decide → save.
 
 from __future__ import annotations
 
-from ce_ledger.services.base import Store, utc_now
+from ce_ledger.services.base import Store
 from ce_ledger.services.programmes import Programmes
 from ce_ledger.services.providers import ProviderDecision, Providers
-from ce_ledger.services.records import KEY_NAMESPACE, Records, Registered, key_stream
+from ce_ledger.services.records import Records, Registered
 from ce_ledger.services.verdicts import Verdicts
 
 
@@ -18,4 +18,4 @@ class Ledger(Records, Verdicts, Providers, Programmes, Store):
     """Records, verdicts, CE bases and programmes on one event store (tables ``ledger_*``)."""
 
 
-__all__ = ["KEY_NAMESPACE", "Ledger", "ProviderDecision", "Registered", "key_stream", "utc_now"]
+__all__ = ["Ledger", "ProviderDecision", "Registered"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
-
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
