@@ -15,6 +15,7 @@ from api.headers import WorkbenchHeaders
 from api.ratelimit import RateLimits
 from api.routers import ledger, platform, professionals, programmes, providers, verdicts
 from api.workbench import pages
+from api.workbench.pdf import PdfForms
 from api.workbench.session import session_key
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a full batch of 1,000 completions is about 250 KB
@@ -28,11 +29,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         own = services is None
         app.state.services = services or build_services(settings or Settings())
         app.state.access = app.state.services.access
-        app.state.rate_limits = RateLimits(app.state.services.settings)
+        settings_ = app.state.services.settings
+        app.state.rate_limits = RateLimits(settings_)
+        app.state.pdf_forms = PdfForms(settings_.form_cache, workers=settings_.pdf_workers, queue=settings_.pdf_queue,
+                                       seconds=settings_.pdf_seconds, memory_mib=settings_.pdf_memory_mib)
         app.state.workbench_key = session_key(secret_key(app.state.services.settings))
         try:
             yield
         finally:
+            app.state.pdf_forms.close()
             await app.state.services.view.aclose()  # the async read pool lives on this event loop
             if own:
                 app.state.services.close()

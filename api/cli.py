@@ -352,7 +352,8 @@ def _operator() -> str:
 
 @tokens.command("list")
 def list_tokens(json: bool = typer.Option(False, "--json", help="print JSON lines")) -> None:
-    """Every token issued: id, role, binding, name, issued, expires, state (never the token itself)."""
+    """Every token issued: id, role, binding, name, issued, expires, last used (the day), state
+    (never the token itself)."""
     access = build_access(Settings())
     try:
         found = access.tokens()
@@ -364,16 +365,18 @@ def list_tokens(json: bool = typer.Option(False, "--json", help="print JSON line
                 "id": str(t.id), "role": t.principal.role.value, "unit": t.principal.unit,
                 "professional_id": str(t.principal.professional_id) if t.principal.professional_id else None,
                 "name": t.principal.name, "issued_at": t.issued_at.isoformat(),
-                "expires_at": t.expires_at.isoformat() if t.expires_at else None, "state": t.state,
+                "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                "last_used": t.last_used.date().isoformat() if t.last_used else None, "state": t.state,
             }, ensure_ascii=False))
         return
     table = Table(title=f"{len(found)} token(s)")
-    for col in ("id", "role", "binding", "name", "issued", "expires", "state"):
+    for col in ("id", "role", "binding", "name", "issued", "expires", "last used", "state"):
         table.add_column(col, overflow="fold")
     for t in found:
         p = t.principal
         table.add_row(str(t.id), p.role.value, p.unit or (str(p.professional_id) if p.professional_id else ""), p.name,
-                      f"{t.issued_at:%Y-%m-%d}", f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "—", t.state)
+                      f"{t.issued_at:%Y-%m-%d}", f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "—",
+                      f"{t.last_used:%Y-%m-%d}" if t.last_used else "—", t.state)
     console.print(table)
 
 

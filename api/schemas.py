@@ -67,7 +67,7 @@ class DegreeBody(Value):
 
 class Registered(Value):
     professional_id: UUID
-    created: bool
+    created: bool | None  # None to an employer, who may not learn whether another unit registered the person
 
 
 class PendingTransfer(Value):

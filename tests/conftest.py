@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 import psycopg
@@ -16,6 +17,8 @@ BACKENDS = os.environ.get("CE_LEDGER_TEST_BACKENDS", "sqlite,postgres").split(",
 # The test client and the servers the tests start speak plain HTTP on loopback: the workbench's
 # cookie must come back (its Secure default is tested on its own, in test_workbench).
 os.environ.setdefault("CE_LEDGER_PLAIN_HTTP", "true")
+# PDF forms are kept on disk; the tests' go to a temporary directory, not the user's data directory.
+os.environ.setdefault("CE_LEDGER_FORM_CACHE_DIR", tempfile.mkdtemp(prefix="ce-ledger-forms-"))
 
 
 def postgres_url() -> str:

@@ -7,6 +7,7 @@ old one, and only then changes who may act."""
 from __future__ import annotations
 
 from tests.apiclient import OTHER_UNIT, UNIT, person_body
+from tests.builders import id_number
 
 CORRECTION = {"name": "马晓明", "series": "卫生", "requires_foreign_language_exam": False,
               "requires_computer_exam": False, "own_ce_regulation": True,
@@ -24,6 +25,22 @@ def test_registering_again_with_other_content_is_a_conflict_naming_the_fields(ap
     for r in (renamed, moved):
         assert api.number not in r.text and api.number[6:14] not in r.text
     assert api.services.ledger.position() == before
+
+
+def test_an_employer_learns_nothing_from_registering_another_units_person(api):
+    """"Not registered" and "registered in another unit" answer alike to an employer of another unit;
+    the second records nothing but a lookup an auditor sees."""
+    before = api.services.ledger.position()
+    theirs = api.post("/v1/professionals", person_body(api.number, OTHER_UNIT), "other_employer")
+    assert api.services.ledger.position() == before
+    fresh = api.post("/v1/professionals", person_body(id_number(), OTHER_UNIT), "other_employer")
+    assert theirs.status_code == fresh.status_code == 202
+    assert theirs.json().keys() == fresh.json().keys() and theirs.json()["created"] is fresh.json()["created"] is None
+    assert "U-1" not in theirs.text and api.number not in theirs.text
+    lookup = api.services.access.lookups(limit=1)[0]
+    assert str(lookup.professional_id) == api.pid and lookup.found and lookup.caused_by.startswith("employer:U-2")
+    again = api.post("/v1/professionals", person_body(api.number), "employer")  # its own unit sees its record
+    assert again.status_code == 200 and again.json()["created"] is False
 
 
 def test_a_correction_is_an_event_with_reason_and_decision_and_changes_what_counts(api):

@@ -5,7 +5,7 @@ the server, so a copied cookie is refused afterwards."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from typer.testing import CliRunner
 
@@ -31,6 +31,12 @@ def test_list_revoke_and_the_bound_on_other_processes(settings):
         assert other.principal(token) is None  # and within the bound everywhere
         assert other.principal(platform) is not None
         assert {t.principal.name: t.state for t in issuer.tokens()} == {"审核员": "revoked", "平台": "valid"}
+        # Last used: the day's first use is recorded once, however many processes and look-ups.
+        used = {t.principal.name: t.last_used for t in issuer.tokens()}
+        assert used["平台"] is not None and used["平台"].date() == datetime.now(UTC).date()
+        issuer._cache.clear()
+        assert issuer.principal(platform) is not None
+        assert sum(1 for _ in issuer.events.get(listed["平台"].id)) == 2  # issued, used today
         short = issuer.issue(Principal(role=Role.AUDITOR, name="临时"), expires_in=timedelta(seconds=0.3))
         assert issuer.principal(short) is not None
         time.sleep(0.4)
@@ -51,6 +57,7 @@ def test_the_tokens_commands(settings, monkeypatch):
     token = issued.output.strip()
     listed = runner.invoke(app, ["tokens", "list", "--json"])
     assert listed.exit_code == 0 and token not in listed.output and '"state": "valid"' in listed.output
+    assert "last_used" in listed.output
     import json
 
     row = json.loads(listed.output.splitlines()[0])

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from ce_ledger.domain.values import Channel
 from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails, ExamPass, SpecialtyCredit, StudyTour, Teaching
-from ce_ledger.domain.errors import InvalidInput
+from ce_ledger.domain.errors import Conflict, InvalidInput
 from ce_ledger.domain.professional import Outcome
 from ce_ledger.domain.values import Level
 from ce_ledger.access import Principal, Role
@@ -31,18 +31,40 @@ Pid = Annotated[UUID, "professional id"]
 
 @router.post(
     "", status_code=201, response_model=Registered,
-    responses={200: {"model": Registered, "description": "already registered: the same id"}, **responses(401, 403, 422)},
+    responses={200: {"model": Registered, "description": "already registered: the same id"},
+               202: {"model": Registered, "description": "to an employer: registered now, or registered already "
+                     "in another unit (the answer is the same; a move is proposed with …/transfers)"},
+               **responses(401, 403, 409, 422, 429)},
 )
 def register(
     body: Registration,
+    request: Request,
     svc: Services_,
     response: Response,
     who: Annotated[Principal, Depends(require(Role.PLATFORM, Role.EMPLOYER, Role.COMMITTEE))],
 ) -> Registered:
-    """Register a professional. The ID number is checked (GB 11643), hashed and dropped."""
-    if who.role is Role.EMPLOYER and body.employer_unit != who.unit:
-        raise HTTPException(403, f"employer of unit {who.unit} registers its own staff only")
-    done = svc.ledger.register(body, by=who.actor, channel=Channel.API)
+    """Register a professional. The ID number is checked (GB 11643), hashed and dropped.
+
+    To an employer, "registered now in your unit" and "registered already in another unit" get the
+    same answer (202, the record's id, `created` null): an employer may not learn who another unit
+    employs, nor confirm a guessed ID number by it. Such a registration of another unit's person
+    records nothing but a lookup that auditors see, and counts against the token's lookup limit."""
+    if who.role is Role.EMPLOYER:
+        if body.employer_unit != who.unit:
+            raise HTTPException(403, f"employer of unit {who.unit} registers its own staff only")
+        request.app.state.rate_limits.hit("lookups", who)
+    try:
+        done = svc.ledger.register(body, by=who.actor, channel=Channel.API)
+    except Conflict:
+        pid = svc.ledger.professional_id_for(body.id_number)
+        if who.role is not Role.EMPLOYER or svc.ledger.professional(pid, copy=False).employer_unit == who.unit:
+            raise
+        svc.access.record_lookup(pid, found=True, by=who.actor, channel=Channel.API)
+        response.status_code = 202
+        return Registered(professional_id=pid, created=None)
+    if who.role is Role.EMPLOYER and done.created:
+        response.status_code = 202
+        return Registered(professional_id=done.professional_id, created=None)
     if not done.created:
         response.status_code = 200
     return Registered(professional_id=done.professional_id, created=done.created)
@@ -249,9 +271,9 @@ def _as_of(svc: Services, as_of: str | None) -> tuple[int | None, datetime | Non
     response_class=HTMLResponse,
     responses={200: {"content": {"text/html": {}, "application/pdf": {}},
                      "description": "the CE assessment form (继续教育考核表), printable A4"},
-               **responses(401, 403, 404, 422, 429)},
+               **responses(401, 403, 404, 422, 429, 503)},
 )
-def assessment_form(
+async def assessment_form(
     professional_id: Pid,
     request: Request,
     who: Principal_,
@@ -259,8 +281,11 @@ def assessment_form(
     evaluation_year: Annotated[int, Query(ge=2000, le=2100)],
     level: Annotated[Level, Query()],
     format: Annotated[Literal["html", "pdf"] | None, Query(description="default: by the Accept header")] = None,
+    part: Annotated[int, Query(ge=1, le=10_000, description="a long record's form is printed in parts")] = 1,
 ) -> Response:
     """The CE assessment form of the latest verdict recorded for this evaluation: HTML, or PDF
-    with `Accept: application/pdf` or `format=pdf`."""
+    with `Accept: application/pdf` or `format=pdf`. A record with more lines than
+    `CE_LEDGER_FORM_LINES_PER_PART` (200) prints in parts (`part=2`, …); each part says which.
+    A PDF is rendered once and kept; 503 with Retry-After when the renderers are all busy."""
     pdf = format == "pdf" or (format is None and "application/pdf" in request.headers.get("accept", ""))
-    return form_response(request, who, professional_id, level, evaluation_year, pdf)
+    return await form_response(request, who, professional_id, level, evaluation_year, pdf, part)

@@ -23,6 +23,8 @@ class AssessmentForm:
     series: str
     unit: str
     issued: VerdictIssued
+    part: int = 1  # a long record's form is printed in parts of ``per_part`` lines
+    per_part: int = 200
 
     @property
     def verdict(self):
@@ -37,12 +39,23 @@ class AssessmentForm:
         return [line for line in self.verdict.items if line.counts_toward is not CountsToward.NOTHING]
 
     @property
+    def parts(self) -> int:
+        return max(1, -(-len(self.counted) // self.per_part))
+
+    @property
+    def lines(self):
+        """This part's lines: rendering cost grows with lines, so no one request prints them all."""
+        start = (self.part - 1) * self.per_part
+        return self.counted[start:start + self.per_part]
+
+    @property
     def rows(self) -> list[tuple[str, str]]:
         c = self.verdict.credited
         return [(label, str(getattr(c, key))) for key, label in CREDITED]
 
 
-def assessment_form(ledger: Ledger, professional_id: UUID, level: Level, evaluation_year: int) -> AssessmentForm:
+def assessment_form(ledger: Ledger, professional_id: UUID, level: Level, evaluation_year: int, part: int = 1,
+                    per_part: int = 200) -> AssessmentForm:
     """The latest verdict recorded for this evaluation, with the person it is about."""
     in_force = ledger.rule_set_for(evaluation_year).id
     filed = [
@@ -58,12 +71,8 @@ def assessment_form(ledger: Ledger, professional_id: UUID, level: Level, evaluat
         )
     issued = ledger.verdict(filed[-1].verdict_id)
     person = ledger.professional(professional_id, copy=False)
-    return AssessmentForm(person.name, person.registration.masked_id, person.series.name, person.employer_unit, issued)
-
-
-def render_pdf(html: str) -> bytes:
-    """The same HTML, laid out for A4 by WeasyPrint; fonts come from fontconfig (a CJK font,
-    e.g. Debian's fonts-noto-cjk, must be installed, or Chinese prints as boxes)."""
-    from weasyprint import HTML
-
-    return HTML(string=html).write_pdf()
+    form = AssessmentForm(person.name, person.registration.masked_id, person.series.name, person.employer_unit, issued,
+                          part, per_part)
+    if part > form.parts:
+        raise NotFound("part", f"this form has {form.parts} part(s) of at most {per_part} lines")
+    return form

@@ -13,6 +13,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from pydantic import ValidationError
@@ -24,7 +25,7 @@ from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
 from api.labels import BREAKS, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES
 from api.problems import status_of
-from api.workbench.form import assessment_form, render_pdf
+from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import LedgerError, NotFound
 from ce_ledger.domain.identity import normalise_id_number
 from ce_ledger.domain.values import Level, canonical
@@ -89,20 +90,35 @@ def history_warning(svc: Any, professional_id: UUID) -> str | None:
 def pages(handler):
     """Signed-out visitors go to sign in; a refused request is shown on a page, in words."""
 
-    @functools.wraps(handler)
-    def wrapped(request: Request, *args: Any, **kwargs: Any) -> Response:
-        try:
-            who = session.current(request)
-        except session.SignedOut:
-            return RedirectResponse("/workbench/sign-in", status_code=303)
-        try:
-            return handler(request, who, *args, **kwargs)
-        except HTTPException as e:
+    def refused(request: Request, who: Principal, e: Exception) -> Response:
+        if isinstance(e, HTTPException):
             page = render(request, "base.html", e.status_code, who=who, problem=f"无法完成：{e.detail}")
             page.headers.update(e.headers or {})  # Retry-After of a 429
             return page
-        except LedgerError as e:
-            return render(request, "base.html", status_of(e)[0], who=who, problem=f"无法完成：{e}")
+        return render(request, "base.html", status_of(e)[0], who=who, problem=f"无法完成：{e}")
+
+    if inspect.iscoroutinefunction(handler):  # a page that waits on something else (the PDF renderer)
+        @functools.wraps(handler)
+        async def wrapped(request: Request, *args: Any, **kwargs: Any) -> Response:
+            try:
+                who = session.current(request)
+            except session.SignedOut:
+                return RedirectResponse("/workbench/sign-in", status_code=303)
+            try:
+                return await handler(request, who, *args, **kwargs)
+            except (HTTPException, LedgerError) as e:
+                return refused(request, who, e)
+    else:
+        @functools.wraps(handler)
+        def wrapped(request: Request, *args: Any, **kwargs: Any) -> Response:
+            try:
+                who = session.current(request)
+            except session.SignedOut:
+                return RedirectResponse("/workbench/sign-in", status_code=303)
+            try:
+                return handler(request, who, *args, **kwargs)
+            except (HTTPException, LedgerError) as e:
+                return refused(request, who, e)
 
     # FastAPI reads the parameters from the signature: the principal comes from the session.
     signature = inspect.signature(handler)
@@ -296,24 +312,34 @@ def unit(request: Request, who: Principal, unit: Annotated[str, Query(max_length
 # -- the assessment form ---------------------------------------------------------------------
 
 
-def form_response(request: Request, who: Principal, professional_id: UUID, level: Level, year: int, pdf: bool) -> Response:
+def _form_html(request: Request, who: Principal, professional_id: UUID, level: Level, year: int,
+               part: int) -> tuple[str, str]:
     svc = request.app.state.services
     may_see(svc, who, professional_id)
-    form = assessment_form(svc.ledger, professional_id, level, year)
+    form = assessment_form(svc.ledger, professional_id, level, year, part, svc.settings.form_lines_per_part)
     html = TEMPLATES.get_template("assessment_form.html").render(
         f=form, kinds=KINDS, zone=ZoneInfo(svc.settings.timezone), warning=history_warning(svc, professional_id)
     )
-    if pdf:
-        name = f"assessment-form-{form.issued.originator_id}.pdf"
-        return Response(render_pdf(html), media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{name}"'})
-    return HTMLResponse(html)
+    return html, f"assessment-form-{form.issued.originator_id}" + (f"-{part}" if form.parts > 1 else "") + ".pdf"
+
+
+async def form_response(request: Request, who: Principal, professional_id: UUID, level: Level, year: int, pdf: bool,
+                        part: int = 1) -> Response:
+    """The form as HTML, or as PDF from the renderer processes (api/workbench/pdf.py). Async: the
+    ledger's reads run in the thread pool, and the wait for a renderer holds none of its threads."""
+    html, name = await run_in_threadpool(_form_html, request, who, professional_id, level, year, part)
+    if not pdf:
+        return HTMLResponse(html)
+    data = await request.app.state.pdf_forms.pdf_async(html)
+    return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
 @router.get("/professionals/{professional_id}/assessment-form")
 @pages
-def assessment_form_page(request: Request, who: Principal, professional_id: UUID,
-                         level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019,
-                         format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> Response:
+async def assessment_form_page(request: Request, who: Principal, professional_id: UUID,
+                               level: Annotated[Level, Query()] = Level.INTERMEDIATE,
+                               year: Annotated[int, Query(ge=2000, le=2100)] = 2019,
+                               format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html",
+                               part: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
     request.app.state.rate_limits.hit("forms", who)
-    return form_response(request, who, professional_id, level, year, format == "pdf")
+    return await form_response(request, who, professional_id, level, year, format == "pdf", part)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from ce_ledger.domain.events import LedgerEvent
@@ -61,6 +62,11 @@ class TokenRevoked(LedgerEvent):
     reason: str
 
 
+class TokenUsed(LedgerEvent):
+    """The token was used on this day: recorded once a day at most (on its first use that day), so
+    `tokens list` can say when a token was last used, and one nobody uses can be revoked."""
+
+
 class SessionStarted(LedgerEvent):
     """A workbench sign-in: the session stands for the token until it ends or the token does."""
 
@@ -89,6 +95,7 @@ class TokenInfo:
     issued_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used: datetime | None = None  # the first use on the last day it was used
 
     @property
     def state(self) -> str:
@@ -154,7 +161,7 @@ class AccessRegistry(Application[UUID]):
     def revoke(self, token_id: UUID, *, reason: str, by: str, channel: str = "direct") -> TokenInfo:
         """Refuse a token from now on (within ``CACHE_SECONDS`` in every process)."""
         head = list(self.events.get(token_id, desc=True, limit=1))
-        if not head or not isinstance(head[0], (TokenIssued, TokenRevoked)):
+        if not head or not isinstance(head[0], (TokenIssued, TokenUsed, TokenRevoked)):
             raise KeyError(f"no token {token_id}")
         if not isinstance(head[0], TokenRevoked):
             self.save(TokenRevoked.next_in_chain(token_id, head[0].link, recorded_at=datetime.now(UTC), reason=reason,
@@ -167,7 +174,7 @@ class AccessRegistry(Application[UUID]):
         """Every token ever issued, oldest first (the registry is small: a page at a time)."""
         streams: dict[UUID, list[Any]] = {}
         start = None
-        topics = [get_topic(TokenIssued), get_topic(TokenRevoked)]  # not the sessions and lookups
+        topics = [get_topic(TokenIssued), get_topic(TokenRevoked), get_topic(TokenUsed)]  # not sessions, lookups
         while True:
             page = self.recorder.select_notifications(start=start, limit=1000, topics=topics)
             for n in page:
@@ -182,8 +189,9 @@ class AccessRegistry(Application[UUID]):
     def _info(token_id: UUID, events: list[Any]) -> TokenInfo:
         issued = events[0]
         revoked = next((e for e in events if isinstance(e, TokenRevoked)), None)
+        used = [e.recorded_at for e in events if isinstance(e, TokenUsed)]
         return TokenInfo(token_id, issued.principal, issued.recorded_at, issued.expires_at,
-                         revoked.recorded_at if revoked else None)
+                         revoked.recorded_at if revoked else None, max(used, default=None))
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -238,6 +246,16 @@ class AccessRegistry(Application[UUID]):
                 self._cache[key] = (now + self.CACHE_SECONDS, digest)
         return self.principal_by_digest(digest) if digest else None
 
+    def _note_use(self, stream: UUID, head: Any) -> None:
+        """Record the day's first use (a token is looked up again every CACHE_SECONDS, not per request)."""
+        now = datetime.now(UTC)
+        if isinstance(head, TokenUsed) and head.recorded_at.date() == now.date():
+            return
+        try:
+            self.save(TokenUsed.next_in_chain(stream, head.link, recorded_at=now, caused_by="token", channel="api"))
+        except IntegrityError:
+            pass  # another process recorded today's use (or a revocation) first
+
     def cached(self, token: str) -> Principal | None:
         """The principal if the token was looked up lately; never reads the store."""
         hit = self._cache.get(hashlib.sha256(token.encode()).hexdigest())
@@ -253,11 +271,17 @@ class AccessRegistry(Application[UUID]):
             hit = self._cache.get(digest)
         if hit and hit[0] > now:
             return hit[1]
-        events = list(self.events.get(_stream(digest)))
+        # The first event (issued) and the last (revoked, if it is; else the latest day of use):
+        # two rows however long the token has been in use.
+        stream = _stream(digest)
+        events = list(self.events.get(stream, limit=1))
         principal = None
         if events and isinstance(events[0], TokenIssued):
-            info = self._info(_stream(digest), events)
+            head = list(self.events.get(stream, desc=True, limit=1))[0]
+            info = self._info(stream, events + ([head] if head.originator_version != events[0].originator_version else []))
             principal = info.principal if info.state == "valid" else None
+            if principal is not None:
+                self._note_use(stream, head)
         keep = self.CACHE_SECONDS
         if principal is not None and info.expires_at is not None:  # kept no longer than the token lives
             keep = min(keep, (info.expires_at - datetime.now(UTC)).total_seconds())

@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     rate_replays: str = "30/minute"
     rate_proofs: str = "30/minute"
     rate_lookups: str = "30/minute"
+    # The PDF form (api/workbench/pdf.py): rendered in child processes, at most this many at once,
+    # each within these ceilings; long records print in parts of this many lines. Kept on disk in
+    # form_cache_dir (default: beside the SQLite file, or the data directory).
+    pdf_workers: int = 1
+    pdf_queue: int = 32
+    pdf_seconds: int = 60
+    pdf_memory_mib: int = 2048
+    form_lines_per_part: int = 200
+    form_cache_dir: Path | None = None
     secret_key: SecretStr | None = None
     timezone: str = "Asia/Shanghai"
     postgres_pool_size: int = 8
@@ -57,6 +66,12 @@ class Settings(BaseSettings):
     @property
     def upkeep(self) -> str:
         return self.view_upkeep or ("inline" if self.is_sqlite else "worker")
+
+    @property
+    def form_cache(self) -> Path:
+        if self.form_cache_dir is not None:
+            return self.form_cache_dir
+        return (self.sqlite_path.parent if self.is_sqlite else DEFAULT_DATA_DIR) / "forms"
 
     @property
     def sqlite_path(self) -> Path:
