@@ -14,7 +14,6 @@ from pathlib import Path
 from uuid import UUID
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 from rich.table import Table
 from rich.console import Console
@@ -476,6 +475,8 @@ def serve(
     console.print(f"API docs: [bold]http://{host}:{port}/docs[/bold]   (OpenAPI: http://{host}:{port}/openapi.json)")
     console.print(f"Workbench (审验工作台): [bold]http://{host}:{port}/workbench/[/bold]   (sign in with a token)")
     from api.logs import log_config
+
+    import uvicorn  # only the server needs it
 
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 log_config=log_config(log_level))

@@ -26,7 +26,7 @@ from tests.builders import id_number
 from tests.conftest import postgres_url
 from tests.serving import environment, start, token
 
-PEOPLE, BATCHES, BATCH = 40, 16, 150
+PEOPLE, BATCHES, BATCH = 40, 16, 80
 
 
 @pytest.fixture

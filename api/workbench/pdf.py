@@ -4,7 +4,7 @@ WeasyPrint costs about 10 ms of CPU per form line, under the GIL: rendered in a 
 forty parallel requests stalled every other reader of the process. So a render never runs in the
 server process. It runs in a renderer process of its own (api/workbench/pdf_worker.py), started
 once and kept warm (WeasyPrint's import and font search cost 1.5 s), with its address space
-capped; past the deadline the server kills it and starts another. At most ``workers`` renderers
+capped and at a lower CPU priority (nice 10); past the deadline the server kills it and starts another. At most ``workers`` renderers
 run, at most ``queue`` requests wait for one, and beyond that the answer is 503 with
 Retry-After. The request thread only waits on a pipe, so it holds no CPU and no GIL.
 

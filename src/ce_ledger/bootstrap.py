@@ -13,7 +13,7 @@ rebuild never touches the ledger's).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
@@ -22,11 +22,13 @@ from ce_ledger.access import AccessRegistry
 from ce_ledger.application import Ledger
 from ce_ledger.audit.service import Audit
 from ce_ledger.config import Settings, persistence_env, secret_key
-from ce_ledger.imports.importer import Importer
 from ce_ledger.rules.published import PUBLISHED
 from projections.queries import Totals
 from projections.runner import TotalsProjection
 from projections.view import PostgresTotalsView, SQLiteTotalsView, TotalsView
+
+if TYPE_CHECKING:  # openpyxl costs a third of a second to import; only an import needs it
+    from ce_ledger.imports.importer import Importer
 
 
 @dataclass
@@ -69,6 +71,8 @@ class Services:
 
     def importer(self, *, by: str) -> Importer:
         """Spreadsheet imports through the same commands as the API; ``by`` confirms legacy rows."""
+        from ce_ledger.imports.importer import Importer
+
         return Importer(self.ledger, by=by)
 
     def close(self) -> None:
