@@ -27,7 +27,7 @@ from ce_ledger.domain.values import Level
 from ce_ledger.imports.columns import FileKind
 from ce_ledger.access import Principal, Role
 from ce_ledger.bootstrap import build_access, build_services, prepare_stores
-from api.render import breaks_table, import_problems_table, import_summary, programme_tables, rebuild_table, replay_panel, standing_table, verdict_panel
+from api.render import breaks_table, collisions_table, import_problems_table, import_summary, programme_tables, rebuild_table, replay_panel, standing_table, verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
 console = Console()
@@ -277,12 +277,15 @@ def replay(
 
 @app.command()
 def verify(json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
-    """Recompute every stream's hash chain, verdict pins and checkpoints; exit 1 on any break."""
+    """Recompute every stream's hash chain, verdict pins and checkpoints; exit 1 on any break.
+    Also lists live activities whose keys are one key once compared in one spelling (reading 16),
+    and records that finding for the workbench's auditors when it changed."""
     services, audit = _audit()
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("verifying hash chains", total=audit.log.count())
             report = audit.verify(progress=lambda n: progress.advance(task, n))
+        audit.record_findings(report, by=f"cli:{_operator()}", channel=Channel.CLI)
     finally:
         services.close()
     if json:
@@ -290,6 +293,8 @@ def verify(json: bool = typer.Option(False, "--json", help="print the report as 
     else:
         if report.breaks:
             console.print(breaks_table(report.breaks))
+        if report.collisions:
+            console.print(collisions_table(report.collisions, report.more_collisions))
         console.print(
             f"{report.events} events on {report.streams} streams, {report.verdict_pins} verdict pins, "
             f"{report.checkpoints} checkpoints: "

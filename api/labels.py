@@ -36,3 +36,104 @@ def bilingual(english: str, key: str, labels: dict[str, str]) -> str:
 BREAKS = {"content_changed": "内容与摘要不符（被改动）", "missing": "记录缺失（被删除）", "reordered": "记录错位（被调换）"}
 CHANNELS = {"api": "接口", "workbench": "工作台", "import": "表格导入", "legacy_upload": "2019年前培训单位上传",
             "demo": "演示数据", "cli": "命令行", "direct": "程序调用"}
+ROUTES = {"industry_exam": "行业考试", "training_class": "培训班", "academic_activity": "学术活动",
+          "distance_learning": "远程教育", "practice": "岗位实践", "other": "其他方式"}
+DEGREES = {"higher": "高一级学历", "second": "第二学历"}
+
+# A verdict's reasons, arithmetic, activities and summary, from NX-2019.2 on: the Chinese wording of
+# each code the rule-set words in English (rules/nx2019_2.py, WORDING), with the same figures.
+WORDING = {
+    # the arithmetic
+    "hours": "{hours} 学时",
+    "tour_days": "{days} 天 × {per_day} 学时/天 = {hours} 学时",
+    "taught": "授课 {taught} 学时 × {multiplier} = {hours} 学时",
+    "foreign_language_exam": "职称外语考试 = {hours} 学时",
+    "computer_module": "计算机模块 {module} = {hours} 学时",
+    "degree_certified": "{institution} 认定 {hours} 学时",
+    "degree_uncertified": "培养单位未认定学时",
+    "degree_inside": "{enrolled} 入学、{graduated} 毕业，均在审验期 {window} 内",
+    # why a line counts what it counts
+    "public_course": "公需课，由平台推送，自动认定（§3(1)、§3(5)）",
+    "outside_window": "{day} 不在审验期 {window} 内（§3(2)，解读 8）",
+    "tour_outside_window": "考察交流以结束日 {day} 计，不在审验期 {window} 内（§3(2)，解读 8）",
+    "pending": "待用人单位或评审委员会审核（§3(5)）",
+    "rejected": "{on} 由 {by} 审核未通过：{why}（§3(5)）",
+    "verified": "{on} 由 {by} 审核通过；继续教育基地 {provider} 自 {since} 起具备资格（决定 {decision}）（§3(1)、§3(5)、§1(4)）",
+    "verified_rectifying": "{on} 由 {by} 审核通过；继续教育基地 {provider} 于 {since} 被责令在 {deadline} 前整改"
+                           "（决定 {decision}），不影响认定（§3(1)、§3(5)、§1(4)）",
+    "verified_base_not_yet": "{on} 由 {by} 审核通过；继续教育基地 {provider} 在 {day} 尚未获认定，不因此排除（§3(5)，解读 15）",
+    "verified_base_unknown": "{on} 由 {by} 审核通过；本系统没有继续教育基地 {provider} 的记录：已提示审计人员核查，"
+                             "不因此排除（§3(5)，解读 15）",
+    "base_disqualified": "{on} 由 {by} 审核通过，但证书日期 {day} 时继续教育基地 {provider} 已被取消资格"
+                         "（自 {since} 起，决定 {decision}），不计学时（§1(4)）",
+    "study_tour": "考察交流以结束日 {day} 计入审验期：按实际天数（不含路途）× {per_day} 学时计为专业科目学时，"
+                  "计入总学时（§3(3)，解读 8）",
+    "teaching": "担任继续教育师资：授课 1 学时折算 {multiplier} 学时，计入总学时（§3(3)）",
+    "teaching_own_regulation": "{series} 系列另有继续教育规定，授课学时按该规定执行，本通知下不计（§3(3)，解读 11）",
+    "series_requires_both_exams": "{series} 系列评审须参加职称外语和计算机应用能力考试，考试合格不能替代学时（§3(4)，解读 9）",
+    "series_requires_foreign_language_exam": "{series} 系列评审须参加职称外语考试，考试合格不能替代学时（§3(4)，解读 9）",
+    "series_requires_computer_exam": "{series} 系列评审须参加计算机应用能力考试，考试合格不能替代学时（§3(4)，解读 9）",
+    "exam_after_window": "{day} 考试合格，晚于审验期末日 {last_day}（§3(4)，解读 9）",
+    "foreign_language_exam_counted_before": "职称外语考试已计过一次（§3(4)，解读 9）",
+    "module_counted_before": "计算机模块 {module} 已计过一次（不论大小写、全半角）（§3(4)，解读 9、16）",
+    "exam_substitutes": "{day} 考试合格，不晚于审验期末日：替代公需课学时（§3(4)）",
+    "degree_outside": "{day} 毕业，不在审验期 {window} 内（§3(3)，解读 10）",
+    "degree_waives": "在审验期内取得学历：视为完成本审验期学时要求（§3(3)，解读 10）",
+    "degree_before_uncertified": "{enrolled} 入学，早于审验期：只计培养单位认定的学时，而未认定（§3(3)，解读 10）",
+    "degree_before_certified": "{enrolled} 入学，早于审验期：认定学时计为专业科目学时，公需课要求仍须满足（§3(3)，解读 10）",
+    "voided": "{on} 由 {by} 作废：{why}（决定 {decision}；§3(5)）",
+    # the verdict's summary
+    "passed": "合格：{level}，审验期 {window}，公需课 {public}/{public_required} 学时，总学时 {total}/{total_required} 学时（§3(2)）",
+    "not_passed": "不合格：{level}，审验期 {window}，公需课 {public}/{public_required} 学时（尚差 {public_short}），"
+                  "总学时 {total}/{total_required} 学时（尚差 {total_short}）（§3(2)）",
+    "waived": "合格：在审验期 {window} 内取得学历，视为完成学时要求，无尚差（§3(3)，解读 10）；"
+              "审验期内已认定公需课 {public} 学时、总学时 {total} 学时",
+    "junior": "合格：初级职称没有学时要求，不审验学时（解读 5）",
+}
+# The activities as a person matches them against their papers (a verdict line's "what").
+ACTIVITIES = {
+    "public_course": "公需课《{title}》[{course_code}]，平台记录 {record_id}",
+    "specialty": "{subject}：证书 {provider}/{certificate}，{route}",
+    "study_tour": "{subject}：{first_day} 至 {last_day}，文件 {document}",
+    "teaching": "授课《{course}》，文件 {document}",
+    "foreign_language_exam": "职称外语考试，证书 {certificate}",
+    "computer_module": "计算机应用能力考试模块 {module}，证书 {certificate}",
+    "degree": "{degree}，{institution}，{enrolled} 入学",
+}
+_FIGURES = {"level": LEVELS, "route": ROUTES, "degree": DEGREES}
+
+
+def in_chinese(reason, english: str = "", templates: dict[str, str] = WORDING) -> str:
+    """A verdict's reason (a code and figures) worded in Chinese; a verdict from before NX-2019.2
+    has none, and keeps the English its rule-set wrote."""
+    if reason is None or reason.code not in templates:
+        return english
+    figures = {k: _FIGURES[k].get(v, v) if k in _FIGURES else v for k, v in reason.figures.items()}
+    text = templates[reason.code].format(**figures)
+    if reason.code == "specialty" and "programme" in figures:
+        text += f"，知识更新工程项目 {figures['programme']}"
+    return text
+# The readings a verdict relied on (docs/rules.md), by number: a verdict lists them in English.
+READINGS = {
+    1: "学时按精确小数计，任何合计都不四舍五入。",
+    2: "以考代学替代的公需课学时，既计入公需课，也计入总学时。",
+    3: "授课和考察交流学时只计入总学时，不计入公需课。",
+    4: "待审核或审核未通过的专业课不计学时。",
+    5: "初级职称没有学时要求。",
+    7: "正高级按“副高级及以上”一行的要求。",
+    8: "学习活动按其日期所在年度归入审验期；考察交流按结束日；授课按 1 学时折 3 学时逐年计算。",
+    9: "以考代学须所在系列不要求参加相应考试；职称外语计 40 学时一次，计算机每个不同模块 10 学时；"
+       "在审验期末日前合格即可。",
+    10: "在审验期内毕业的学历才计：审验期内入学的视为完成学时要求；此前入学的只计培养单位认定的学时。",
+    11: "另有继续教育规定的系列（如继续医学教育），授课学时按其规定执行，本通知下不计。",
+    14: "每一项都列出申报数字的折算过程，便于核对。",
+    15: "证书日期时继续教育基地已被取消资格的，不计学时；基地无记录或尚未认定，不是排除的理由。",
+    16: "编号按统一写法比对（Unicode NFKC、去首尾空格、不分大小写和全半角）。",
+}
+
+
+def reading_in_chinese(text: str) -> str:
+    """A reading as a verdict lists it ("9. Exam substitution …"), in Chinese by its number."""
+    number, _, _ = text.partition(".")
+    chinese = READINGS.get(int(number)) if number.isdigit() else None
+    return f"{number}. {chinese}" if chinese else text

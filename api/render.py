@@ -128,7 +128,9 @@ def replay_panel(replay) -> Panel:
                 table.add_column(col, justify="right" if col in ("credited then", "now") else "left")
             for a in changes.activities:
                 happened = "; ".join(
-                    f"{e.happened} v{e.version} {e.recorded_at:%Y-%m-%d}" + (f" ({e.reason})" if e.reason else "")
+                    f"{e.happened}" + (f" {e.provider} from {e.effective_on}" if e.provider else "")
+                    + f" v{e.version} {e.recorded_at:%Y-%m-%d}" + (f" ({e.reason})" if e.reason else "")
+                    + (f" [decision {e.decision_ref}]" if e.decision_ref else "")
                     for e in a.events
                 )
                 table.add_row(a.occurred_on.isoformat(), KIND_LABELS[a.kind], a.description, happened,
@@ -191,4 +193,18 @@ def import_problems_table(problems) -> Table:
     table.add_column("problem")
     for p in problems:
         table.add_row(str(p.row), p.column or "—", p.problem)
+    return table
+
+
+def collisions_table(collisions, more: bool) -> Table:
+    """Keys that are one key once canonical (reading 16): which activities, as typed."""
+    table = Table(title=f"{len(collisions)}{'+' if more else ''} key(s) shared by live activities once compared "
+                        "in one spelling — review, and void what should not count", title_justify="left")
+    table.add_column("key (one spelling)", overflow="fold")
+    table.add_column("record", overflow="fold")
+    table.add_column("activity", overflow="fold")
+    table.add_column("as typed", overflow="fold")
+    for c in collisions:
+        for i, a in enumerate(c.activities):
+            table.add_row(c.key if i == 0 else "", str(a.professional_id), str(a.activity_id), a.typed)
     return table

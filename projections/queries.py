@@ -102,7 +102,8 @@ class Totals:
                 continue
             totals = self._totals(UUID(pid), rule_set_id, person, window)
             c = totals.credited
-            short = shortfall(requirement, c)
+            clears = getattr(rule_set.logic, "WAIVER_CLEARS_SHORTFALL", False)  # as the rule-set's verdicts show it
+            short = shortfall(requirement, c, totals.waived_by_degree and clears)
             meets = passes(short, totals.waived_by_degree)
             row = person["person"]
             standings.append(

@@ -136,7 +136,7 @@ def test_verdicts_are_issued_recorded_and_read_back(api):
     assert verdict["window"] == {"from_year": 2015, "to_year": 2018}
     assert verdict["required"] == {"total_hours": "324", "public_hours": "108"}
     assert verdict["credited"]["public_hours"] == "108" and verdict["passed"] is False
-    assert verdict["rule_set"]["id"] == "NX-2019.1" and len(verdict["items"]) == 4
+    assert verdict["rule_set"]["id"] == "NX-2019.2" and len(verdict["items"]) == 4
     assert {"activity_id", "kind", "occurred_on", "claimed_hours", "credited_hours", "counts_toward", "reason"} <= set(verdict["items"][0])
     back = api.get(f"/v1/verdicts/{verdict['verdict_id']}", "self").json()
     assert back == verdict

@@ -41,6 +41,7 @@ def test_a_verdict_is_listed_replayed_after_a_void_and_its_change_shown(api):  #
     [change] = changes["activities"]
     assert change["activity_id"] == claim and change["credited_then"] == "216" and change["credited_now"] == "0"
     assert [e["happened"] for e in change["events"]] == ["voided"]
+    assert change["events"][0]["decision_ref"] == "稽〔2019〕1号" and change["events"][0]["reason"] == "证书系伪造"
 
     now = api.get(f"{p}/history").json()["events"]
     then = api.get(f"{p}/history?as_of={version_then}").json()

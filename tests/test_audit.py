@@ -15,7 +15,7 @@ from ce_ledger.bootstrap import build_ledger
 from ce_ledger.domain.chain import event_digest
 from ce_ledger.domain.commands import Voiding
 from ce_ledger.domain.values import Level
-from ce_ledger.rules import nx2019, nx2019_1
+from ce_ledger.rules import nx2019, nx2019_2
 from ce_ledger.rules.published import PUBLISHED
 from ce_ledger.rules.ruleset import Registry, RuleSet
 from tests.builders import VERIFIED, public, registration, specialty, teaching
@@ -101,12 +101,12 @@ def test_a_verdict_replays_under_its_own_rule_set_after_a_new_one_is_published(s
     try:
         assert upgraded.evaluate(pid, Level.INTERMEDIATE, 2019).rule_set.id == "NX-2019-B"
         replay = Audit(upgraded).replay(issued.originator_id)
-        assert replay.reproduced and replay.rule_set.id == PUBLISHED.in_force(2019).id == "NX-2019.1"
+        assert replay.reproduced and replay.rule_set.id == PUBLISHED.in_force(2019).id == "NX-2019.2"
         assert replay.recomputed_fingerprint == issued.fingerprint
     finally:
         upgraded.close()
     # The same id with other content is not the rule-set the verdict used: said, not hidden.
-    edited = RuleSet(nx2019_1.PARAMETERS.model_copy(update={"teaching_multiplier": Decimal(1)}), nx2019_1)
+    edited = RuleSet(nx2019_2.PARAMETERS.model_copy(update={"teaching_multiplier": Decimal(1)}), nx2019_2)
     changed = build_ledger(settings, clock=clock, rule_sets=Registry(edited))
     try:
         replay = Audit(changed).replay(issued.originator_id)

@@ -24,7 +24,7 @@ from ce_ledger.domain.values import Level
 from ce_ledger.rules.published import PUBLISHED
 from tests.builders import Clock
 
-GOLDEN_FILES = {"NX-2019": "nx2019.json", "NX-2019.1": "nx2019.1.json"}
+GOLDEN_FILES = {"NX-2019": "nx2019.json", "NX-2019.1": "nx2019.1.json", "NX-2019.2": "nx2019.2.json"}
 
 
 def test_every_published_rule_set_has_a_golden_file():

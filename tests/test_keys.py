@@ -76,3 +76,39 @@ def test_certificates_naming_a_base_without_a_record_are_listed_for_auditors(api
     assert listed.status_code == 200
     assert listed.json() == [{"code": "FAKE-9", "certificates": 2, "people": 1}]
     assert api.get("/v1/providers/unknown", "committee").status_code == 403
+
+
+def test_keys_that_collide_once_canonical_in_an_older_store_are_listed_not_merged(api, monkeypatch):
+    """A store written before keys were compared in one spelling: the same certificate typed in two
+    cases was two credits. `verify` lists them (and records the finding once); an auditor sees them
+    in the workbench, on the review page and on the record; a void resolves the collision."""
+    from ce_ledger.domain.details import SpecialtyCredit
+    from tests.test_workbench import signed_in
+
+    p = f"/v1/professionals/{api.pid}"
+    with monkeypatch.context() as old:  # as keys were compared before: as typed
+        old.setattr(SpecialtyCredit, "canonical_key", lambda self: self.natural_key())
+        first = api.post(f"{p}/specialty-credits", {**SPECIALTY, "certificate_no": "C-7a"}, "employer").json()
+        second = api.post(f"{p}/specialty-credits", {**SPECIALTY, "provider_code": "nxjd-01",
+                                                     "certificate_no": "c-7A"}, "employer").json()
+    assert first["activity_id"] != second["activity_id"]
+    audit = api.services.audit
+    report = audit.verify()
+    assert report.intact and len(report.collisions) == 1
+    [collision] = report.collisions
+    assert {str(a.activity_id) for a in collision.activities} == {first["activity_id"], second["activity_id"]}
+    assert {a.typed for a in collision.activities} >= {"certificate:nxjd-01:c-7A"}  # as typed, kept
+    assert audit.record_findings(report, by="auditor:test") and not audit.record_findings(report, by="auditor:test")
+
+    signed_in(api, "auditor")
+    assert "编号冲突待复核（1 组" in api.client.get("/workbench/").text
+    page = api.client.get("/workbench/review").text
+    assert "NXJD-01" in page and second["activity_id"] in page and "c-7A" in page
+    assert "编号冲突待复核：本记录的 1 项学习活动" in api.client.get(f"/workbench/professionals/{api.pid}").text
+    signed_in(api, "committee")
+    assert api.client.get("/workbench/review").status_code == 403
+
+    api.post(f"{p}/activities/{second['activity_id']}/void", {"reason": "重复登记", "decision_ref": "稽-1"}, "auditor")
+    cleared = audit.verify()
+    assert cleared.collisions == () and audit.record_findings(cleared, by="auditor:test")
+    assert audit.findings().collisions == ()

@@ -134,14 +134,15 @@ def test_a_certificate_dated_while_its_provider_was_disqualified_counts_nothing(
         ledger, date(2016, 5, 1), date(2017, 9, 1), date(2018, 5, 1), date(2017, 4, 1)
     )
     verdict = ledger.evaluate(pid, Level.INTERMEDIATE, 2019)
-    assert verdict.rule_set.id == "NX-2019.1"
+    assert verdict.rule_set.id == "NX-2019.2"
     by_id = lines(verdict)
-    assert by_id[before].credited_hours == 100 and "accredited on 2016-05-01" in by_id[before].reason
-    assert by_id[ordered].credited_hours == 100 and "ordered to rectify by 2017-06-30" in by_id[ordered].reason
+    assert by_id[before].credited_hours == 100 and "NXJY-01 accredited since 2012-01-01" in by_id[before].reason
+    assert by_id[ordered].credited_hours == 100 and "to rectify by 2017-06-30" in by_id[ordered].reason
     assert by_id[after].credited_hours == 100
     excluded = by_id[during]
     assert excluded.credited_hours == 0 and excluded.counts_toward == "nothing"
-    assert "disqualified on 2017-09-01 (since 2017-07-01" in excluded.reason and "§1(4)" in excluded.reason
+    assert "dated 2017-09-01, while CE base NXJY-01 was disqualified (since 2017-07-01" in excluded.reason
+    assert "§1(4)" in excluded.reason and excluded.because.code == "base_disqualified"
     assert verdict.credited.specialty == 300 and any(r.startswith("15.") for r in verdict.readings)
     # NX-2019, still published for verdicts issued under it, credits all four.
     assert ledger.evaluate(pid, Level.INTERMEDIATE, 2019, rule_set="NX-2019").credited.specialty == 400
@@ -150,7 +151,7 @@ def test_a_certificate_dated_while_its_provider_was_disqualified_counts_nothing(
 def test_a_provider_without_a_record_is_no_ground_to_exclude(ledger):
     pid, (aid,) = person_with_certificates(ledger, date(2016, 5, 1), provider="LEGACY-9")
     line = lines(ledger.evaluate(pid, Level.INTERMEDIATE, 2019))[aid]
-    assert line.credited_hours == 100 and "LEGACY-9 has no record in the ledger (reading 15)" in line.reason
+    assert line.credited_hours == 100 and "CE base LEGACY-9 has no record in the ledger: flagged for the auditors" in line.reason
 
 
 def test_a_verdict_pins_its_providers_and_replays_exactly_after_a_later_disqualification(ledger):

@@ -101,7 +101,7 @@ def test_worked_example_b_series_requiring_exams_fails_on_public(person):
     assert not v.passed
     assert v.shortfall.public_hours == 32 and v.shortfall.total_hours == 0
     assert p.line(v, fl).credited_hours == 0
-    assert "requires the title exams" in p.line(v, fl).reason
+    assert "requires the foreign-language exam and the computer exam" in p.line(v, fl).reason
 
 
 def test_worked_example_c_straddling_degree_counts_certified_hours_and_fails(person):

@@ -19,28 +19,28 @@ def test_a_verdict_under_another_rule_set_than_the_one_in_force_is_refused_namin
     r = api.post(f"/v1/professionals/{api.pid}/verdicts",
                  {"level": "intermediate", "evaluation_year": 2019, "rule_set": "NX-2019"})
     assert r.status_code == 422
-    assert r.json()["errors"][0]["field"] == "rule_set" and "NX-2019.1" in r.json()["errors"][0]["rule"]
+    assert r.json()["errors"][0]["field"] == "rule_set" and "NX-2019.2" in r.json()["errors"][0]["rule"]
     assert api.services.ledger.position() == before
     named = api.post(f"/v1/professionals/{api.pid}/verdicts",
-                     {"level": "intermediate", "evaluation_year": 2019, "rule_set": "NX-2019.1"})
+                     {"level": "intermediate", "evaluation_year": 2019, "rule_set": "NX-2019.2"})
     assert named.status_code == 201 and named.json()["superseded_by"] is None
 
 
 def test_a_verdict_issued_under_a_rule_set_since_superseded_is_marked_everywhere(api):
     ledger = api.services.ledger
-    ledger.rule_sets = Registry(nx2019.RULE_SET)  # as it was before NX-2019.1 was published
+    ledger.rule_sets = Registry(nx2019.RULE_SET)  # as it was before NX-2019.1 and NX-2019.2 were published
     try:
         old = ledger.issue_verdict(UUID(api.pid), "intermediate", 2019, by="committee:then")
     finally:
         ledger.rule_sets = PUBLISHED
     vid = str(old.originator_id)
-    assert api.get(f"/v1/verdicts/{vid}").json()["superseded_by"] == "NX-2019.1"
+    assert api.get(f"/v1/verdicts/{vid}").json()["superseded_by"] == "NX-2019.2"
     listed = api.get(f"/v1/professionals/{api.pid}/verdicts").json()["verdicts"]
-    assert [v["superseded_by"] for v in listed] == ["NX-2019.1"]
+    assert [v["superseded_by"] for v in listed] == ["NX-2019.2"]
     replay = api.post(f"/v1/verdicts/{vid}/replay", None, "auditor").json()
-    assert replay["reproduced"] and replay["superseded_by"] == "NX-2019.1" and "superseded" in replay["explanation"]
+    assert replay["reproduced"] and replay["superseded_by"] == "NX-2019.2" and "superseded" in replay["explanation"]
     form = api.get(f"/v1/professionals/{api.pid}/assessment-form?evaluation_year=2019&level=intermediate")
-    assert form.status_code == 404 and "NX-2019.1" in form.json()["detail"]  # not made from a superseded verdict
+    assert form.status_code == 404 and "NX-2019.2" in form.json()["detail"]  # not made from a superseded verdict
     api.post(f"/v1/professionals/{api.pid}/verdicts", {"level": "intermediate", "evaluation_year": 2019})
     assert api.get(f"/v1/professionals/{api.pid}/assessment-form?evaluation_year=2019&level=intermediate").status_code == 200
 

@@ -23,7 +23,7 @@ from ce_ledger.access import Principal, Role
 from api.deps import may_see
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import BREAKS, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES
+from api.labels import ACTIVITIES, BREAKS, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import LedgerError, NotFound
@@ -57,6 +57,11 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("api.workbench"), autoescape=select_autoescape(default=True))
     env.filters["h"] = _hours
     env.filters["local"] = _local
+    # A verdict's reasons, arithmetic, activities, summary and readings in Chinese (api/labels.py);
+    # a verdict from before NX-2019.2 has no codes, and shows the English its rule-set wrote.
+    env.filters["zh"] = in_chinese
+    env.filters["zh_what"] = lambda reason, english="": in_chinese(reason, english, ACTIVITIES)
+    env.filters["zh_reading"] = reading_in_chinese
     return env
 
 
@@ -182,7 +187,18 @@ def sign_out(request: Request, who: Principal, csrf: Annotated[str, Form()] = ""
 @router.get("/", response_class=HTMLResponse)
 @pages
 def home(request: Request, who: Principal) -> HTMLResponse:
-    return render(request, "home.html", who=who, level="intermediate", year=2019)
+    findings = request.app.state.services.audit.findings() if who.role is Role.AUDITOR else None
+    return render(request, "home.html", who=who, level="intermediate", year=2019, findings=findings)
+
+
+@router.get("/review", response_class=HTMLResponse)
+@pages
+def review(request: Request, who: Principal) -> HTMLResponse:
+    """For auditors: what the latest `ce-ledger verify` found — activities whose keys are one key
+    once compared in one spelling (reading 16). They are not merged: an auditor voids what should
+    not count, and the next verification records that the collision is gone."""
+    _require(who, Role.AUDITOR)
+    return render(request, "review.html", who=who, findings=request.app.state.services.audit.findings())
 
 
 @router.post("/lookup")
@@ -216,6 +232,18 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
 # -- a person's record ----------------------------------------------------------------------
 
 
+def _collision_warning(svc: Any, who: Principal, professional_id: UUID) -> str | None:
+    """To an auditor: this record holds an activity whose key another live activity shares."""
+    findings = svc.audit.findings() if who.role is Role.AUDITOR else None
+    if findings is None:
+        return None
+    keys = [c.key for c in findings.collisions if any(a.professional_id == professional_id for a in c.activities)]
+    if not keys:
+        return None
+    return (f"编号冲突待复核：本记录的 {len(keys)} 项学习活动与其他活动的编号按统一写法相同（{'、'.join(keys[:3])}"
+            f"{'等' if len(keys) > 3 else ''}），见“编号冲突待复核”页；不应计入的请作废（解读 16）。")
+
+
 def _percent(got: str, need: str) -> str:
     need_d = Decimal(need)
     return "100" if need_d == 0 else str(min(Decimal(100), Decimal(got) * 100 / need_d).quantize(Decimal(1)))
@@ -243,7 +271,7 @@ def professional(request: Request, who: Principal, professional_id: UUID,
         request, "professional.html", who=who, record=record, reg=record.registration, level=level.value, year=year,
         standing=standing, bars=bars, pct=_percent, rule_set=svc.view.current()[1], activities=activities,
         verdicts=list(reversed(svc.ledger.verdicts_of(professional_id))), problem=problem,
-        warning=history_warning(svc, professional_id),
+        warning=history_warning(svc, professional_id) or _collision_warning(svc, who, professional_id),
         superseded=lambda f: svc.ledger.superseded_by(f.rule_set_id, f.evaluation_year),
         may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR), hours=lambda a: _hours(getattr(a.recorded, "hours", None)
         or getattr(a.recorded, "hours_taught", None) or getattr(a.recorded, "certified_hours", None)),

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     postgres_pool_size: int = 8
     # The rule-set the totals view credits by.
-    view_rule_set: str = "NX-2019.1"
+    view_rule_set: str = "NX-2019.2"
     # How the totals view keeps up: "inline" catches up inside each write (the default
     # on SQLite, which has no subscriptions), "worker" leaves it to `ce-ledger project`.
     view_upkeep: Literal["inline", "worker"] | None = None

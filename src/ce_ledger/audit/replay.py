@@ -47,6 +47,9 @@ class LaterEvent(Value):
     by: str | None
     reason: str | None
     channel: str | None = None  # through which door it came in (api, workbench, import, legacy_upload, …)
+    decision_ref: str | None = None  # the decision a void or a CE base's change rests on
+    provider: str | None = None  # a CE base's change: which base, and from which day
+    effective_on: date | None = None
 
 
 class ActivityChange(Value):
@@ -169,7 +172,7 @@ def _later_events(record: Professional, activity_id: UUID, after_version: int) -
         )
         found.append(LaterEvent(happened=happened, version=event.originator_version,
                                 recorded_at=event.recorded_at, by=event.decided_by, reason=event.reason,
-                                channel=event.channel))
+                                channel=event.channel, decision_ref=getattr(event, "decision_ref", None)))
     return sorted(found, key=lambda e: e.version)
 
 
@@ -187,8 +190,8 @@ def _later_provider_events(
         LaterEvent(
             happened=f"provider_{PROVIDER_HAPPENED[type(d)]}",  # type: ignore[arg-type]
             stream="provider", version=d.originator_version, recorded_at=d.recorded_at,
-            by=d.decided_by, reason=f"{provider.code}, effective {d.effective_on.isoformat()}, "
-            f"decision {d.decision_ref}", channel=d.channel,
+            by=d.decided_by, reason=getattr(d, "reason", None), channel=d.channel, decision_ref=d.decision_ref,
+            provider=provider.code, effective_on=d.effective_on,
         )
         for d in provider.decisions
         if d.originator_version > seen and type(d) in PROVIDER_HAPPENED

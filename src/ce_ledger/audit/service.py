@@ -16,6 +16,7 @@ from uuid import UUID
 from ce_ledger.application import Ledger
 from ce_ledger.audit import merkle
 from ce_ledger.audit.checkpoint import CHECKPOINTS, CheckpointRecorded, leaf
+from ce_ledger.audit.collisions import REVIEWS, KeyCollision, KeyCollisionsFound, KeyIndex
 from ce_ledger.audit.replay import Replay, changes_since, rule_set_note
 from ce_ledger.audit.store import RawLog
 from ce_ledger.audit.verification import Break, Head, Row, check_stream, pin_breaks
@@ -38,6 +39,10 @@ class VerificationReport(Value):
     verdict_pins: int
     checkpoints: int
     breaks: tuple[Break, ...]
+    # Live activities whose keys are one key once canonical (reading 16): for an auditor to review;
+    # they do not make the history less intact.
+    collisions: tuple[KeyCollision, ...] = ()
+    more_collisions: bool = False
 
 
 class Audit:
@@ -53,15 +58,22 @@ class Audit:
         pins: list[Pin] = []
         streams = events = 0
         plain = self.log.plain
-        for stream_id, group in groupby(self.log.rows(), key=itemgetter(0)):
-            rows = [Row(version, topic, plain(state)) for _, version, topic, state in group]
-            found, _ = check_stream(stream_id, rows)
-            breaks.extend(found)
-            pins.extend(_pins_in(rows))
-            streams += 1
-            events += len(rows)
-            if progress:
-                progress(len(rows))
+        keys = KeyIndex()
+        try:
+            for stream_id, group in groupby(self.log.rows(), key=itemgetter(0)):
+                rows = [Row(version, topic, plain(state)) for _, version, topic, state in group]
+                found, _ = check_stream(stream_id, rows)
+                breaks.extend(found)
+                pins.extend(_pins_in(rows))
+                for row in rows:
+                    keys.add(stream_id, row.topic, row.state)
+                streams += 1
+                events += len(rows)
+                if progress:
+                    progress(len(rows))
+            collisions, more = keys.collisions()
+        finally:
+            keys.close()
         for pin in pins:
             breaks.extend(self._check_pin(pin))
         checkpoints = self._checkpoints()
@@ -79,8 +91,27 @@ class Audit:
         unique = tuple(dict.fromkeys(breaks))
         return VerificationReport(
             intact=not unique, streams=streams, events=events, verdict_pins=len(pins),
-            checkpoints=len(checkpoints), breaks=unique,
+            checkpoints=len(checkpoints), breaks=unique, collisions=tuple(collisions), more_collisions=more,
         )
+
+    def record_findings(self, report: VerificationReport, *, by: str, channel: str = "direct") -> bool:
+        """Keep what a verification found for the workbench's auditors: recorded when it differs
+        from the last finding (the first finding, a new collision, or one resolved by a void)."""
+        last = self.findings()
+        if last is None and not report.collisions:
+            return False
+        if last is not None and (last.collisions, last.more) == (report.collisions, report.more_collisions):
+            return False
+        self.ledger.save(self.ledger.next_event(  # type: ignore[arg-type]
+            KeyCollisionsFound, REVIEWS, recorded_at=self.ledger.clock(), collisions=report.collisions,
+            more=report.more_collisions, recorded_by=by, caused_by=by, channel=channel,
+        ))
+        return True
+
+    def findings(self) -> KeyCollisionsFound | None:
+        """The latest recorded finding of key collisions, if any verification recorded one."""
+        head = list(self.ledger.events.get(REVIEWS, desc=True, limit=1))
+        return head[0] if head else None  # type: ignore[return-value]
 
     def _check_pin(self, pin: Pin) -> list[Break]:
         """The pinned version must still exist with the digest the verdict read."""

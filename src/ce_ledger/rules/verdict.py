@@ -68,6 +68,16 @@ class RuleSetRef(Value):
     digest: str
 
 
+class Reason(Value):
+    """A sentence as data: a code and its figures (dates, hours, names as text), so that it can be
+    worded in any language. The rule-set words it in English into the verdict beside it (``reason``,
+    ``summary``); the workbench and the form word the same code and figures in Chinese. Verdicts
+    from rule-sets before NX-2019.2 have none (and their canonical bytes no such key)."""
+
+    code: str
+    figures: dict[str, str] = {}
+
+
 class VerdictLine(Value):
     activity_id: UUID
     kind: ActivityKind
@@ -80,6 +90,23 @@ class VerdictLine(Value):
     credited_as: str | None
     counts_toward: CountsToward
     reason: str
+    # From NX-2019.2: the reason, the arithmetic and the activity as codes and figures.
+    because: Reason | None = None
+    working: Reason | None = None
+    what: Reason | None = None
+
+
+# Keys added after verdicts were first fingerprinted: left out of the canonical bytes when empty,
+# so every verdict issued before keeps its bytes and its fingerprint.
+_LATER_KEYS = ("because", "working", "what", "outcome")
+
+
+def _without_empty_later_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_empty_later_keys(v) for k, v in value.items() if not (k in _LATER_KEYS and v is None)}
+    if isinstance(value, list):
+        return [_without_empty_later_keys(v) for v in value]
+    return value
 
 
 class Verdict(Value):
@@ -88,7 +115,7 @@ class Verdict(Value):
     rule_set: RuleSetRef
     level: Level
     evaluation_year: int
-    window: Window
+    window: Window | None  # None from NX-2019.2 for a junior title: nothing is weighed (reading 5)
     required: Required
     credited: Credited
     shortfall: Required
@@ -97,11 +124,13 @@ class Verdict(Value):
     summary: str
     readings: tuple[str, ...]
     items: tuple[VerdictLine, ...]
+    outcome: Reason | None = None  # from NX-2019.2: the summary as a code and figures
 
     def canonical_json(self) -> bytes:
         """Sorted keys, no spaces, UTF-8: the bytes the fingerprint is taken over."""
         return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            _without_empty_later_keys(self.model_dump(mode="json")), sort_keys=True, separators=(",", ":"),
+            ensure_ascii=False,
         ).encode("utf-8")
 
     @property
@@ -129,8 +158,11 @@ def add_effects(by_kind: dict[str, Decimal], effects: Iterable[Any]) -> bool:
     return waived
 
 
-def shortfall(required: Any, credited: Credited) -> Required:
-    """What is still missing of a requirement, never below zero (§3(2))."""
+def shortfall(required: Any, credited: Credited, waived: bool = False) -> Required:
+    """What is still missing of a requirement, never below zero (§3(2)); nothing once a degree
+    waives the window (reading 10: from NX-2019.2 a waiver shows no shortfall)."""
+    if waived:
+        return Required(total_hours=ZERO, public_hours=ZERO)
     return Required(
         total_hours=max(ZERO, required.total_hours - credited.total_hours),
         public_hours=max(ZERO, required.public_hours - credited.public_hours),
