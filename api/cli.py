@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import timedelta
 import getpass
 import os
@@ -30,23 +31,30 @@ from ce_ledger.bootstrap import build_access, build_services, prepare_stores
 from api.render import breaks_table, collisions_table, import_problems_table, import_summary, programme_tables, rebuild_table, replay_panel, standing_table, verdict_panel
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
+# Tables wrap (their columns fold) rather than cut: at 80 columns, or the terminal's width, or
+# COLUMNS when output is piped (rich reads it; 80 otherwise).
 console = Console()
-if not console.is_terminal:  # piped or captured: wide enough that verdict lines stay readable
-    console = Console(width=140)
+progress_console = Console(stderr=True)  # progress on stderr: stdout stays the result (a table or JSON)
 
 
 @app.command()
-def demo(year: int = typer.Option(2019, help="evaluation year")) -> None:
+def demo(
+    year: int = typer.Option(2019, help="evaluation year"),
+    json: bool = typer.Option(False, "--json", help="print each evaluation's canonical JSON, a line each"),
+) -> None:
     """Load the demo professionals (once: reloading records nothing new) and print their verdicts."""
     with build_services() as services:
         ledger = services.ledger
-        with Progress(console=console, transient=True) as progress:
+        with Progress(console=progress_console, transient=True) as progress:
             task = progress.add_task("recording demo activities", total=len(demo_data.PEOPLE))
             loaded = demo_data.load(ledger, progress=lambda _: progress.advance(task))
             demo_data.load_programmes(ledger)
         for item in loaded:
-            console.print(f"[dim]{item.person.story}[/dim]")
             verdict = ledger.evaluate(item.professional_id, item.person.level, year)
+            if json:
+                typer.echo(verdict.canonical_json().decode())
+                continue
+            console.print(f"[dim]{item.person.story}[/dim]")
             console.print(verdict_panel(verdict, ledger.professional(item.professional_id)))
 
 
@@ -56,9 +64,10 @@ def evaluate(
     level: Level = typer.Option(..., help="title level applied for"),
     year: int = typer.Option(2019, help="evaluation year"),
     rule_set: str | None = typer.Option(None, help="rule-set id (default: the one in force)"),
-    json: bool = typer.Option(False, "--json", help="print the verdict's canonical JSON"),
+    json: bool = typer.Option(False, "--json", help="print the evaluation's canonical JSON"),
 ) -> None:
-    """Evaluate one professional's record and print the verdict."""
+    """Evaluate one professional's record now and print what a verdict would say (nothing is
+    recorded: a committee issues verdicts, over HTTP or in the workbench)."""
     with build_services() as services:
         ledger = services.ledger
         try:
@@ -92,11 +101,11 @@ def project(
 
 
 @app.command()
-def rebuild() -> None:
+def rebuild(json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
     """Build the totals view anew from position zero beside the current one, then switch readers."""
     with build_services() as services:
         old = services.projection.current_version()
-        with Progress(console=console) as progress:
+        with Progress(console=progress_console) as progress:
             task = progress.add_task("rebuilding the totals view", total=None)
 
             def advance(done: int, total: int) -> None:
@@ -105,6 +114,9 @@ def rebuild() -> None:
             new, applied = services.projection.rebuild(progress=advance)
         services.projection.catch_up(old)  # compare against an old version that is up to date
         before, after = services.view.dump(old), services.view.dump(new)
+        if json:
+            typer.echo(json_module.dumps({"old": old, "new": new, "applied": applied, "identical": before == after}))
+            return
         console.print(rebuild_table(old, new, applied, before, after))
         if before != after:
             console.print(f"[yellow]v{new} differs from v{old}: the rule-set or the view's code changed[/yellow]")
@@ -115,6 +127,7 @@ def staff(
     unit: str = typer.Argument(..., help="employer unit code"),
     level: Level = typer.Option(..., help="title level applied for"),
     year: int = typer.Option(2019, help="evaluation year"),
+    json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """A unit's staff against one requirement, those furthest short first (from the totals view)."""
     with build_services() as services:
@@ -123,7 +136,11 @@ def staff(
         except LedgerError as e:
             console.print(f"[red]{e}[/red]")
             raise typer.Exit(2) from None
-        console.print(standing_table(standings))
+        if json:
+            for standing in standings:
+                typer.echo(standing.model_dump_json())
+        else:
+            console.print(standing_table(standings))
 
 
 @app.command("import")
@@ -133,6 +150,7 @@ def import_file(
     encoding: str | None = typer.Option(None, help="a CSV's encoding; default: UTF-8, else GB18030"),
     dry_run: bool = typer.Option(False, "--dry-run", help="check every row and report; record nothing"),
     by: str = typer.Option("committee:import", help="who confirms legacy uploads (recorded on each decision)"),
+    json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """Import public-course exports, employers' certificates or pre-2019 legacy uploads.
 
@@ -143,7 +161,7 @@ def import_file(
     from ce_ledger.imports.sheets import UnreadableFile
 
     with build_services() as services:
-        with Progress(console=console, transient=True) as progress:
+        with Progress(console=progress_console, transient=True) as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
             try:
                 done = services.importer(by=by).run(
@@ -153,9 +171,13 @@ def import_file(
             except UnreadableFile as e:
                 console.print(f"[red]{file.name}: {e}[/red]")
                 raise typer.Exit(2) from None
-    console.print(import_summary(file.name, done))
+    if json:
+        typer.echo(json_module.dumps(dataclasses.asdict(done), ensure_ascii=False, indent=2))
+    else:
+        console.print(import_summary(file.name, done))
+        if done.problems:
+            console.print(import_problems_table(done.problems))
     if done.problems:
-        console.print(import_problems_table(done.problems))
         raise typer.Exit(1)
 
 
@@ -188,7 +210,7 @@ def export(file: Path = typer.Argument(..., dir_okay=False, help="the JSON-lines
         counts = {app: _count(r) for app, r in recorders.items()}
         # Owner-only, like the store it copies: it holds the whole log.
         fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out, Progress(console=console, transient=True) as progress:
+        with os.fdopen(fd, "w", encoding="utf-8") as out, Progress(console=progress_console, transient=True) as progress:
             task = progress.add_task(f"exporting to {file.name}", total=sum(counts.values()))
             written = export_log(recorders, out, _expected_header(settings, counts),
                                  progress=lambda n: progress.update(task, completed=n))
@@ -216,7 +238,7 @@ def import_log(file: Path = typer.Argument(..., exists=True, dir_okay=False, hel
             raise typer.Exit(2) from None
     ledger, access = _stores(settings)
     try:
-        with file.open(encoding="utf-8") as lines, Progress(console=console, transient=True) as progress:
+        with file.open(encoding="utf-8") as lines, Progress(console=progress_console, transient=True) as progress:
             task = progress.add_task(f"restoring {file.name}", total=sum(announced.counts.values()))
             done = restore_log({"ledger": ledger.recorder, "access": access.recorder}, lines,
                                _expected_header(settings, announced.counts),
@@ -236,13 +258,20 @@ app.add_typer(report, name="report")
 
 
 @report.command("programmes")
-def report_programmes(year: int = typer.Option(..., help="the programmes' year")) -> None:
+def report_programmes(
+    year: int = typer.Option(..., help="the programmes' year"),
+    json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
     """The knowledge-update programmes of a year: planned vs held classes and trainees (§2)."""
     from projections.programmes import programme_report
 
     with build_services() as services:
         services.projection.catch_up()  # a worker may not have caught up yet
-        for table in programme_tables(programme_report(services.view, year)):
+        report = programme_report(services.view, year)
+        if json:
+            typer.echo(report.model_dump_json(indent=2))
+            return
+        for table in programme_tables(report):
             console.print(table)
 
 
@@ -282,7 +311,7 @@ def verify(json: bool = typer.Option(False, "--json", help="print the report as 
     and records that finding for the workbench's auditors when it changed."""
     services, audit = _audit()
     try:
-        with Progress(console=console, transient=True) as progress:
+        with Progress(console=progress_console, transient=True) as progress:
             task = progress.add_task("verifying hash chains", total=audit.log.count())
             report = audit.verify(progress=lambda n: progress.advance(task, n))
         audit.record_findings(report, by=f"cli:{_operator()}", channel=Channel.CLI)

@@ -33,10 +33,15 @@ class RateLimits:
 
     def hit(self, kind: str, who: Principal) -> None:
         """Count one request of ``kind`` by ``who``'s token; past the limit, a 429 saying when to retry."""
+        self.hit_key(kind, who.actor)
+
+    def hit_key(self, kind: str, key: str) -> None:
+        """Count one request of ``kind`` by ``key`` (a token's actor; for the public form check, the
+        client's address)."""
         rate = self._rates[kind]
-        if self._limiter.hit(rate, kind, who.actor):
+        if self._limiter.hit(rate, kind, key):
             return
-        reset = self._limiter.get_window_stats(rate, kind, who.actor).reset_time
+        reset = self._limiter.get_window_stats(rate, kind, key).reset_time
         retry = max(1, int(reset - time.time()) + 1)
         raise HTTPException(
             429, f"too many {kind} requests: at most {rate} per token; try again in {retry} s",

@@ -20,20 +20,24 @@ def hours(value) -> str:
     return "" if value is None else canonical(value)
 
 
-def verdict_panel(verdict: Verdict, professional: Professional) -> Panel:
+def verdict_panel(verdict: Verdict, professional: Professional, title: str = "evaluation · not recorded (a committee issues verdicts)") -> Panel:
     reg = professional.registration
     header = Text.assemble(
         (f"{reg.name}", "bold"),
         f"  {reg.masked_id}  {reg.series.name}  unit {reg.employer_unit}  record {professional.id}\n",
-        f"{verdict.level} · evaluation {verdict.evaluation_year} · window {verdict.window} · "
-        f"rule-set {verdict.rule_set.id} ({verdict.rule_set.digest[:12]}…) · record v{verdict.record_version}",
+        f"{verdict.level} · evaluation {verdict.evaluation_year} · "
+        + (f"window {verdict.window}" if verdict.window else "no window (no hour requirement)")
+        + f" · rule-set {verdict.rule_set.id} · record v{verdict.record_version}\n",
+        ("fingerprint ", "dim"), (verdict.fingerprint, "dim"),
     )
 
     lines = Table(expand=True, show_edge=False, pad_edge=False)
+    # At 80 columns the words get the room: the date and the hours never wrap, the kind is narrow,
+    # and what is left goes three parts to the activity and its reason, one to the arithmetic.
     lines.add_column("date", no_wrap=True)
-    lines.add_column("kind", no_wrap=True)
-    lines.add_column("activity — why it counts what it counts", ratio=1)
-    lines.add_column("claimed", justify="right")
+    lines.add_column("kind", overflow="fold", max_width=10)
+    lines.add_column("activity — why it counts what it counts", ratio=3, overflow="fold")
+    lines.add_column("claimed", justify="right", ratio=1, overflow="fold")
     lines.add_column("credited", justify="right", no_wrap=True)
     for item in verdict.items:
         counted = item.credited_hours > 0 or item.counts_toward is CountsToward.WAIVER
@@ -47,10 +51,10 @@ def verdict_panel(verdict: Verdict, professional: Professional) -> Panel:
         )
 
     totals = Table(show_edge=False, pad_edge=False)
-    totals.add_column("")
-    totals.add_column("required", justify="right")
-    totals.add_column("credited", justify="right")
-    totals.add_column("short", justify="right")
+    totals.add_column("", overflow="fold")
+    totals.add_column("required", justify="right", overflow="fold")
+    totals.add_column("credited", justify="right", overflow="fold")
+    totals.add_column("short", justify="right", overflow="fold")
     c, r, s = verdict.credited, verdict.required, verdict.shortfall
     totals.add_row("public 公需课", hours(r.public_hours), hours(c.public_hours), hours(s.public_hours))
     totals.add_row("total 总学时", hours(r.total_hours), hours(c.total_hours), hours(s.total_hours))
@@ -65,17 +69,17 @@ def verdict_panel(verdict: Verdict, professional: Professional) -> Panel:
     )
     return Panel(
         Group(header, Text(""), lines, Text(""), totals, Text(by_kind, style="dim"), Text(""), result),
-        title=f"verdict {verdict.fingerprint[:16]}",
+        title=title,
         border_style="green" if verdict.passed else "red",
     )
 
 
 def rebuild_table(old: int, new: int, applied: int, before: dict, after: dict) -> Table:
     table = Table(title=f"totals view rebuilt: v{old} → v{new} ({applied} notifications applied)")
-    table.add_column("rows")
-    table.add_column(f"v{old}", justify="right")
-    table.add_column(f"v{new}", justify="right")
-    table.add_column("identical")
+    table.add_column("rows", overflow="fold")
+    table.add_column(f"v{old}", justify="right", overflow="fold")
+    table.add_column(f"v{new}", justify="right", overflow="fold")
+    table.add_column("identical", overflow="fold")
     for name in ("people", "activities", "years"):
         same = before[name] == after[name]
         table.add_row(name, str(len(before[name])), str(len(after[name])), "[green]yes[/green]" if same else "[red]no[/red]")
@@ -86,7 +90,7 @@ def standing_table(standings: list) -> Table:
     table = Table(title="staff standing")
     for col, justify in (("name", "left"), ("ID", "left"), ("public", "right"), ("total", "right"),
                          ("short public", "right"), ("short total", "right"), ("meets", "left")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify, overflow="fold")
     for s in standings:
         table.add_row(
             s.name, s.masked_id, hours(s.credited.public_hours), hours(s.credited.total_hours),
@@ -99,7 +103,7 @@ def standing_table(standings: list) -> Table:
 def breaks_table(breaks) -> Table:
     table = Table(title=f"{len(breaks)} break(s) in stored history", title_style="bold red")
     for col in ("stream", "version", "kind", "what"):
-        table.add_column(col, justify="right" if col == "version" else "left")
+        table.add_column(col, justify="right" if col == "version" else "left", overflow="fold")
     for b in breaks:
         table.add_row(str(b.stream_id), str(b.version), b.kind, b.detail)
     return table
@@ -107,8 +111,8 @@ def breaks_table(breaks) -> Table:
 
 def replay_panel(replay) -> Panel:
     fingerprints = Table(show_edge=False, pad_edge=False)
-    fingerprints.add_column("")
-    fingerprints.add_column("fingerprint")
+    fingerprints.add_column("", overflow="fold")
+    fingerprints.add_column("fingerprint", overflow="fold")
     fingerprints.add_row("recorded", replay.recorded_fingerprint)
     fingerprints.add_row("recomputed", replay.recomputed_fingerprint or "—", style=None if replay.reproduced else "red")
     parts: list = [
@@ -156,13 +160,13 @@ def programme_tables(report) -> list[Table]:
     programmes = Table(title=f"knowledge-update programmes {report.year} (classes, trainees: held / planned)")
     for col, justify in (("code", "left"), ("title", "left"), ("kind", "left"), ("provider", "left"),
                          ("classes", "right"), ("trainees", "right")):
-        programmes.add_column(col, justify=justify)
+        programmes.add_column(col, justify=justify, overflow="fold")
     for p in report.programmes:
         programmes.add_row(p.code, p.title, KIND_NAMES[p.kind], p.provider_code,
                            _of(p.classes_held, p.planned_classes), _of(p.trainees, p.planned_trainees))
     kinds = Table(title=f"§2 by kind {report.year} (held / planned / target)", caption=report.reading)
     for col, justify in (("kind", "left"), ("programmes", "right"), ("classes", "right"), ("trainees", "right")):
-        kinds.add_column(col, justify=justify)
+        kinds.add_column(col, justify=justify, overflow="fold")
     for k in report.kinds:
         kinds.add_row(
             KIND_NAMES[k.kind], str(k.programmes),
@@ -188,9 +192,9 @@ def import_summary(name: str, report) -> Text:
 
 def import_problems_table(problems) -> Table:
     table = Table(title=f"{len(problems)} problem(s): these rows were not recorded", title_style="bold red")
-    table.add_column("row", justify="right")
-    table.add_column("column")
-    table.add_column("problem")
+    table.add_column("row", justify="right", overflow="fold")
+    table.add_column("column", overflow="fold")
+    table.add_column("problem", overflow="fold")
     for p in problems:
         table.add_row(str(p.row), p.column or "—", p.problem)
     return table

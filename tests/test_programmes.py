@@ -117,7 +117,8 @@ def test_the_report_over_http_and_on_the_command_line(planned):
         assert r.status_code == 200 and r.json()["planned_by"] == "auditor:a"
         r = client.get("/v1/programmes/report", params={"year": "x"}, headers=headers)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-    env = {**os.environ, "CE_LEDGER_DATABASE_URL": planned.settings.database_url}
+    # A wide terminal (piped output honours COLUMNS): at 80 columns the table wraps its names.
+    env = {**os.environ, "CE_LEDGER_DATABASE_URL": planned.settings.database_url, "COLUMNS": "160"}
     if planned.settings.secret_key is not None:
         env["CE_LEDGER_SECRET_KEY"] = planned.settings.secret_key.get_secret_value()
     out = subprocess.run([sys.executable, "-m", "api.cli", "report", "programmes", "--year", "2019"],

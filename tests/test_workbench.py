@@ -211,3 +211,36 @@ def test_a_lookup_answers_alike_for_nobody_and_another_units_person_and_is_recor
     assert [(e.found, e.caused_by.split(":")[0], e.channel) for e in lookups[:2]] == [
         (False, "employer", "workbench"), (False, "employer", "workbench")]
     assert str(lookups[1].professional_id) == api.pid and api.number not in repr(lookups)
+
+
+def test_the_form_is_fit_to_file_and_anyone_holding_it_can_check_it(with_verdict, tmp_path):
+    api, _ = with_verdict
+    p = f"/v1/professionals/{api.pid}"
+    api.post(f"{p}/specialty-credits", SPECIALTY, "employer")  # pending: counts nothing, and the form says why
+    verdict = api.post(f"{p}/verdicts", {"level": "intermediate", "evaluation_year": 2019}).json()
+    url = f"{p}/assessment-form?evaluation_year=2019&level=intermediate"
+    html = api.get(url).text
+    assert "未计入的学习活动" in html and "待用人单位或评审委员会审核" in html
+    assert "评审委员会 · committee" in html and "POST /v1" not in html and "ce-ledger" not in html
+    assert "所在单位意见（盖章）" in html and "评审委员会意见（盖章）" in html and "<svg" in html
+    code = re.search(r'<b id="code">([0-9A-F-]+)</b>', html).group(1)
+    check = re.search(r"(/workbench/check/[0-9a-f-]+\?code=[0-9A-F-]+)", html).group(1)
+    assert verdict["verdict_id"] in check and code in check
+
+    api.client.cookies.clear()  # no sign-in: whoever holds the paper
+    page = api.client.get(check)
+    assert page.status_code == 200 and "不合格" in page.text and "一致" in page.text and "马**" in page.text
+    assert "马晓明" not in page.text and api.number not in page.text and verdict["fingerprint"] in page.text
+    assert "x-frame-options" in page.headers
+    assert api.client.get(check.replace(code, "0000-0000-0000")).status_code == 404
+
+    r = api.client.get(url + "&format=pdf", headers=api.headers("committee"))
+    pdf = tmp_path / "form.pdf"
+    pdf.write_bytes(r.content)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "第 1 页，共 1 页" in text and "打印日期 20" in text and code in text and "未计入的学习活动" in text
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Pages:\s+1\n", info), "the form with its signature boxes fits on one page"
+    OUTPUT.mkdir(exist_ok=True)
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(OUTPUT / "assessment-form-filed")],
+                   check=True)

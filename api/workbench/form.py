@@ -14,7 +14,7 @@ from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.values import Level
 from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.rules.verdict import CountsToward
-from api.labels import CREDITED, LEVELS
+from api.labels import CREDITED, LEVELS, ROLES
 
 @dataclass(frozen=True)
 class AssessmentForm:
@@ -39,14 +39,44 @@ class AssessmentForm:
         return [line for line in self.verdict.items if line.counts_toward is not CountsToward.NOTHING]
 
     @property
+    def every_line(self):
+        """What counted, then what counted nothing (with why): a failed form shows its reasons."""
+        nothing = [line for line in self.verdict.items if line.counts_toward is CountsToward.NOTHING]
+        return self.counted + nothing
+
+    @property
     def parts(self) -> int:
-        return max(1, -(-len(self.counted) // self.per_part))
+        return max(1, -(-len(self.every_line) // self.per_part))
+
+    @property
+    def first_line(self) -> int:
+        return (self.part - 1) * self.per_part
 
     @property
     def lines(self):
         """This part's lines: rendering cost grows with lines, so no one request prints them all."""
-        start = (self.part - 1) * self.per_part
-        return self.counted[start:start + self.per_part]
+        return self.every_line[self.first_line:self.first_line + self.per_part]
+
+    @property
+    def lines_counted(self):
+        return [line for line in self.lines if line.counts_toward is not CountsToward.NOTHING]
+
+    @property
+    def lines_nothing(self):
+        return [line for line in self.lines if line.counts_toward is CountsToward.NOTHING]
+
+    @property
+    def issuer(self) -> str:
+        """Who issued it, as a reader of the paper understands: the role in Chinese, then the name
+        (an actor is "role:binding:name")."""
+        role, *rest = self.issued.issued_by.split(":")
+        return f"{ROLES.get(role, role)} · {rest[-1]}" if rest else ROLES.get(role, role)
+
+    @property
+    def code(self) -> str:
+        """The verification code printed on the form: the fingerprint's first 12 hex digits."""
+        head = self.issued.fingerprint[:12].upper()
+        return "-".join(head[i:i + 4] for i in range(0, 12, 4))
 
     @property
     def rows(self) -> list[tuple[str, str]]:

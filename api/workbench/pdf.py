@@ -114,14 +114,14 @@ class PdfForms:
         self._limiter: anyio.CapacityLimiter | None = None
         self.renders = 0  # how many times this process rendered (tests read it)
 
-    async def pdf_async(self, html: str) -> bytes:
+    async def pdf_async(self, html: str, fill: dict[str, str] | None = None) -> bytes:
         """``pdf`` for an async handler: the wait runs in threads of its own (a limiter apart from the
         server's thread pool), so waiting forms never take the threads other requests need."""
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.queue + 8)
         if self._waiting >= self.queue and not self._path(html).exists():
             raise self._busy()
-        return await anyio.to_thread.run_sync(self.pdf, html, limiter=self._limiter)
+        return await anyio.to_thread.run_sync(self.pdf, html, fill, limiter=self._limiter)
 
     def _path(self, html: str) -> Path:
         return self.cache_dir / f"{hashlib.sha256(html.encode()).hexdigest()}.pdf"
@@ -130,8 +130,10 @@ class PdfForms:
         return HTTPException(503, "表格生成繁忙，请稍后再试（PDF 生成队列已满）",
                              headers={"Retry-After": str(max(1, self.seconds // 4))})
 
-    def pdf(self, html: str) -> bytes:
-        """The PDF of ``html``: from the cache, or rendered once in a child process."""
+    def pdf(self, html: str, fill: dict[str, str] | None = None) -> bytes:
+        """The PDF of ``html``: from the cache, or rendered once in a renderer process. ``fill``:
+        placeholders filled only when it is rendered (the print date), so that they do not make
+        another PDF of the same form."""
         path = self._path(html)
         key = path.stem
         try:
@@ -148,6 +150,8 @@ class PdfForms:
         if shared is not None:
             return shared.result()
         try:
+            for placeholder, value in (fill or {}).items():
+                html = html.replace(placeholder, value)
             data = self._render(html)
             self._keep(path, data)
             mine.set_result(data)

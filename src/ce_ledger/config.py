@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # The PDF form (api/workbench/pdf.py): rendered in child processes, at most this many at once,
     # each within these ceilings; long records print in parts of this many lines. Kept on disk in
     # form_cache_dir (default: beside the SQLite file, or the data directory).
+    # The address printed on assessment forms (and in their QR code) where anyone holding one checks
+    # it: this server's public address, as people reach it.
+    public_url: str = "http://127.0.0.1:8000"
     pdf_workers: int = 1
     pdf_queue: int = 32
     pdf_seconds: int = 60

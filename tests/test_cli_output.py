@@ -1,0 +1,36 @@
+"""The command line in an 80-column terminal: tables wrap instead of cutting words to "…", every
+command that prints a table also speaks JSON, and `evaluate` says it evaluated (nothing recorded)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from api import cli
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("CE_LEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    monkeypatch.setattr(cli.console, "_width", 80)  # as a terminal 80 columns wide (or COLUMNS=80)
+    return CliRunner()
+
+
+def test_tables_wrap_at_80_columns_and_each_has_json(store):
+    shown = store.invoke(cli.app, ["demo"])
+    assert shown.exit_code == 0, shown.output
+    assert "…" not in shown.output and "evaluation · not recorded" in shown.output
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 80
+    lines = store.invoke(cli.app, ["demo", "--json"]).stdout.splitlines()
+    verdicts = [json.loads(line) for line in lines]
+    assert len(verdicts) == 6 and all(v["rule_set"]["id"] == "NX-2019.2" for v in verdicts)
+    staff = store.invoke(cli.app, ["staff", "640100-NXJT", "--level", "intermediate", "--json"])
+    assert staff.exit_code == 0 and "马晓明" in {json.loads(line)["name"] for line in staff.stdout.splitlines()}
+    table = store.invoke(cli.app, ["staff", "640100-NXJT", "--level", "intermediate"]).output
+    assert "马晓明" in table and "…" not in table
+    programmes = store.invoke(cli.app, ["report", "programmes", "--year", "2019", "--json"])
+    assert programmes.exit_code == 0 and json.loads(programmes.stdout)["year"] == 2019
+    rebuilt = store.invoke(cli.app, ["rebuild", "--json"])
+    assert rebuilt.exit_code == 0 and json.loads(rebuilt.stdout)["identical"] is True
