@@ -37,7 +37,7 @@ APPLICATION = "ledger"  # the application whose log the view follows
 # as is one built under another rule-set (``TotalsProjection.ensure_current``).
 # 2: activity rows say where their events are (recorded/decision/void versions);
 # 3: a certificate's provider_code in one spelling (reading 16).
-SCHEMA = 3
+SCHEMA = 4
 
 
 def build_digest(rule_set_digest: str) -> str:
@@ -147,6 +147,11 @@ class TotalsView:
             c.execute(
                 f"CREATE INDEX {p}_activities_person ON {self.table(p + '_activities')} "
                 "(professional_id, kind)"
+            )
+            # The claims queue: only pending claims are indexed (few, beside millions decided).
+            c.execute(
+                f"CREATE INDEX {p}_activities_pending ON {self.table(p + '_activities')} "
+                "(occurred_on, activity_id) WHERE status = 'pending'"
             )
             c.execute(
                 f"CREATE TABLE {self.table(p + '_years')} ("
@@ -379,6 +384,29 @@ class TotalsView:
 
     async def aclose(self) -> None:
         """Close what ``read_async`` opened (nothing, here)."""
+
+    def pending_claims(self, unit: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of claims awaiting a decision (oldest first), in one unit or everywhere, with the
+        person each is for; and how many there are in all."""
+        with self.transaction(commit=False) as c:
+            version, _ = self.current(c)
+            a, p = self.table(f"totals_v{version}_activities"), self.table(f"totals_v{version}_people")
+            where = "a.status = 'pending'" + (" AND p.employer_unit = %s" if unit is not None else "")
+            args: list[Any] = [unit] if unit is not None else []
+            c.execute(self.sql(f"SELECT COUNT(*) AS n FROM {a} a JOIN {p} p ON p.professional_id = a.professional_id "
+                               f"WHERE {where}"), args)
+            total = c.fetchone()["n"]
+            c.execute(
+                self.sql(
+                    "SELECT a.activity_id AS activity_id, a.professional_id AS professional_id, a.occurred_on AS "
+                    "occurred_on, a.pending AS hours, a.provider_code AS provider_code, p.name AS name, "
+                    f"p.masked_id AS masked_id, p.employer_unit AS employer_unit FROM {a} a JOIN {p} p "
+                    f"ON p.professional_id = a.professional_id WHERE {where} "
+                    "ORDER BY a.occurred_on, a.activity_id LIMIT %s OFFSET %s"
+                ),
+                [*args, limit, offset],
+            )
+            return [dict(row) for row in c.fetchall()], total
 
     def unit_members(self, unit: str) -> list[str]:
         with self.transaction(commit=False) as c:

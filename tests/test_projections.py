@@ -253,3 +253,19 @@ def test_a_worker_follows_the_log_and_a_reader_can_wait_for_its_write(settings, 
             stop.set()
             worker.join(timeout=10)
         assert not worker.is_alive()
+
+
+def test_the_claims_queue_pages_pending_claims_by_unit(services):
+    """The view's queue of claims awaiting a decision (the workbench's), on both stores."""
+    ledger = services.ledger
+    mine = ledger.register(registration(unit="U-Q"), by="platform:t").professional_id
+    theirs = ledger.register(registration(unit="U-R"), by="platform:t").professional_id
+    claims = [ledger.record(mine, specialty("10", date(2016, 5, i + 1)), by="employer:U-Q:t").activity_id
+              for i in range(3)]
+    ledger.record(theirs, specialty("10", date(2016, 6, 1)), by="employer:U-R:t")
+    ledger.decide(mine, claims[0], Verification(decision=Decision.VERIFIED, reason="核实"), by="employer:U-Q:t")
+    page, total = services.view.pending_claims("U-Q", 1, 0)
+    assert total == 2 and [r["activity_id"] for r in page] == [str(claims[1])]
+    page, _ = services.view.pending_claims("U-Q", 1, 1)
+    assert [r["activity_id"] for r in page] == [str(claims[2])] and page[0]["employer_unit"] == "U-Q"
+    assert services.view.pending_claims(None, 10, 0)[1] == 3

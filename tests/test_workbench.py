@@ -244,3 +244,31 @@ def test_the_form_is_fit_to_file_and_anyone_holding_it_can_check_it(with_verdict
     OUTPUT.mkdir(exist_ok=True)
     subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(OUTPUT / "assessment-form-filed")],
                    check=True)
+
+
+def test_employers_and_committees_work_through_the_claims_queue(api):
+    p = f"/v1/professionals/{api.pid}"
+    ids = [api.post(f"{p}/specialty-credits", {**SPECIALTY, "certificate_no": f"Q-{i}"}, "employer").json()["activity_id"]
+           for i in range(3)]
+    signed_in(api, "other_employer")
+    assert "没有待审核的申报" in api.client.get("/workbench/queue").text  # another unit's claims are not theirs
+    signed_in(api, "employer")
+    page = api.client.get("/workbench/queue").text
+    assert "共 3 项待审核" in page and all(i in page for i in ids) and "研修：证书 NXJD-01/Q-0，培训班" in page
+    token = csrf(api, "/workbench/queue")
+    forged = api.client.post("/workbench/queue", data={"decision": "verified", "reason": "核实", "claims": [f"{api.pid}:{ids[0]}"],
+                                                       "csrf": "forged"})
+    assert forged.status_code == 403
+    done = api.client.post("/workbench/queue", follow_redirects=False, data={
+        "decision": "verified", "reason": "证书核实无误", "claims": [f"{api.pid}:{ids[0]}", f"{api.pid}:{ids[1]}"], "csrf": token})
+    assert done.status_code == 303 and "2" in done.headers["location"]
+    signed_in(api, "committee")
+    page = api.client.get("/workbench/queue").text
+    assert "共 1 项待审核" in page and ids[2] in page and ids[0] not in page
+    api.client.post("/workbench/queue", data={"decision": "rejected", "reason": "证书不清", "claims": [f"{api.pid}:{ids[2]}"],
+                                              "csrf": csrf(api, "/workbench/queue")})
+    history = api.get(f"{p}/history").json()["events"]
+    decided = [(e["by"], e["channel"]) for e in history if e["channel"] == "workbench"]
+    assert decided == [("employer:U-1:employer", "workbench")] * 2 + [("committee:committee", "workbench")]
+    signed_in(api, "auditor")
+    assert api.client.get("/workbench/queue").status_code == 403

@@ -21,14 +21,16 @@ from pydantic import ValidationError
 
 from ce_ledger.domain.values import Channel
 from ce_ledger.access import Principal, Role
-from api.deps import may_see
+from api.deps import may_enter, may_see
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
 from api.labels import ACTIVITIES, BREAKS, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import LedgerError, NotFound
+from ce_ledger.domain.commands import Verification
 from ce_ledger.domain.identity import normalise_id_number
+from ce_ledger.rules.nx2019_2 import what
 from ce_ledger.domain.values import Level, canonical
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -228,6 +230,55 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
         return render(request, "home.html", 404, who=who, level="intermediate", year=2019,
                       problem="未找到：此公民身份号码没有您可以查看的继续教育记录")
     return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)
+
+
+# -- the claims queue ------------------------------------------------------------------------
+
+PER_PAGE = 50
+
+
+@router.get("/queue", response_class=HTMLResponse)
+@pages
+def queue(request: Request, who: Principal, page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+          done: Annotated[str, Query(max_length=200)] = "") -> HTMLResponse:
+    """Claims awaiting a decision, oldest first: an employer's own unit, a committee's everyone."""
+    _require(who, Role.EMPLOYER, Role.COMMITTEE)
+    svc = request.app.state.services
+    rows, total = svc.view.pending_claims(who.unit if who.role is Role.EMPLOYER else None, PER_PAGE,
+                                          (page - 1) * PER_PAGE)
+    for row in rows:  # what the claim says, as on the certificate (a page of records, each cached)
+        activity = svc.ledger.professional(UUID(row["professional_id"]), copy=False).activities.get(UUID(row["activity_id"]))
+        row["what"] = in_chinese(what(activity), activity.recorded.describe(), ACTIVITIES) if activity else ""
+        row["hours"] = _hours(Decimal(row["hours"]))
+    return render(request, "queue.html", who=who, rows=rows, total=total, page=page,
+                  pages=max(1, -(-total // PER_PAGE)), done=done)
+
+
+@router.post("/queue")
+@pages
+def decide_claims(request: Request, who: Principal, decision: Annotated[str, Form(pattern="^(verified|rejected)$")],
+                  reason: Annotated[str, Form(max_length=500)] = "", claims: Annotated[list[str], Form()] = [],  # noqa: B006
+                  csrf: Annotated[str, Form()] = "") -> Response:
+    """Verify or reject the ticked claims with one reason; each decision is recorded with its actor,
+    through the workbench, under the same rules as over the API (final; a wrong one is voided)."""
+    session.check_csrf(request, csrf)
+    _require(who, Role.EMPLOYER, Role.COMMITTEE)
+    svc = request.app.state.services
+    if not claims:
+        raise HTTPException(422, "请至少勾选一项待审核的申报")
+    try:
+        verification = Verification(decision=decision, reason=reason)
+    except ValidationError:
+        raise HTTPException(422, "请填写审核意见（理由）") from None
+    decided = 0
+    for claim in claims[:PER_PAGE]:
+        pid, _, aid = claim.partition(":")
+        professional_id, activity_id = UUID(pid), UUID(aid)
+        may_enter(svc, who, professional_id)
+        svc.ledger.decide(professional_id, activity_id, verification, by=who.actor, channel=Channel.WORKBENCH)
+        decided += 1
+    word = "审核通过" if decision == "verified" else "审核未通过"
+    return RedirectResponse(f"/workbench/queue?done={decided} 项{word}", status_code=303)
 
 
 # -- a person's record ----------------------------------------------------------------------
