@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (professionals, platform, verdicts, ledger, providers, programmes):
         app.include_router(module.router)
     app.include_router(pages.router)
+    app.include_router(pages.site)
     problems.document_body_problems(app)
 
     @app.get("/v1/ping", tags=["meta"])

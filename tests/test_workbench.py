@@ -107,6 +107,9 @@ def test_issue_a_verdict_then_replay_it_after_a_void(api):
     fingerprints = re.findall(r'id="(?:recorded|recomputed)">([0-9a-f]{64})<', replay.text)
     assert len(fingerprints) == 2 and fingerprints[0] == fingerprints[1]
     assert 'class="changed"' in replay.text and "作废" in replay.text and "伪造" in replay.text
+    again = api.client.get(r.headers["location"] + "/replay")  # the result has an address of its own
+    assert again.status_code == 200 and "完全重现" in again.text and str(replay.url).endswith("/replay")
+    assert api.client.get("/", follow_redirects=False).headers["location"] == "/workbench/"
     person = api.client.get(f"/workbench/professionals/{api.pid}").text
     assert 'class="voided"' in person and "作废：伪造" in person
 
@@ -272,3 +275,22 @@ def test_employers_and_committees_work_through_the_claims_queue(api):
     assert decided == [("employer:U-1:employer", "workbench")] * 2 + [("committee:committee", "workbench")]
     signed_in(api, "auditor")
     assert api.client.get("/workbench/queue").status_code == 403
+
+
+def test_a_record_page_speaks_chinese_converts_every_kind_and_pages_a_long_timeline(api):
+    p = f"/v1/professionals/{api.pid}"
+    api.post(f"{p}/study-tours", {"first_day": "2016-04-10", "last_day": "2016-04-16", "days": 5,
+                                  "subject": "考察", "document_ref": "KC-9"}, "employer")
+    api.post(f"{p}/teaching", {"taught_on": "2017-09-15", "hours_taught": "8", "course": "讲座", "document_ref": "JS-9"},
+             "employer")
+    api.post("/v1/platform/completions", {"completions": [
+        {"record_id": f"T-{i}", "id_number": api.number, "course_code": "GX", "title": "公需课", "hours": "1",
+         "completed_on": "2016-03-01"} for i in range(120)]}, "platform")
+    signed_in(api, "committee")
+    first = api.client.get(f"/workbench/professionals/{api.pid}").text
+    assert "第 1 / 2 页" in first and "122 项" in first and "记录版本" not in first
+    assert "公需课《公需课》[GX]，平台记录 T-0" in first and "platform record" not in first
+    second = api.client.get(f"/workbench/professionals/{api.pid}?page=2").text  # by date: the tour and teaching last
+    assert "第 2 / 2 页" in second and second.count("平台记录 T-") == 20
+    assert 'title="5 天 × 6 学时/天 = 30 学时">30<' in second and 'title="授课 8 学时 × 3 = 24 学时">24<' in second
+    assert api.client.get(f"/workbench/professionals/{api.pid}?year=2031").status_code == 200

@@ -30,7 +30,7 @@ from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import LedgerError, NotFound
 from ce_ledger.domain.commands import Verification
 from ce_ledger.domain.identity import normalise_id_number
-from ce_ledger.rules.nx2019_2 import what
+from ce_ledger.rules.nx2019_2 import claim, what
 from ce_ledger.domain.values import Level, canonical
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -146,6 +146,15 @@ def _require(who: Principal, *roles: Role) -> None:
 
 @router.get("", include_in_schema=False)
 def root() -> RedirectResponse:
+    return RedirectResponse("/workbench/", status_code=307)
+
+
+site = APIRouter(include_in_schema=False)
+
+
+@site.get("/")
+def site_root() -> RedirectResponse:
+    """The server's address leads people to the workbench (the API lives under /v1, its docs at /docs)."""
     return RedirectResponse("/workbench/", status_code=307)
 
 
@@ -304,7 +313,8 @@ def _percent(got: str, need: str) -> str:
 @router.get("/professionals/{professional_id}", response_class=HTMLResponse)
 @pages
 def professional(request: Request, who: Principal, professional_id: UUID,
-                 level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019) -> HTMLResponse:
+                 level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019,
+                 page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> HTMLResponse:
     svc = request.app.state.services
     may_see(svc, who, professional_id)
     record = svc.ledger.professional(professional_id, copy=False)
@@ -318,16 +328,36 @@ def professional(request: Request, who: Principal, professional_id: UUID,
         ]
     except LedgerError as e:
         problem = f"无法计算审验期学时：{e}"
-    activities = sorted(record.activities.values(), key=lambda a: (a.occurred_on, a.recorded.originator_version))
+    everything = sorted(record.activities.values(), key=lambda a: (a.occurred_on, a.recorded.originator_version))
+    pages_ = max(1, -(-len(everything) // TIMELINE_PAGE))
+    activities = everything[(page - 1) * TIMELINE_PAGE:page * TIMELINE_PAGE]
+    try:
+        params = svc.ledger.rule_set_for(year).parameters  # converted by the rules in force for the year
+    except LedgerError:
+        params = None  # no rule-set serves that year: the figures are shown without conversion
     return render(
         request, "professional.html", who=who, record=record, reg=record.registration, level=level.value, year=year,
+        page=page, pages=pages_, count=len(everything),
+        describe=lambda a: in_chinese(what(a), a.recorded.describe(), ACTIVITIES),
+        claimed=lambda a: _claimed(params, a),
         standing=standing, bars=bars, pct=_percent, rule_set=svc.view.current()[1], activities=activities,
         verdicts=list(reversed(svc.ledger.verdicts_of(professional_id))), problem=problem,
         warning=history_warning(svc, professional_id) or _collision_warning(svc, who, professional_id),
         superseded=lambda f: svc.ledger.superseded_by(f.rule_set_id, f.evaluation_year),
-        may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR), hours=lambda a: _hours(getattr(a.recorded, "hours", None)
-        or getattr(a.recorded, "hours_taught", None) or getattr(a.recorded, "certified_hours", None)),
+        may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR),
     )
+
+
+TIMELINE_PAGE = 100  # a record of 1,500 activities is fifteen pages, not one of 114,000 pixels
+
+
+def _claimed(params: Any, activity: Any) -> tuple[str, str]:
+    """An activity's hours in the notice's units, and how (days × 6, hours taught × 3, 40, 10 a
+    module): the same figure for every kind, where the row used to show hours taught or nothing."""
+    if params is None:
+        return "—", ""
+    hours, working = claim(params, activity)
+    return _hours(hours), in_chinese(working)
 
 
 @router.post("/professionals/{professional_id}/verdicts")
@@ -356,10 +386,18 @@ def verdict(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
                   superseded=svc.ledger.superseded_by(issued.verdict.rule_set.id, issued.verdict.evaluation_year))
 
 
-@router.post("/verdicts/{verdict_id}/replay", response_class=HTMLResponse)
+@router.post("/verdicts/{verdict_id}/replay")
 @pages
-def replay(request: Request, who: Principal, verdict_id: UUID, csrf: Annotated[str, Form()] = "") -> HTMLResponse:
+def replay_form(request: Request, who: Principal, verdict_id: UUID, csrf: Annotated[str, Form()] = "") -> Response:
+    """The button's target: a replay records nothing, so its result lives at a GET address that can
+    be bookmarked and opened again."""
     session.check_csrf(request, csrf)
+    return RedirectResponse(f"/workbench/verdicts/{verdict_id}/replay", status_code=303)
+
+
+@router.get("/verdicts/{verdict_id}/replay", response_class=HTMLResponse)
+@pages
+def replay(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
     _require(who, Role.COMMITTEE, Role.AUDITOR)
     request.app.state.rate_limits.hit("replays", who)
     svc = request.app.state.services
