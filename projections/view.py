@@ -408,6 +408,21 @@ class TotalsView:
             )
             return [dict(row) for row in c.fetchall()], total
 
+    def search_people(self, text: str, unit: str | None, limit: int) -> list[dict[str, Any]]:
+        """People whose name contains ``text`` (in one unit, or everywhere): at most ``limit``.
+        A scan of the people table (one row a person, not a row an activity), bounded by the limit."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self.transaction(commit=False) as c:
+            version, _ = self.current(c)
+            people = self.table(f"totals_v{version}_people")
+            where = "name LIKE %s ESCAPE '\\'" + (" AND employer_unit = %s" if unit is not None else "")
+            c.execute(
+                self.sql(f"SELECT professional_id, name, masked_id, employer_unit, series_name FROM {people} "
+                         f"WHERE {where} ORDER BY name, professional_id LIMIT %s"),
+                [pattern, *([unit] if unit is not None else []), limit],
+            )
+            return [dict(row) for row in c.fetchall()]
+
     def unit_members(self, unit: str) -> list[str]:
         with self.transaction(commit=False) as c:
             version, _ = self.current(c)

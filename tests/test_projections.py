@@ -269,3 +269,12 @@ def test_the_claims_queue_pages_pending_claims_by_unit(services):
     page, _ = services.view.pending_claims("U-Q", 1, 1)
     assert [r["activity_id"] for r in page] == [str(claims[2])] and page[0]["employer_unit"] == "U-Q"
     assert services.view.pending_claims(None, 10, 0)[1] == 3
+
+
+def test_people_are_found_by_part_of_their_name_on_both_stores(services):
+    ledger = services.ledger
+    for name, unit in (("张伟", "U-S"), ("伟%_", "U-S"), ("李伟", "U-T")):
+        ledger.register(registration(name=name, unit=unit), by="platform:t")
+    assert [r["name"] for r in services.view.search_people("伟", "U-S", 10)] == ["伟%_", "张伟"]
+    assert [r["name"] for r in services.view.search_people("%_", None, 10)] == ["伟%_"]
+    assert len(services.view.search_people("伟", None, 2)) == 2

@@ -294,3 +294,21 @@ def test_a_record_page_speaks_chinese_converts_every_kind_and_pages_a_long_timel
     assert "第 2 / 2 页" in second and second.count("平台记录 T-") == 20
     assert 'title="5 天 × 6 学时/天 = 30 学时">30<' in second and 'title="授课 8 学时 × 3 = 24 学时">24<' in second
     assert api.client.get(f"/workbench/professionals/{api.pid}?year=2031").status_code == 200
+
+
+def test_finding_people_by_part_of_a_name_within_the_roles_scope_in_pinyin_order(api):
+    from tests.apiclient import OTHER_UNIT, person_body
+    from tests.builders import id_number
+
+    for name, unit in (("张伟", "U-1"), ("王伟", "U-1"), ("安伟", "U-1"), ("伟%_", "U-1"), ("李伟", OTHER_UNIT)):
+        assert api.post("/v1/professionals", person_body(id_number(), unit, name=name), "platform").status_code == 201
+    signed_in(api, "employer")
+    page = api.client.get("/workbench/search", params={"q": "伟"}).text
+    names = re.findall(r'/workbench/professionals/[0-9a-f-]+">([^<]+)</a>', page)
+    assert names == ["安伟", "王伟", "伟%_", "张伟"]  # pinyin order: an, wang, wei, zhang; and only the own unit
+    signed_in(api, "committee")
+    page = api.client.get("/workbench/search", params={"q": "%"}).text  # a wildcard is a character here
+    assert re.findall(r'/workbench/professionals/[0-9a-f-]+">([^<]+)</a>', page) == ["伟%_"]
+    assert "李伟" in api.client.get("/workbench/search", params={"q": "李"}).text
+    signed_in(api, "self")
+    assert api.client.get("/workbench/search", params={"q": "伟"}).status_code == 403

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 import segno
+from pypinyin import lazy_pinyin
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from pydantic import ValidationError
@@ -35,8 +36,13 @@ from ce_ledger.domain.values import Level, canonical
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
+def pinyin(name: str) -> list[str]:
+    """How Chinese names are ordered for people (by pinyin, not by code point)."""
+    return lazy_pinyin(name)
+
+
 SORTS = {
-    "name": (lambda s: (s.name, str(s.professional_id)), "姓名", False),
+    "name": (lambda s: (pinyin(s.name), str(s.professional_id)), "姓名", False),
     "masked_id": (lambda s: s.masked_id, "公民身份号码", False),
     "public": (lambda s: (s.credited.public_hours, s.name), "公需课学时", True),
     "total": (lambda s: (s.credited.total_hours, s.name), "总学时", True),
@@ -239,6 +245,25 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
         return render(request, "home.html", 404, who=who, level="intermediate", year=2019,
                       problem="未找到：此公民身份号码没有您可以查看的继续教育记录")
     return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)
+
+
+# -- finding people by name ------------------------------------------------------------------
+
+FOUND_AT_MOST = 50
+
+
+@router.get("/search", response_class=HTMLResponse)
+@pages
+def search(request: Request, who: Principal, q: Annotated[str, Query(min_length=1, max_length=20)]) -> HTMLResponse:
+    """By part of a name, within what the role may see: an employer its own unit, a committee or an
+    auditor everyone; ordered by pinyin. Counted against the lookup limit, like a lookup by number."""
+    _require(who, Role.EMPLOYER, Role.COMMITTEE, Role.AUDITOR)
+    request.app.state.rate_limits.hit("lookups", who)
+    svc = request.app.state.services
+    found = svc.view.search_people(q.strip(), who.unit if who.role is Role.EMPLOYER else None, FOUND_AT_MOST + 1)
+    more = len(found) > FOUND_AT_MOST
+    found = sorted(found[:FOUND_AT_MOST], key=lambda r: (pinyin(r["name"]), r["professional_id"]))
+    return render(request, "search.html", who=who, q=q, found=found, more=more)
 
 
 # -- the claims queue ------------------------------------------------------------------------
