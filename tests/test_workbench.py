@@ -312,3 +312,15 @@ def test_finding_people_by_part_of_a_name_within_the_roles_scope_in_pinyin_order
     assert "李伟" in api.client.get("/workbench/search", params={"q": "李"}).text
     signed_in(api, "self")
     assert api.client.get("/workbench/search", params={"q": "伟"}).status_code == 403
+
+
+def test_a_units_staff_list_is_paged(api):
+    from tests.builders import registration
+
+    for _ in range(101):
+        api.services.ledger.register(registration(unit="U-1"), by="platform:t")
+    signed_in(api, "employer")
+    url = "/workbench/unit?unit=U-1&level=intermediate&year=2019&everyone=true"
+    first, second = api.client.get(url).text, api.client.get(url + "&page=2").text
+    assert "本单位 102 人" in first and "第 1 / 2 页" in first and first.count("/workbench/professionals/") == 100
+    assert "第 2 / 2 页" in second and second.count("/workbench/professionals/") == 2

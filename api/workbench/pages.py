@@ -434,11 +434,15 @@ def replay(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
 # -- a unit's staff -------------------------------------------------------------------------
 
 
+STAFF_PAGE = 100
+
+
 @router.get("/unit", response_class=HTMLResponse)
 @pages
 def unit(request: Request, who: Principal, unit: Annotated[str, Query(max_length=64)],
          level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019,
-         sort: Annotated[str, Query()] = "meets", everyone: Annotated[bool, Query()] = False) -> HTMLResponse:
+         sort: Annotated[str, Query()] = "meets", everyone: Annotated[bool, Query()] = False,
+         page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> HTMLResponse:
     """Who still falls short (or, with ``everyone``, all staff), sortable by any column."""
     _require(who, Role.EMPLOYER, Role.COMMITTEE, Role.AUDITOR)
     if who.role is Role.EMPLOYER and unit != who.unit:
@@ -446,7 +450,9 @@ def unit(request: Request, who: Principal, unit: Annotated[str, Query(max_length
     key, _, _ = SORTS.get(sort, SORTS["meets"])
     everybody = request.app.state.services.totals.unit(unit, level, year)
     standings = sorted((s for s in everybody if everyone or not s.meets), key=key)
-    return render(request, "unit.html", who=who, unit=unit, level=level.value, year=year, standings=standings,
+    pages_ = max(1, -(-len(standings) // STAFF_PAGE))
+    return render(request, "unit.html", who=who, unit=unit, level=level.value, year=year,
+                  standings=standings[(page - 1) * STAFF_PAGE:page * STAFF_PAGE], page=page, pages=pages_,
                   sort=sort if sort in SORTS else "meets", short_count=sum(not s.meets for s in everybody),
                   staff_count=len(everybody), everyone=everyone,
                   columns=[(k, label, num) for k, (_, label, num) in SORTS.items()])
