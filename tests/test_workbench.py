@@ -324,3 +324,25 @@ def test_a_units_staff_list_is_paged(api):
     first, second = api.client.get(url).text, api.client.get(url + "&page=2").text
     assert "本单位 102 人" in first and "第 1 / 2 页" in first and first.count("/workbench/professionals/") == 100
     assert "第 2 / 2 页" in second and second.count("/workbench/professionals/") == 2
+
+
+def test_a_professional_sees_what_is_missing_in_plain_words_and_files_a_claim(api):
+    signed_in(api, "self")
+    page = api.client.get(f"/workbench/professionals/{api.pid}").text
+    assert "您还差公需课 108 学时、总学时 324 学时" in page and "提交申报" in page
+    bad = api.client.post(f"/workbench/professionals/{api.pid}/claims", data={
+        "provider_code": "NXJD-01", "certificate_no": "C-1", "route": "training_class", "subject": "研修",
+        "hours": "-3", "completed_on": "2016-05-01", "csrf": csrf(api, f"/workbench/professionals/{api.pid}")})
+    assert bad.status_code == 422 and "学时填写有误" in bad.text
+    done = api.client.post(f"/workbench/professionals/{api.pid}/claims", follow_redirects=False, data={
+        "provider_code": "NXJD-01", "certificate_no": "C-1", "route": "training_class", "subject": "研修",
+        "hours": "40", "completed_on": "2016-05-01", "csrf": csrf(api, f"/workbench/professionals/{api.pid}")})
+    assert done.status_code == 303
+    assert "另有 1 项申报正等待单位审核" in api.client.get(f"/workbench/professionals/{api.pid}").text
+    signed_in(api, "employer")
+    assert "共 1 项待审核" in api.client.get("/workbench/queue").text  # it landed in the employer's queue
+    signed_in(api, "other_professional")
+    other = api.client.post(f"/workbench/professionals/{api.pid}/claims", data={
+        "provider_code": "NXJD-01", "certificate_no": "C-2", "route": "training_class", "subject": "研修",
+        "hours": "40", "completed_on": "2016-05-01", "csrf": csrf(api)})
+    assert other.status_code == 403

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlparse
 import inspect
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -25,11 +25,12 @@ from ce_ledger.access import Principal, Role
 from api.deps import may_enter, may_see
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import ACTIVITIES, BREAKS, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
+from api.labels import ACTIVITIES, ROUTES, BREAKS, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import LedgerError, NotFound
 from ce_ledger.domain.commands import Verification
+from ce_ledger.domain.details import SpecialtyCredit
 from ce_ledger.domain.identity import normalise_id_number
 from ce_ledger.rules.nx2019_2 import claim, what
 from ce_ledger.domain.values import Level, canonical
@@ -369,8 +370,37 @@ def professional(request: Request, who: Principal, professional_id: UUID,
         verdicts=list(reversed(svc.ledger.verdicts_of(professional_id))), problem=problem,
         warning=history_warning(svc, professional_id) or _collision_warning(svc, who, professional_id),
         superseded=lambda f: svc.ledger.superseded_by(f.rule_set_id, f.evaluation_year),
-        may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR),
+        may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR), own=who.role is Role.PROFESSIONAL,
+        pending=[a for a in everything if a.status.value == "pending"], routes=ROUTES, today=date.today().isoformat(),
     )
+
+
+@router.post("/professionals/{professional_id}/claims")
+@pages
+def submit_claim(request: Request, who: Principal, professional_id: UUID, provider_code: Annotated[str, Form(max_length=64)],
+                 certificate_no: Annotated[str, Form(max_length=64)], route: Annotated[str, Form(max_length=32)],
+                 subject: Annotated[str, Form(max_length=200)], hours: Annotated[str, Form(max_length=12)],
+                 completed_on: Annotated[str, Form(max_length=10)], csrf: Annotated[str, Form()] = "") -> Response:
+    """A professional's own certificate claim: recorded pending, it waits in the employer's queue
+    (the employer or a committee verifies it, as for claims they enter)."""
+    session.check_csrf(request, csrf)
+    _require(who, Role.PROFESSIONAL)
+    if who.professional_id != professional_id:
+        raise HTTPException(403, "只能为本人申报")
+    svc = request.app.state.services
+    try:
+        details = SpecialtyCredit(provider_code=provider_code, certificate_no=certificate_no, route=route,
+                                  subject=subject, hours=hours, completed_on=completed_on)
+    except ValidationError as e:
+        first = e.errors(include_input=False)[0]
+        field = FIELDS.get(str(first["loc"][0]) if first["loc"] else "", "申报")
+        raise HTTPException(422, f"{field}填写有误：{first['msg'].removeprefix('Value error, ')}") from None
+    svc.ledger.record(professional_id, details, by=who.actor, channel=Channel.WORKBENCH)
+    return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
+
+
+FIELDS = {"provider_code": "继续教育基地代码", "certificate_no": "证书编号", "route": "学习方式", "subject": "学习内容",
+          "hours": "学时", "completed_on": "结业日期"}
 
 
 TIMELINE_PAGE = 100  # a record of 1,500 activities is fifteen pages, not one of 114,000 pixels
