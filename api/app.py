@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from pathlib import Path
+
+import fastapi_offline
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from ce_ledger.config import Settings, secret_key
 from api import problems
@@ -19,6 +25,28 @@ from api.workbench.pdf import PdfForms
 from api.workbench.session import session_key
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a full batch of 1,000 completions is about 250 KB
+
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+
+def serve_docs_offline(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts and styles served by this app, from the
+    fastapi-offline package (FastAPI's docs: "Self-hosting JavaScript and CSS for docs")."""
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} · API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} · API",
+                              redoc_js_url="/docs-assets/redoc.standalone.js", redoc_favicon_url="/docs-assets/favicon.png",
+                              with_google_fonts=False)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -43,6 +71,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 app.state.services.close()
 
     app = FastAPI(
+        docs_url=None, redoc_url=None,  # served below from packaged assets: a government intranet has no CDN
         title="ce-ledger",
         version="0.1.0",
         summary="Continuing-education credits of professional technical staff (宁人社函〔2019〕148号)",
@@ -57,6 +86,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(pages.router)
     app.include_router(pages.site)
     problems.document_body_problems(app)
+
+    serve_docs_offline(app)
 
     @app.get("/v1/ping", tags=["meta"])
     def ping() -> dict[str, str]:

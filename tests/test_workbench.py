@@ -346,3 +346,13 @@ def test_a_professional_sees_what_is_missing_in_plain_words_and_files_a_claim(ap
         "provider_code": "NXJD-01", "certificate_no": "C-2", "route": "training_class", "subject": "研修",
         "hours": "40", "completed_on": "2016-05-01", "csrf": csrf(api)})
     assert other.status_code == 403
+
+
+def test_the_api_docs_need_no_network(api):
+    for path in ("/docs", "/redoc"):
+        page = api.client.get(path).text
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', page)
+        assert assets and all(a.startswith("/docs-assets/") for a in assets), assets  # no CDN
+        assert "fonts.googleapis" not in page
+        for asset in assets:
+            assert api.client.get(asset).status_code == 200
