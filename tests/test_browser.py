@@ -48,7 +48,7 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
         expect(page.get_by_role("heading", name="查找专业技术人员")).to_be_visible()
 
         page.get_by_label("公民身份号码").fill(ma.id_number)
-        page.get_by_role("button", name="查找").click()
+        page.get_by_role("button", name="查找", exact=True).click()
         expect(page.get_by_role("heading", name=f"{ma.name} 的继续教育记录")).to_be_visible()
         assert ma.id_number not in page.url and ma.id_number not in page.content()
         page.screenshot(path=str(OUTPUT / "1-professional.png"), full_page=True)
@@ -79,3 +79,10 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
         expect(page.locator("#since")).to_contain_text("passed to not passed")
         assert changed.evaluate("row => getComputedStyle(row.cells[0]).backgroundColor") != "rgba(0, 0, 0, 0)"
         page.screenshot(path=str(OUTPUT / "3-replay.png"), full_page=True)
+
+        # On a phone 390 px wide every page keeps its width (wide tables scroll inside themselves).
+        page.set_viewport_size({"width": 390, "height": 844})
+        for url in (f"{server.base}/workbench/", verdict_url, f"{server.base}/workbench/professionals/{professional_id}"):
+            page.goto(url)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
+        page.screenshot(path=str(OUTPUT / "4-phone-record.png"), full_page=True)
