@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 from ce_ledger import demo
@@ -79,6 +80,16 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
         expect(page.locator("#since")).to_contain_text("passed to not passed")
         assert changed.evaluate("row => getComputedStyle(row.cells[0]).backgroundColor") != "rgba(0, 0, 0, 0)"
         page.screenshot(path=str(OUTPUT / "3-replay.png"), full_page=True)
+
+        # Accessibility (axe-core): no serious or critical violation on the pages a person works in.
+        axe = Axe()
+        for url in (f"{server.base}/workbench/", verdict_url, f"{server.base}/workbench/professionals/{professional_id}",
+                    f"{verdict_url}/replay", f"{server.base}/workbench/queue", f"{server.base}/workbench/search?q=马"):
+            page.goto(url)
+            found = axe.run(page).response["violations"]
+            serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in found
+                       if v["impact"] in ("serious", "critical")]
+            assert not serious, (url, serious)
 
         # On a phone 390 px wide every page keeps its width (wide tables scroll inside themselves).
         page.set_viewport_size({"width": 390, "height": 844})
