@@ -137,3 +137,31 @@ def reading_in_chinese(text: str) -> str:
     number, _, _ = text.partition(".")
     chinese = READINGS.get(int(number)) if number.isdigit() else None
     return f"{number}. {chinese}" if chinese else text
+# Request fields, as the pages name them in errors.
+FIELD_NAMES = {
+    "id_number": "公民身份号码", "professional_id": "专业技术人员", "activity_id": "学习活动", "verdict_id": "审验结果",
+    "evaluation_year": "评审年度", "level": "申报级别", "rule_set": "规则集", "name": "姓名", "series": "职称系列",
+    "employer_unit": "工作单位", "provider_code": "继续教育基地代码", "certificate_no": "证书编号", "route": "学习方式",
+    "subject": "学习内容", "hours": "学时", "completed_on": "结业日期", "record_id": "平台记录号", "reason": "理由",
+    "decision_ref": "决定文号", "decision": "审核结论", "part": "部分", "as_of": "时点", "first_day": "开始日期",
+    "last_day": "结束日期", "days": "天数", "document_ref": "文件编号", "hours_taught": "授课学时", "module": "模块",
+    "passed_on": "合格日期", "institution": "培养单位", "enrolled_on": "入学日期", "graduated_on": "毕业日期",
+    "effective_on": "生效日期", "to_unit": "调入单位", "history": "历史记录", "checkpoint": "检查点",
+}
+# What went wrong, by kind of domain error (api/problems.py maps the same kinds to HTTP statuses).
+ERROR_WORDS = {"NotFound": "未找到", "Conflict": "与已有记录冲突", "InvalidInput": "填写有误",
+               "NoRuleSet": "没有适用的审验规则集", "BrokenHistory": "历史记录校验未通过，不能据此作出结论"}
+HTTP_WORDS = {400: "请求格式有误", 401: "请先登录", 403: "您的角色无权进行此操作或查看此记录", 404: "未找到",
+              409: "与已有记录冲突", 413: "提交的内容过大", 422: "填写有误", 429: "请求过于频繁，请稍后再试",
+              503: "服务繁忙，请稍后再试"}
+
+
+def error_in_chinese(error) -> str:
+    """A refusal as the workbench shows it: in Chinese, naming the field (the API's problem
+    documents keep the English rule)."""
+    detail = str(getattr(error, "detail", ""))
+    if hasattr(error, "status_code"):  # an HTTP refusal: the pages' own are Chinese already
+        return detail if any("\u4e00" <= ch <= "\u9fff" for ch in detail) else HTTP_WORDS.get(error.status_code, "未能完成")
+    kind = next((ERROR_WORDS[c.__name__] for c in type(error).__mro__ if c.__name__ in ERROR_WORDS), "未能完成")
+    field = getattr(error, "field", None)
+    return f"{kind}：{FIELD_NAMES.get(field, field)}" if field else kind

@@ -356,3 +356,13 @@ def test_the_api_docs_need_no_network(api):
         assert "fonts.googleapis" not in page
         for asset in assets:
             assert api.client.get(asset).status_code == 200
+
+
+def test_refusals_in_the_workbench_are_in_chinese_and_name_the_field(api):
+    signed_in(api, "committee")
+    missing = api.client.get("/workbench/professionals/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404 and "无法完成：未找到：专业技术人员" in missing.text
+    assert "no such" not in missing.text
+    signed_in(api, "other_employer")
+    refused = api.client.get(f"/workbench/professionals/{api.pid}")
+    assert refused.status_code == 403 and "您的角色无权进行此操作或查看此记录" in refused.text and "may not" not in refused.text

@@ -25,7 +25,7 @@ from ce_ledger.access import Principal, Role
 from api.deps import may_enter, may_see
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import ACTIVITIES, ROUTES, BREAKS, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
+from api.labels import ACTIVITIES, FIELD_NAMES, ROUTES, BREAKS, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import LedgerError, NotFound
@@ -107,10 +107,10 @@ def pages(handler):
 
     def refused(request: Request, who: Principal, e: Exception) -> Response:
         if isinstance(e, HTTPException):
-            page = render(request, "base.html", e.status_code, who=who, problem=f"无法完成：{e.detail}")
+            page = render(request, "base.html", e.status_code, who=who, problem=f"无法完成：{error_in_chinese(e)}")
             page.headers.update(e.headers or {})  # Retry-After of a 429
             return page
-        return render(request, "base.html", status_of(e)[0], who=who, problem=f"无法完成：{e}")
+        return render(request, "base.html", status_of(e)[0], who=who, problem=f"无法完成：{error_in_chinese(e)}")
 
     if inspect.iscoroutinefunction(handler):  # a page that waits on something else (the PDF renderer)
         @functools.wraps(handler)
@@ -230,9 +230,9 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
     svc = request.app.state.services
     try:
         pid = svc.ledger.professional_id_for(normalise_id_number(id_number))
-    except (ValueError, ValidationError) as e:
+    except (ValueError, ValidationError):
         return render(request, "home.html", 422, who=who, level="intermediate", year=2019,
-                      problem=f"公民身份号码有误：{e}")
+                      problem="公民身份号码有误：请核对是否为 18 位、出生日期是否有效、最后一位校验码是否正确（可为 X）")
     # "Nobody" and "someone you may not see" answer alike: otherwise a masked number could be
     # unmasked by trying the hidden digits. Every lookup is recorded for the auditors.
     try:
@@ -393,14 +393,10 @@ def submit_claim(request: Request, who: Principal, professional_id: UUID, provid
                                   subject=subject, hours=hours, completed_on=completed_on)
     except ValidationError as e:
         first = e.errors(include_input=False)[0]
-        field = FIELDS.get(str(first["loc"][0]) if first["loc"] else "", "申报")
-        raise HTTPException(422, f"{field}填写有误：{first['msg'].removeprefix('Value error, ')}") from None
+        field = FIELD_NAMES.get(str(first["loc"][0]) if first["loc"] else "", "申报")
+        raise HTTPException(422, f"{field}填写有误") from None
     svc.ledger.record(professional_id, details, by=who.actor, channel=Channel.WORKBENCH)
     return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
-
-
-FIELDS = {"provider_code": "继续教育基地代码", "certificate_no": "证书编号", "route": "学习方式", "subject": "学习内容",
-          "hours": "学时", "completed_on": "结业日期"}
 
 
 TIMELINE_PAGE = 100  # a record of 1,500 activities is fifteen pages, not one of 114,000 pixels

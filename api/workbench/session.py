@@ -83,4 +83,4 @@ def csrf_token(request: Request) -> str:
 
 def check_csrf(request: Request, submitted: str | None) -> None:
     if not submitted or not hmac.compare_digest(submitted, csrf_token(request)):
-        raise HTTPException(403, "the form is stale or came from elsewhere (CSRF check failed): reload the page")
+        raise HTTPException(403, "表单已过期或来自别处（CSRF 校验未通过）：请刷新页面后重试")
