@@ -366,3 +366,24 @@ def test_refusals_in_the_workbench_are_in_chinese_and_name_the_field(api):
     signed_in(api, "other_employer")
     refused = api.client.get(f"/workbench/professionals/{api.pid}")
     assert refused.status_code == 403 and "您的角色无权进行此操作或查看此记录" in refused.text and "may not" not in refused.text
+
+
+def test_an_auditor_voids_an_activity_in_the_workbench(api):
+    p = f"/v1/professionals/{api.pid}"
+    claim = api.post(f"{p}/specialty-credits", SPECIALTY, "employer").json()["activity_id"]
+    signed_in(api, "auditor")
+    record = api.client.get(f"/workbench/professionals/{api.pid}").text
+    link = f"/workbench/professionals/{api.pid}/activities/{claim}/void"
+    assert link in record
+    form = api.client.get(link).text
+    assert "作废学习活动" in form and "研修：证书 NXJD-01/C-100" in form
+    empty = api.client.post(link, data={"reason": "", "decision_ref": "稽-1", "csrf": csrf(api, link)})
+    assert empty.status_code == 422 and "理由填写有误" in empty.text
+    done = api.client.post(link, follow_redirects=False,
+                           data={"reason": "证书系伪造", "decision_ref": "稽〔2019〕5号", "csrf": csrf(api, link)})
+    assert done.status_code == 303
+    voided = [e for e in api.get(f"{p}/history").json()["events"] if e["kind"] == "ActivityVoided"]
+    assert voided and voided[0]["by"] == "auditor:auditor" and voided[0]["channel"] == "workbench"
+    assert link not in api.client.get(f"/workbench/professionals/{api.pid}").text  # once only
+    signed_in(api, "committee")
+    assert api.client.get(link).status_code == 403

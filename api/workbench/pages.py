@@ -29,7 +29,7 @@ from api.labels import ACTIVITIES, FIELD_NAMES, ROUTES, BREAKS, error_in_chinese
 from api.problems import status_of
 from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import LedgerError, NotFound
-from ce_ledger.domain.commands import Verification
+from ce_ledger.domain.commands import Verification, Voiding
 from ce_ledger.domain.details import SpecialtyCredit
 from ce_ledger.domain.identity import normalise_id_number
 from ce_ledger.rules.nx2019_2 import claim, what
@@ -371,6 +371,7 @@ def professional(request: Request, who: Principal, professional_id: UUID,
         warning=history_warning(svc, professional_id) or _collision_warning(svc, who, professional_id),
         superseded=lambda f: svc.ledger.superseded_by(f.rule_set_id, f.evaluation_year),
         may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR), own=who.role is Role.PROFESSIONAL,
+        may_void=who.role is Role.AUDITOR,
         pending=[a for a in everything if a.status.value == "pending"], routes=ROUTES, today=date.today().isoformat(),
     )
 
@@ -396,6 +397,33 @@ def submit_claim(request: Request, who: Principal, professional_id: UUID, provid
         field = FIELD_NAMES.get(str(first["loc"][0]) if first["loc"] else "", "申报")
         raise HTTPException(422, f"{field}填写有误") from None
     svc.ledger.record(professional_id, details, by=who.actor, channel=Channel.WORKBENCH)
+    return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
+
+
+@router.get("/professionals/{professional_id}/activities/{activity_id}/void", response_class=HTMLResponse)
+@pages
+def void_page(request: Request, who: Principal, professional_id: UUID, activity_id: UUID) -> HTMLResponse:
+    """An auditor strikes out an activity (a forged certificate, say) with the reason and the decision."""
+    _require(who, Role.AUDITOR)
+    svc = request.app.state.services
+    activity = svc.ledger.professional(professional_id, copy=False).activity(activity_id)
+    return render(request, "void.html", who=who, professional_id=professional_id, activity=activity,
+                  described=in_chinese(what(activity), activity.recorded.describe(), ACTIVITIES))
+
+
+@router.post("/professionals/{professional_id}/activities/{activity_id}/void")
+@pages
+def void_activity(request: Request, who: Principal, professional_id: UUID, activity_id: UUID,
+                  reason: Annotated[str, Form(max_length=500)] = "", decision_ref: Annotated[str, Form(max_length=200)] = "",
+                  csrf: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    _require(who, Role.AUDITOR)
+    try:
+        voiding = Voiding(reason=reason, decision_ref=decision_ref)
+    except ValidationError as e:
+        first = e.errors(include_input=False)[0]
+        raise HTTPException(422, f"{FIELD_NAMES.get(str(first['loc'][0]), '作废')}填写有误：须填写") from None
+    request.app.state.services.ledger.void(professional_id, activity_id, voiding, by=who.actor, channel=Channel.WORKBENCH)
     return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
 
 
