@@ -77,7 +77,7 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
         expect(changed).to_have_count(1)
         expect(changed).to_contain_text("作废")
         expect(changed).to_contain_text("抽查发现证书系伪造")
-        expect(page.locator("#since")).to_contain_text("passed to not passed")
+        expect(page.locator("#since")).to_contain_text("当时合格，按今日记录不合格")
         assert changed.evaluate("row => getComputedStyle(row.cells[0]).backgroundColor") != "rgba(0, 0, 0, 0)"
         page.screenshot(path=str(OUTPUT / "3-replay.png"), full_page=True)
 

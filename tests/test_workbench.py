@@ -103,7 +103,8 @@ def test_issue_a_verdict_then_replay_it_after_a_void(api):
     assert "不合格" in verdict_page and "专业课" in verdict_page and "逐项认定" in verdict_page
     api.post(f"/v1/professionals/{api.pid}/activities/{claim}/void", {"reason": "伪造", "decision_ref": "抽查-1"}, "auditor")
     replay = api.client.post(r.headers["location"] + "/replay", data={"csrf": csrf(api, r.headers["location"])})
-    assert replay.status_code == 200 and "完全重现" in replay.text
+    assert replay.status_code == 200 and "完全重现" in replay.text and "逐字节相同" in replay.text
+    assert "reproduced:" not in replay.text and "按今日记录" in replay.text
     fingerprints = re.findall(r'id="(?:recorded|recomputed)">([0-9a-f]{64})<', replay.text)
     assert len(fingerprints) == 2 and fingerprints[0] == fingerprints[1]
     assert 'class="changed"' in replay.text and "作废" in replay.text and "伪造" in replay.text

@@ -84,7 +84,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         context.setdefault("csrf", session.csrf_token(request))
         context["who_label"] = f"{ROLES[who.role.value]} · {who.name}" + (f" · {who.unit}" if who.unit else "")
     html = TEMPLATES.get_template(template).render(
-        levels=LEVELS, kinds=KINDS, statuses=STATUSES, happened=HAPPENED, channels=CHANNELS,
+        levels=LEVELS, kinds=KINDS, statuses=STATUSES, happened=HAPPENED, channels=CHANNELS, breaks=BREAKS,
         zone=ZoneInfo(request.app.state.services.settings.timezone), **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
