@@ -388,3 +388,20 @@ def test_an_auditor_voids_an_activity_in_the_workbench(api):
     assert link not in api.client.get(f"/workbench/professionals/{api.pid}").text  # once only
     signed_in(api, "committee")
     assert api.client.get(link).status_code == 403
+
+
+def test_a_units_standing_and_a_claims_queue_export_to_xlsx(api):
+    import io
+
+    from openpyxl import load_workbook
+
+    p = f"/v1/professionals/{api.pid}"
+    api.post(f"{p}/specialty-credits", SPECIALTY, "employer")
+    signed_in(api, "employer")
+    r = api.client.get("/workbench/unit.xlsx?unit=U-1&level=intermediate&year=2019&everyone=true")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    rows = list(load_workbook(io.BytesIO(r.content)).active.values)
+    assert rows[0][:2] == ("姓名", "公民身份号码") and rows[1][0] == "马晓明" and api.number not in str(rows)
+    assert api.client.get("/workbench/unit.xlsx?unit=U-2&level=intermediate&year=2019").status_code == 403
+    queue = list(load_workbook(io.BytesIO(api.client.get("/workbench/queue.xlsx").content)).active.values)
+    assert queue[0][0] == "姓名" and len(queue) == 2 and queue[1][5] == "40"

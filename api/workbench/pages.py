@@ -27,6 +27,7 @@ from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
 from api.labels import ACTIVITIES, FIELD_NAMES, ROUTES, BREAKS, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
+from api.workbench.exports import XLSX, workbook
 from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import LedgerError, NotFound
 from ce_ledger.domain.commands import Verification, Voiding
@@ -289,6 +290,30 @@ def queue(request: Request, who: Principal, page: Annotated[int, Query(ge=1, le=
                   pages=max(1, -(-total // PER_PAGE)), done=done)
 
 
+@router.get("/queue.xlsx")
+@pages
+def queue_xlsx(request: Request, who: Principal) -> Response:
+    """The claims awaiting a decision (the role's scope), every page, as a spreadsheet."""
+    _require(who, Role.EMPLOYER, Role.COMMITTEE)
+    view = request.app.state.services.view
+    unit = who.unit if who.role is Role.EMPLOYER else None
+
+    def rows():
+        offset = 0
+        while True:  # page by page: the sheet is written as the rows come
+            page, _ = view.pending_claims(unit, 1000, offset)
+            for r in page:
+                yield [r["name"], r["masked_id"], r["employer_unit"], r["occurred_on"], r["provider_code"],
+                       _hours(Decimal(r["hours"])), r["professional_id"], r["activity_id"]]
+            if len(page) < 1000:
+                return
+            offset += 1000
+
+    data = workbook("待审核的申报", ["姓名", "公民身份号码", "单位", "日期", "继续教育基地", "申报学时", "记录编号",
+                                  "学习活动编号"], rows())
+    return Response(data, media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="claims-queue.xlsx"'})
+
+
 @router.post("/queue")
 @pages
 def decide_claims(request: Request, who: Principal, decision: Annotated[str, Form(pattern="^(verified|rejected)$")],
@@ -489,6 +514,25 @@ def replay(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
 
 
 STAFF_PAGE = 100
+
+
+@router.get("/unit.xlsx")
+@pages
+def unit_xlsx(request: Request, who: Principal, unit: Annotated[str, Query(max_length=64)],
+              level: Annotated[Level, Query()] = Level.INTERMEDIATE, year: Annotated[int, Query(ge=2000, le=2100)] = 2019,
+              everyone: Annotated[bool, Query()] = False) -> Response:
+    """The unit's standing as a spreadsheet (the same rows as the page, every page)."""
+    _require(who, Role.EMPLOYER, Role.COMMITTEE, Role.AUDITOR)
+    if who.role is Role.EMPLOYER and unit != who.unit:
+        raise HTTPException(403, f"用人单位 {who.unit} 只能查看本单位人员")
+    everybody = request.app.state.services.totals.unit(unit, level, year)
+    rows = ([s.name, s.masked_id, s.series, _hours(s.credited.public_hours), _hours(s.credited.total_hours),
+             _hours(s.shortfall.public_hours), _hours(s.shortfall.total_hours), "达标" if s.meets else "未达标"]
+            for s in sorted(everybody, key=SORTS["meets"][0]) if everyone or not s.meets)
+    data = workbook(f"{unit} 达标情况", ["姓名", "公民身份号码", "职称系列", "公需课学时", "总学时", "公需课尚差",
+                                        "总学时尚差", "是否达标"], rows)
+    return Response(data, media_type=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="unit-{unit}-{level.value}-{year}.xlsx"'})
 
 
 @router.get("/unit", response_class=HTMLResponse)
