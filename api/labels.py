@@ -147,6 +147,8 @@ FIELD_NAMES = {
     "last_day": "结束日期", "days": "天数", "document_ref": "文件编号", "hours_taught": "授课学时", "module": "模块",
     "passed_on": "合格日期", "institution": "培养单位", "enrolled_on": "入学日期", "graduated_on": "毕业日期",
     "effective_on": "生效日期", "to_unit": "调入单位", "history": "历史记录", "checkpoint": "检查点",
+    "requires_foreign_language_exam": "职称外语考试要求", "requires_computer_exam": "计算机考试要求",
+    "own_ce_regulation": "本系列继续教育规定",
 }
 # What went wrong, by kind of domain error (api/problems.py maps the same kinds to HTTP statuses).
 ERROR_WORDS = {"NotFound": "未找到", "Conflict": "与已有记录冲突", "InvalidInput": "填写有误",

@@ -405,3 +405,29 @@ def test_a_units_standing_and_a_claims_queue_export_to_xlsx(api):
     assert api.client.get("/workbench/unit.xlsx?unit=U-2&level=intermediate&year=2019").status_code == 403
     queue = list(load_workbook(io.BytesIO(api.client.get("/workbench/queue.xlsx").content)).active.values)
     assert queue[0][0] == "姓名" and len(queue) == 2 and queue[1][5] == "40"
+
+
+def test_registering_a_person_in_the_workbench(api):
+    from tests.builders import id_number
+
+    signed_in(api, "employer")
+    token = csrf(api, "/workbench/register")
+    fresh = id_number()
+    r = api.client.post("/workbench/register", data={"id_number": fresh, "name": "周敏", "series": "工程技术",
+                                                     "foreign": "true", "csrf": token})
+    assert r.status_code == 202 and "登记已受理" in r.text and fresh not in r.text
+    pid = api.services.ledger.professional_id_for(fresh)
+    person = api.services.ledger.professional(pid, copy=False)
+    assert person.employer_unit == "U-1" and person.series.requires_foreign_language_exam
+    signed_in(api, "other_employer")  # another unit's person: the same answer, nothing recorded but a lookup
+    before = api.services.ledger.position()
+    r = api.client.post("/workbench/register", data={"id_number": fresh, "name": "周敏", "series": "工程技术",
+                                                     "csrf": csrf(api, "/workbench/register")})
+    assert r.status_code == 202 and "登记已受理" in r.text and api.services.ledger.position() == before
+    signed_in(api, "employer")
+    r = api.client.post("/workbench/register", data={"id_number": fresh, "name": "周敏敏", "series": "工程技术",
+                                                     "foreign": "true", "csrf": csrf(api, "/workbench/register")})
+    assert r.status_code == 409 and "姓名" in r.text
+    bad = api.client.post("/workbench/register", data={"id_number": fresh[:-1] + "0" if fresh[-1] != "0" else fresh[:-1] + "1",
+                                                       "name": "周敏", "series": "工程技术", "csrf": csrf(api, "/workbench/register")})
+    assert bad.status_code == 422 and "公民身份号码填写有误" in bad.text

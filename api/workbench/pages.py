@@ -29,8 +29,8 @@ from api.labels import ACTIVITIES, FIELD_NAMES, ROUTES, BREAKS, error_in_chinese
 from api.problems import status_of
 from api.workbench.exports import XLSX, workbook
 from api.workbench.form import assessment_form
-from ce_ledger.domain.errors import LedgerError, NotFound
-from ce_ledger.domain.commands import Verification, Voiding
+from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
+from ce_ledger.domain.commands import Registration, Verification, Voiding
 from ce_ledger.domain.details import SpecialtyCredit
 from ce_ledger.domain.identity import normalise_id_number
 from ce_ledger.rules.nx2019_2 import claim, what
@@ -246,6 +246,52 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
     if not found:
         return render(request, "home.html", 404, who=who, level="intermediate", year=2019,
                       problem="未找到：此公民身份号码没有您可以查看的继续教育记录")
+    return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)
+
+
+# -- registering a person ---------------------------------------------------------------------
+
+
+@router.get("/register", response_class=HTMLResponse)
+@pages
+def register_page(request: Request, who: Principal) -> HTMLResponse:
+    _require(who, Role.EMPLOYER, Role.COMMITTEE)
+    return render(request, "register.html", who=who)
+
+
+@router.post("/register")
+@pages
+def register(request: Request, who: Principal, id_number: Annotated[str, Form(max_length=40)],
+             name: Annotated[str, Form(max_length=50)], series: Annotated[str, Form(max_length=50)],
+             employer_unit: Annotated[str, Form(max_length=64)] = "", foreign: Annotated[bool, Form()] = False,
+             computer: Annotated[bool, Form()] = False, own_ce: Annotated[bool, Form()] = False,
+             csrf: Annotated[str, Form()] = "") -> Response:
+    """As over the API: the number is checked, hashed and dropped; to an employer, a person new to
+    the ledger and one registered in another unit are answered alike (reading 19)."""
+    session.check_csrf(request, csrf)
+    _require(who, Role.EMPLOYER, Role.COMMITTEE)
+    request.app.state.rate_limits.hit("lookups", who)
+    unit = who.unit if who.role is Role.EMPLOYER else employer_unit
+    try:
+        registration = Registration(id_number=normalise_id_number(id_number), name=name, series=series,
+                                    requires_foreign_language_exam=foreign, requires_computer_exam=computer,
+                                    own_ce_regulation=own_ce, employer_unit=unit)
+    except (ValueError, ValidationError) as e:
+        errors = e.errors(include_input=False) if isinstance(e, ValidationError) else []
+        field = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else "id_number"
+        raise HTTPException(422, f"{FIELD_NAMES.get(field, field)}填写有误") from None
+    svc = request.app.state.services
+    pid = svc.ledger.professional_id_for(registration.id_number)
+    try:
+        done = svc.ledger.register(registration, by=who.actor, channel=Channel.WORKBENCH)
+    except Conflict as e:
+        if who.role is Role.EMPLOYER and svc.ledger.professional(pid, copy=False).employer_unit != who.unit:
+            svc.access.record_lookup(pid, found=True, by=who.actor, channel=Channel.WORKBENCH)
+            return render(request, "register.html", 202, who=who, accepted=True)
+        field = FIELD_NAMES.get(e.field or "", e.field or "登记内容")
+        raise HTTPException(409, f"此人已登记，且{field}等与登记内容不同：更正由评审委员会或人社厅办理，调动由调入单位提出") from None
+    if who.role is Role.EMPLOYER and done.created:
+        return render(request, "register.html", 202, who=who, accepted=True)
     return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)
 
 
