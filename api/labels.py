@@ -148,7 +148,8 @@ FIELD_NAMES = {
     "passed_on": "合格日期", "institution": "培养单位", "enrolled_on": "入学日期", "graduated_on": "毕业日期",
     "effective_on": "生效日期", "to_unit": "调入单位", "history": "历史记录", "checkpoint": "检查点",
     "requires_foreign_language_exam": "职称外语考试要求", "requires_computer_exam": "计算机考试要求",
-    "own_ce_regulation": "本系列继续教育规定",
+    "own_ce_regulation": "本系列继续教育规定", "taught_on": "授课日期", "course": "课程", "exam": "考试",
+    "degree": "学历", "certified_hours": "认定学时", "programme_code": "知识更新工程项目",
 }
 # What went wrong, by kind of domain error (api/problems.py maps the same kinds to HTTP statuses).
 ERROR_WORDS = {"NotFound": "未找到", "Conflict": "与已有记录冲突", "InvalidInput": "填写有误",

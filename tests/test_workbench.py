@@ -431,3 +431,29 @@ def test_registering_a_person_in_the_workbench(api):
     bad = api.client.post("/workbench/register", data={"id_number": fresh[:-1] + "0" if fresh[-1] != "0" else fresh[:-1] + "1",
                                                        "name": "周敏", "series": "工程技术", "csrf": csrf(api, "/workbench/register")})
     assert bad.status_code == 422 and "公民身份号码填写有误" in bad.text
+
+
+def test_employers_enter_every_kind_of_activity_in_the_workbench(api):
+    signed_in(api, "employer")
+    page = f"/workbench/professionals/{api.pid}/entries"
+    assert "登记专业科目" in api.client.get(page).text
+    base = f"/workbench/professionals/{api.pid}/entries/"
+    for kind, fields in (
+        ("specialty", {"provider_code": "NXJD-01", "certificate_no": "W-1", "subject": "研修", "route": "training_class",
+                       "hours": "40", "completed_on": "2016-05-01"}),
+        ("study_tour", {"subject": "考察", "first_day": "2017-04-10", "last_day": "2017-04-12", "days": "3",
+                        "document_ref": "KC-W"}),
+        ("teaching", {"course": "讲座", "taught_on": "2017-09-15", "hours_taught": "4", "document_ref": "JS-W"}),
+        ("exam_pass", {"exam": "computer_module", "module": "WORD2003", "passed_on": "2016-01-01", "certificate_no": "J-W"}),
+        ("degree", {"degree": "second", "institution": "宁夏大学", "enrolled_on": "2014-09-01", "graduated_on": "2017-07-01",
+                    "certified_hours": ""}),
+    ):
+        r = api.client.post(base + kind, data={**fields, "csrf": csrf(api, page)}, follow_redirects=False)
+        assert r.status_code == 303, (kind, r.text[-300:])
+    history = api.get(f"/v1/professionals/{api.pid}/history").json()["events"]
+    assert [e["channel"] for e in history[1:]] == ["workbench"] * 5 and {e["by"] for e in history[1:]} == {"employer:U-1:employer"}
+    again = api.client.post(base + "teaching", data={"course": "讲座", "taught_on": "2031-09-15", "hours_taught": "4",
+                                                     "document_ref": "JS-X", "csrf": csrf(api, page)})
+    assert again.status_code == 422 and "授课日期" in again.text
+    signed_in(api, "other_employer")
+    assert api.client.get(page).status_code == 403

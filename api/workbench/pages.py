@@ -25,13 +25,13 @@ from ce_ledger.access import Principal, Role
 from api.deps import may_enter, may_see
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import ACTIVITIES, FIELD_NAMES, ROUTES, BREAKS, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
+from api.labels import ACTIVITIES, DEGREES, FIELD_NAMES, ROUTES, BREAKS, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from api.workbench.exports import XLSX, workbook
 from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.commands import Registration, Verification, Voiding
-from ce_ledger.domain.details import SpecialtyCredit
+from ce_ledger.domain.details import Degree, ExamPass, SpecialtyCredit, StudyTour, Teaching
 from ce_ledger.domain.identity import normalise_id_number
 from ce_ledger.rules.nx2019_2 import claim, what
 from ce_ledger.domain.values import Level, canonical
@@ -442,7 +442,8 @@ def professional(request: Request, who: Principal, professional_id: UUID,
         warning=history_warning(svc, professional_id) or _collision_warning(svc, who, professional_id),
         superseded=lambda f: svc.ledger.superseded_by(f.rule_set_id, f.evaluation_year),
         may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR), own=who.role is Role.PROFESSIONAL,
-        may_void=who.role is Role.AUDITOR,
+        may_void=who.role is Role.AUDITOR, may_enter=who.role is Role.COMMITTEE or (
+            who.role is Role.EMPLOYER and record.employer_unit == who.unit),
         pending=[a for a in everything if a.status.value == "pending"], routes=ROUTES, today=date.today().isoformat(),
     )
 
@@ -495,6 +496,43 @@ def void_activity(request: Request, who: Principal, professional_id: UUID, activ
         first = e.errors(include_input=False)[0]
         raise HTTPException(422, f"{FIELD_NAMES.get(str(first['loc'][0]), '作废')}填写有误：须填写") from None
     request.app.state.services.ledger.void(professional_id, activity_id, voiding, by=who.actor, channel=Channel.WORKBENCH)
+    return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
+
+
+# The kinds an employer or a committee enters by hand (public courses come from the platform).
+ENTRY_KINDS = {"specialty": SpecialtyCredit, "study_tour": StudyTour, "teaching": Teaching, "exam_pass": ExamPass,
+               "degree": Degree}
+
+
+@router.get("/professionals/{professional_id}/entries", response_class=HTMLResponse)
+@pages
+def entries_page(request: Request, who: Principal, professional_id: UUID) -> HTMLResponse:
+    svc = request.app.state.services
+    may_enter(svc, who, professional_id)
+    record = svc.ledger.professional(professional_id, copy=False)
+    return render(request, "entries.html", who=who, record=record, routes=ROUTES, degrees=DEGREES,
+                  today=date.today().isoformat())
+
+
+@router.post("/professionals/{professional_id}/entries/{kind}")
+@pages
+async def enter_activity(request: Request, who: Principal, professional_id: UUID, kind: str) -> Response:
+    """One activity of any hand-entered kind, checked as over the API (same details, same rules:
+    duplicates, conflicts, 24 hours a day, no date in the future), recorded with its actor."""
+    form = await request.form()
+    session.check_csrf(request, str(form.get("csrf", "")))
+    if kind not in ENTRY_KINDS:
+        raise HTTPException(404, "没有这种学习活动")
+    svc = request.app.state.services
+    await run_in_threadpool(may_enter, svc, who, professional_id)
+    fields = {k: v for k, v in form.items() if k != "csrf" and v != ""}
+    try:
+        details = ENTRY_KINDS[kind].model_validate(fields)
+    except ValidationError as e:
+        first = e.errors(include_input=False)[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        raise HTTPException(422, f"{FIELD_NAMES.get(field, field or '填写内容')}填写有误") from None
+    await run_in_threadpool(lambda: svc.ledger.record(professional_id, details, by=who.actor, channel=Channel.WORKBENCH))
     return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
 
 
