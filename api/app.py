@@ -22,9 +22,11 @@ from api.ratelimit import RateLimits
 from api.routers import ledger, platform, professionals, programmes, providers, verdicts
 from api.workbench import pages
 from api.workbench.pdf import PdfForms
+from api.workbench.uploads import Uploads
 from api.workbench.session import session_key
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a full batch of 1,000 completions is about 250 KB
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a spreadsheet uploaded in the workbench (the importer has its own limits)
 
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.access = app.state.services.access
         settings_ = app.state.services.settings
         app.state.rate_limits = RateLimits(settings_)
+        app.state.uploads = Uploads(settings_.uploads)
         app.state.pdf_forms = PdfForms(settings_.form_cache, workers=settings_.pdf_workers, queue=settings_.pdf_queue,
                                        seconds=settings_.pdf_seconds, memory_mib=settings_.pdf_memory_mib)
         app.state.workbench_key = session_key(secret_key(app.state.services.settings))
@@ -77,7 +80,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="Continuing-education credits of professional technical staff (宁人社函〔2019〕148号)",
         lifespan=lifespan,
     )
-    app.add_middleware(problems.BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(problems.BodyLimit, limit=MAX_BODY_BYTES, larger={"/workbench/import": MAX_UPLOAD_BYTES})
     app.add_middleware(WorkbenchHeaders)
     app.router.route_class = ExactRoute
     problems.install(app)

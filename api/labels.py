@@ -168,3 +168,18 @@ def error_in_chinese(error) -> str:
     kind = next((ERROR_WORDS[c.__name__] for c in type(error).__mro__ if c.__name__ in ERROR_WORDS), "未能完成")
     field = getattr(error, "field", None)
     return f"{kind}：{FIELD_NAMES.get(field, field)}" if field else kind
+# A spreadsheet row's problem (the importer words it in English, for the command line), in Chinese.
+IMPORT_PROBLEMS = (
+    ("no professional is registered", "此公民身份号码尚未登记：请先登记此人"),
+    ("conflict", "与已有记录冲突（同一编号已有不同内容，或已计入他人名下）"),
+    ("in the future", "日期不能晚于今天"),
+    ("decimal", "学时最多两位小数"),
+    ("check digit", "公民身份号码校验未通过"),
+    ("one of", "须为规定的选项之一"),
+    ("required", "此格必填"),
+)
+FILE_KINDS = {"public-courses": "公需课学习记录（平台导出）", "certificates": "专业科目证书", "legacy": "2019年前培训单位上传学时"}
+
+
+def import_problem_in_chinese(problem: str) -> str:
+    return next((zh for key, zh in IMPORT_PROBLEMS if key in problem), "此格不符合规则")

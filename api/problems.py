@@ -132,17 +132,19 @@ def document_body_problems(app: FastAPI) -> None:
 class BodyLimit:
     """Refuse bodies over ``limit`` bytes with a 413 problem, by header or as they stream in."""
 
-    def __init__(self, app, limit: int):
+    def __init__(self, app, limit: int, larger: dict[str, int] | None = None):
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.larger = larger or {}  # path → its own limit (a spreadsheet upload is bigger than a batch)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.default)
         declared = dict(scope.get("headers", ())).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await problem(413, "body too large", f"the body may be at most {self.limit} bytes")(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await problem(413, "body too large", f"the body may be at most {limit} bytes")(scope, receive, send)
             return
         received = 0
 
@@ -150,9 +152,9 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
+            if received > limit:
                 # Raised while the endpoint reads its body: becomes the same problem.
-                raise HTTPException(413, f"body too large: at most {self.limit} bytes")
+                raise HTTPException(413, f"body too large: at most {limit} bytes")
             return message
 
         await self.app(scope, counted, send)

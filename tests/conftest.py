@@ -19,6 +19,7 @@ BACKENDS = os.environ.get("CE_LEDGER_TEST_BACKENDS", "sqlite,postgres").split(",
 os.environ.setdefault("CE_LEDGER_PLAIN_HTTP", "true")
 # PDF forms are kept on disk; the tests' go to a temporary directory, not the user's data directory.
 os.environ.setdefault("CE_LEDGER_FORM_CACHE_DIR", tempfile.mkdtemp(prefix="ce-ledger-forms-"))
+os.environ.setdefault("CE_LEDGER_UPLOAD_DIR", tempfile.mkdtemp(prefix="ce-ledger-uploads-"))
 
 
 def postgres_url() -> str:

@@ -457,3 +457,28 @@ def test_employers_enter_every_kind_of_activity_in_the_workbench(api):
     assert again.status_code == 422 and "授课日期" in again.text
     signed_in(api, "other_employer")
     assert api.client.get(page).status_code == 403
+
+
+def test_a_committee_imports_a_spreadsheet_in_the_workbench(api):
+    import io
+
+    from openpyxl import load_workbook
+
+    from ce_ledger import demo
+
+    demo.load(api.services.ledger)
+    data = (Path(__file__).parent / "data" / "certificates-gb18030.csv").read_bytes()
+    signed_in(api, "committee")
+    before = api.services.ledger.position()
+    checked = api.client.post("/workbench/import", data={"csrf": csrf(api, "/workbench/import")},
+                              files={"file": ("certificates.csv", data, "text/csv")})
+    assert checked.status_code == 200 and "试运行，未记录" in checked.text and "未通过校验" in checked.text
+    assert api.services.ledger.position() == before  # a dry run records nothing
+    assert "此公民身份号码尚未登记" in checked.text or "此格" in checked.text or "冲突" in checked.text
+    upload = re.search(r"/workbench/import/([\w-]+)/confirm", checked.text).group(1)
+    refused = load_workbook(io.BytesIO(api.client.get(f"/workbench/import/{upload}/refused.xlsx").content)).active
+    assert next(refused.values) == ("行号", "列", "原因") and refused.max_row > 1
+    done = api.client.post(f"/workbench/import/{upload}/confirm", data={"csrf": csrf(api, "/workbench/import")})
+    assert done.status_code == 200 and "已记录" in done.text and api.services.ledger.position() > before
+    signed_in(api, "employer")
+    assert api.client.post(f"/workbench/import/{upload}/confirm", data={"csrf": csrf(api)}).status_code == 403

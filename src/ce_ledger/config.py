@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     pdf_memory_mib: int = 2048
     form_lines_per_part: int = 200
     form_cache_dir: Path | None = None
+    # Spreadsheets uploaded in the workbench wait here (an hour at most) between the dry run and the
+    # confirmation: shared by the server's worker processes (default: beside the SQLite file, or the data directory).
+    upload_dir: Path | None = None
     secret_key: SecretStr | None = None
     timezone: str = "Asia/Shanghai"
     postgres_pool_size: int = 8
@@ -75,6 +78,12 @@ class Settings(BaseSettings):
         if self.form_cache_dir is not None:
             return self.form_cache_dir
         return (self.sqlite_path.parent if self.is_sqlite else DEFAULT_DATA_DIR) / "forms"
+
+    @property
+    def uploads(self) -> Path:
+        if self.upload_dir is not None:
+            return self.upload_dir
+        return (self.sqlite_path.parent if self.is_sqlite else DEFAULT_DATA_DIR) / "uploads"
 
     @property
     def sqlite_path(self) -> Path:
