@@ -183,3 +183,7 @@ FILE_KINDS = {"public-courses": "公需课学习记录（平台导出）", "cert
 
 def import_problem_in_chinese(problem: str) -> str:
     return next((zh for key, zh in IMPORT_PROBLEMS if key in problem), "此格不符合规则")
+PROVIDER_STANDINGS = {"accredited": "具备资格", "ordered_to_rectify": "责令限期整改", "disqualified": "已取消资格"}
+PROVIDER_LEVELS = {"national": "国家级", "regional": "自治区级"}
+PROVIDER_CHANGES = {"ordered_to_rectify": "责令限期整改", "rectified": "整改完成", "disqualified": "取消资格",
+                    "reaccredited": "重新认定"}

@@ -482,3 +482,23 @@ def test_a_committee_imports_a_spreadsheet_in_the_workbench(api):
     assert done.status_code == 200 and "已记录" in done.text and api.services.ledger.position() > before
     signed_in(api, "employer")
     assert api.client.post(f"/workbench/import/{upload}/confirm", data={"csrf": csrf(api)}).status_code == 403
+
+
+def test_an_auditor_keeps_the_ce_bases_in_the_workbench(api):
+    from ce_ledger import demo
+
+    demo.load(api.services.ledger)
+    signed_in(api, "auditor")
+    page = api.client.get("/workbench/providers").text
+    assert "NXCZ-01" in page and "本系统无记录：待核查" in page and "NXNK-01" in page  # reading 15
+    made = api.client.post("/workbench/providers", follow_redirects=False, data={
+        "code": "NXNK-01", "name": "宁夏农科继续教育基地", "level": "regional", "effective_on": "2012-01-01",
+        "decision_ref": "宁人社函〔2012〕9号", "csrf": csrf(api, "/workbench/providers")})
+    assert made.status_code == 303 and made.headers["location"] == "/workbench/providers/NXNK-01"
+    ordered = api.client.post("/workbench/providers/NXNK-01/decisions", data={
+        "status": "ordered_to_rectify", "effective_on": "2017-01-10", "deadline": "2017-06-30", "reason": "评估不合格",
+        "decision_ref": "整改-1", "csrf": csrf(api, "/workbench/providers/NXNK-01")})
+    assert ordered.status_code == 200 and "责令限期整改" in ordered.text and "评估不合格" in ordered.text
+    assert "auditor:auditor" in ordered.text
+    signed_in(api, "committee")
+    assert api.client.get("/workbench/providers").status_code == 403

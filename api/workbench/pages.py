@@ -26,12 +26,13 @@ from ce_ledger.access import Principal, Role
 from api.deps import may_enter, may_see
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import ACTIVITIES, DEGREES, FIELD_NAMES, FILE_KINDS, import_problem_in_chinese, ROUTES, BREAKS, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
+from api.labels import PROVIDER_CHANGES, PROVIDER_LEVELS, PROVIDER_STANDINGS, ACTIVITIES, DEGREES, FIELD_NAMES, FILE_KINDS, import_problem_in_chinese, ROUTES, BREAKS, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from api.workbench.exports import XLSX, workbook
 from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.commands import Registration, Verification, Voiding
+from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
 from ce_ledger.domain.details import Degree, ExamPass, SpecialtyCredit, StudyTour, Teaching
 from ce_ledger.domain.identity import normalise_id_number
 from ce_ledger.rules.nx2019_2 import claim, what
@@ -369,6 +370,75 @@ def import_refused(request: Request, who: Principal, upload_id: str) -> Response
     rows = ([p.row, p.column or "", import_problem_in_chinese(p.problem)] for p in report.problems)
     return Response(workbook("未导入的行", ["行号", "列", "原因"], rows), media_type=XLSX,
                     headers={"Content-Disposition": 'attachment; filename="refused-rows.xlsx"'})
+
+
+# -- CE bases (auditors) ----------------------------------------------------------------------
+
+
+@router.get("/providers", response_class=HTMLResponse)
+@pages
+def providers_page(request: Request, who: Principal) -> HTMLResponse:
+    """Every CE base the ledger's certificates name, with its standing today, and those it has no
+    record of (reading 15: flagged, not excluded)."""
+    _require(who, Role.AUDITOR)
+    svc = request.app.state.services
+    rows = []
+    for code, certificates, people in svc.view.certificates_by_provider():
+        try:
+            provider = svc.ledger.provider(code, copy=False)
+        except NotFound:
+            provider = None
+        rows.append((code, provider, certificates, people))
+    return render(request, "providers.html", who=who, rows=rows, standings=PROVIDER_STANDINGS,
+                  provider_levels=PROVIDER_LEVELS)
+
+
+@router.get("/providers/{code}", response_class=HTMLResponse)
+@pages
+def provider_page(request: Request, who: Principal, code: str) -> HTMLResponse:
+    _require(who, Role.AUDITOR)
+    provider = request.app.state.services.ledger.provider(code, copy=False)
+    return render(request, "provider.html", who=who, p=provider, standings=PROVIDER_STANDINGS,
+                  provider_levels=PROVIDER_LEVELS, changes=PROVIDER_CHANGES, today=date.today().isoformat())
+
+
+@router.post("/providers")
+@pages
+def accredit_provider(request: Request, who: Principal, code: Annotated[str, Form(max_length=64)],
+                      name: Annotated[str, Form(max_length=200)], level: Annotated[str, Form(pattern="^(national|regional)$")],
+                      effective_on: Annotated[str, Form(max_length=10)], decision_ref: Annotated[str, Form(max_length=200)],
+                      csrf: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    _require(who, Role.AUDITOR)
+    try:
+        day = date.fromisoformat(effective_on)
+    except ValueError:
+        raise HTTPException(422, "生效日期填写有误") from None
+    done = request.app.state.services.ledger.accredit_provider(
+        code, name=name, level=ProviderLevel(level), effective_on=day, decision_ref=decision_ref, by=who.actor,
+        channel=Channel.WORKBENCH)
+    return RedirectResponse(f"/workbench/providers/{done.provider.code}", status_code=303)
+
+
+@router.post("/providers/{code}/decisions")
+@pages
+def provider_decision(request: Request, who: Principal, code: str,
+                      status: Annotated[str, Form(pattern="^(ordered_to_rectify|rectified|disqualified|reaccredited)$")],
+                      effective_on: Annotated[str, Form(max_length=10)], decision_ref: Annotated[str, Form(max_length=200)],
+                      deadline: Annotated[str, Form(max_length=10)] = "", reason: Annotated[str, Form(max_length=500)] = "",
+                      csrf: Annotated[str, Form()] = "") -> Response:
+    """A decision of the Department about a CE base (§1(4)), entered in the order they took effect."""
+    session.check_csrf(request, csrf)
+    _require(who, Role.AUDITOR)
+    try:
+        change = ProviderStatusChange(status=status, effective_on=effective_on, decision_ref=decision_ref,
+                                      deadline=deadline or None, reason=reason or None)
+    except ValidationError as e:
+        first = e.errors(include_input=False)[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        raise HTTPException(422, f"{FIELD_NAMES.get(field, field or '决定')}填写有误") from None
+    request.app.state.services.ledger.change_provider_status(code, change, by=who.actor, channel=Channel.WORKBENCH)
+    return RedirectResponse(f"/workbench/providers/{code}", status_code=303)
 
 
 # -- finding people by name ------------------------------------------------------------------
