@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -502,3 +503,28 @@ def test_an_auditor_keeps_the_ce_bases_in_the_workbench(api):
     assert "auditor:auditor" in ordered.text
     signed_in(api, "committee")
     assert api.client.get("/workbench/providers").status_code == 403
+
+
+def test_corrections_and_moves_in_the_workbench(api):
+    record = f"/workbench/professionals/{api.pid}"
+    signed_in(api, "committee")
+    corrected = api.client.post(f"{record}/corrections", data={
+        "name": "马晓明", "series": "卫生", "own_ce": "true", "reason": "系列登记有误", "decision_ref": "更正-1",
+        "csrf": csrf(api, record)})
+    assert corrected.status_code == 200 and "卫生" in corrected.text
+    person = api.services.ledger.professional(UUID(api.pid), copy=False)
+    assert person.series.name == "卫生" and person.series.own_ce_regulation
+    signed_in(api, "other_employer")  # the new unit proposes, by ID number: answered alike whoever it is
+    proposed = api.client.post("/workbench/transfers", data={"id_number": api.number, "effective_on": "2019-01-01",
+                                                             "csrf": csrf(api, "/workbench/register")})
+    assert proposed.status_code == 202 and "调动申请已提交" in proposed.text and api.number not in proposed.text
+    nobody = api.client.post("/workbench/transfers", data={"id_number": id_number(), "effective_on": "2019-01-01",
+                                                           "csrf": csrf(api, "/workbench/register")})
+    assert nobody.status_code == 202 and "调动申请已提交" in nobody.text  # the same answer
+    signed_in(api, "employer")  # the present unit sees the move waiting and confirms it
+    page = api.client.get(record).text
+    assert "待确认的调动：调入 U-2" in page and "确认调动" in page
+    done = api.client.post(f"{record}/transfers/confirmation", data={"csrf": csrf(api, record)}, follow_redirects=False)
+    assert done.status_code == 303
+    assert api.services.ledger.professional(UUID(api.pid), copy=False).employer_unit == "U-2"
+    assert api.client.get(record).status_code == 403  # no longer theirs

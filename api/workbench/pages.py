@@ -31,7 +31,7 @@ from api.problems import status_of
 from api.workbench.exports import XLSX, workbook
 from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
-from ce_ledger.domain.commands import Registration, Verification, Voiding
+from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
 from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
 from ce_ledger.domain.details import Degree, ExamPass, SpecialtyCredit, StudyTour, Teaching
 from ce_ledger.domain.identity import normalise_id_number
@@ -251,7 +251,79 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
     return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)
 
 
-# -- registering a person ---------------------------------------------------------------------
+# -- registering a person, correcting it, moving it --------------------------------------------
+
+
+def _form_problem(e: ValidationError, default: str) -> HTTPException:
+    first = e.errors(include_input=False)[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    return HTTPException(422, f"{FIELD_NAMES.get(field, field or default)}填写有误")
+
+
+@router.post("/professionals/{professional_id}/corrections")
+@pages
+def correct_registration(request: Request, who: Principal, professional_id: UUID,
+                         name: Annotated[str, Form(max_length=50)], series: Annotated[str, Form(max_length=50)],
+                         reason: Annotated[str, Form(max_length=500)], decision_ref: Annotated[str, Form(max_length=200)],
+                         foreign: Annotated[bool, Form()] = False, computer: Annotated[bool, Form()] = False,
+                         own_ce: Annotated[bool, Form()] = False, csrf: Annotated[str, Form()] = "") -> Response:
+    """A committee's or auditor's correction of the name or the series settings, with reason and decision."""
+    session.check_csrf(request, csrf)
+    _require(who, Role.COMMITTEE, Role.AUDITOR)
+    try:
+        correction = Correction(name=name, series=series, requires_foreign_language_exam=foreign,
+                                requires_computer_exam=computer, own_ce_regulation=own_ce, reason=reason,
+                                decision_ref=decision_ref)
+    except ValidationError as e:
+        raise _form_problem(e, "更正") from None
+    request.app.state.services.ledger.correct_registration(professional_id, correction, by=who.actor,
+                                                           channel=Channel.WORKBENCH)
+    return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
+
+
+@router.post("/transfers")
+@pages
+def propose_transfer(request: Request, who: Principal, id_number: Annotated[str, Form(max_length=40)],
+                     effective_on: Annotated[str, Form(max_length=10)], csrf: Annotated[str, Form()] = "") -> HTMLResponse:
+    """The new unit asks to take a person over, by ID number. The answer is the same whether or not the
+    person is registered elsewhere (an employer may not learn who another unit employs)."""
+    session.check_csrf(request, csrf)
+    _require(who, Role.EMPLOYER)
+    request.app.state.rate_limits.hit("lookups", who)
+    svc = request.app.state.services
+    try:
+        pid = svc.ledger.professional_id_for(normalise_id_number(id_number))
+        transfer = Transfer(to_unit=who.unit, effective_on=effective_on)
+    except ValidationError as e:
+        raise _form_problem(e, "调动") from None
+    except ValueError:
+        raise HTTPException(422, "公民身份号码填写有误") from None
+    try:
+        svc.ledger.propose_transfer(pid, transfer, by=who.actor, channel=Channel.WORKBENCH)
+        found = True
+    except NotFound:
+        found = False
+    except LedgerError:
+        found = True  # e.g. already in this unit: said alike
+    svc.access.record_lookup(pid, found=found, by=who.actor, channel=Channel.WORKBENCH)
+    return render(request, "register.html", 202, who=who, transfer_accepted=True)
+
+
+@router.post("/professionals/{professional_id}/transfers/confirmation")
+@pages
+def confirm_transfer(request: Request, who: Principal, professional_id: UUID, csrf: Annotated[str, Form()] = "") -> Response:
+    """The present unit (or a committee) confirms the move proposed for this person."""
+    session.check_csrf(request, csrf)
+    svc = request.app.state.services
+    record = svc.ledger.professional(professional_id, copy=False)
+    if not (who.role is Role.COMMITTEE or (who.role is Role.EMPLOYER and record.employer_unit == who.unit)):
+        raise HTTPException(403, "只有此人现在的单位或评审委员会可以确认调动")
+    if record.transfer is None:
+        raise HTTPException(409, "此人没有待确认的调动")
+    transfer = Transfer(to_unit=record.transfer.to_unit, effective_on=record.transfer.effective_on)
+    svc.ledger.confirm_transfer(professional_id, transfer, by=who.actor, channel=Channel.WORKBENCH)
+    return RedirectResponse("/workbench/" if who.role is Role.EMPLOYER else f"/workbench/professionals/{professional_id}",
+                            status_code=303)
 
 
 @router.get("/register", response_class=HTMLResponse)
@@ -588,7 +660,9 @@ def professional(request: Request, who: Principal, professional_id: UUID,
         warning=history_warning(svc, professional_id) or _collision_warning(svc, who, professional_id),
         superseded=lambda f: svc.ledger.superseded_by(f.rule_set_id, f.evaluation_year),
         may_issue=who.role in (Role.COMMITTEE, Role.AUDITOR), own=who.role is Role.PROFESSIONAL,
-        may_void=who.role is Role.AUDITOR, may_enter=who.role is Role.COMMITTEE or (
+        may_void=who.role is Role.AUDITOR, may_correct=who.role in (Role.COMMITTEE, Role.AUDITOR),
+        may_confirm=record.transfer is not None and (who.role is Role.COMMITTEE or (
+            who.role is Role.EMPLOYER and record.employer_unit == who.unit)), may_enter=who.role is Role.COMMITTEE or (
             who.role is Role.EMPLOYER and record.employer_unit == who.unit),
         pending=[a for a in everything if a.status.value == "pending"], routes=ROUTES, today=date.today().isoformat(),
     )
