@@ -187,3 +187,14 @@ PROVIDER_STANDINGS = {"accredited": "具备资格", "ordered_to_rectify": "责�
 PROVIDER_LEVELS = {"national": "国家级", "regional": "自治区级"}
 PROVIDER_CHANGES = {"ordered_to_rectify": "责令限期整改", "rectified": "整改完成", "disqualified": "取消资格",
                     "reaccredited": "重新认定"}
+
+
+def verdict_in_chinese(verdict) -> dict:
+    """A verdict's sentences in Chinese, for the API beside its English (the same as the workbench's)."""
+    return {
+        "summary": in_chinese(verdict.outcome, verdict.summary),
+        "readings": [reading_in_chinese(r) for r in verdict.readings],
+        "lines": [{"activity_id": line.activity_id, "description": in_chinese(line.what, line.description, ACTIVITIES),
+                   "arithmetic": in_chinese(line.working, line.arithmetic),
+                   "reason": in_chinese(line.because, line.reason)} for line in verdict.items],
+    }

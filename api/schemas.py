@@ -176,6 +176,22 @@ class VerdictRequest(Value):
     rule_set: str | None = Field(None, max_length=64, description="default: the rule-set in force that year")
 
 
+class LineInChinese(Value):
+    activity_id: UUID
+    description: str
+    arithmetic: str
+    reason: str
+
+
+class VerdictInChinese(Value):
+    """The verdict's sentences in Chinese (from its codes, NX-2019.2 on; an older verdict keeps its
+    English where it has no codes). Not part of the fingerprinted verdict."""
+
+    summary: str
+    readings: list[str]
+    lines: list[LineInChinese]
+
+
 with warnings.catch_warnings():
     # The stored fingerprint replaces the computed one: a reply has more fields than the
     # verdict, so its own canonical JSON is not what was fingerprinted.
@@ -190,6 +206,7 @@ with warnings.catch_warnings():
         superseded_by: str | None = Field(
             None, description="the rule-set in force for the year, when this verdict's is no longer it (reading 17)"
         )
+        in_chinese: VerdictInChinese | None = Field(None, description="the same sentences in Chinese, beside the English")
 
 
 class UnknownProvider(Value):

@@ -30,6 +30,8 @@ def test_each_verdict_says_one_thing_and_names_its_rule(api):
     assert waived["passed"] and waived["waived_by_degree"] and waived["rule_set"]["id"] == "NX-2019.2"
     assert waived["shortfall"] == {"total_hours": "0", "public_hours": "0"} and waived["outcome"]["code"] == "waived"
     assert "nothing is short" in waived["summary"] and "short 2" not in waived["summary"]
+    assert "无尚差" in waived["in_chinese"]["summary"]  # the API gives the Chinese beside the English
+    assert all(line["reason"] for line in waived["in_chinese"]["lines"]) and waived["in_chinese"]["readings"]
 
     junior = issue(api, people["张丽"], "junior")
     assert junior["window"] is None and junior["items"] == [] and junior["passed"]

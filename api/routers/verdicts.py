@@ -12,6 +12,7 @@ from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.access import Principal, Role
 from api.deps import Principal_, Services_, limited, may_see, require
 from api.exact import ExactRoute
+from api.labels import verdict_in_chinese
 from api.problems import responses
 from api.schemas import VerdictEntry, VerdictList, VerdictOut, VerdictRequest
 from ce_ledger.audit.replay import Replay
@@ -29,6 +30,7 @@ def _out(svc, issued: VerdictIssued) -> VerdictOut:
         fingerprint=issued.fingerprint,
         pins=list(issued.pins),
         superseded_by=svc.ledger.superseded_by(v.rule_set.id, v.evaluation_year),
+        in_chinese=verdict_in_chinese(v),
     )
 
 
