@@ -97,3 +97,84 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
             page.goto(url)
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
         page.screenshot(path=str(OUTPUT / "4-phone-record.png"), full_page=True)
+
+
+def sign_in(page, base: str, token: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{base}/workbench/sign-in")
+    page.get_by_label("访问令牌").fill(token)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="查找专业技术人员")).to_be_visible()
+
+
+def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
+    """The employer works through the queue and enters an activity, the professional files a claim,
+    the committee imports a sheet and finds people by name, the auditor keeps the CE bases and voids:
+    each in Chromium, with a screenshot of each page (test-output/roles-*.png)."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    env = environment(settings)
+    subprocess.run([sys.executable, "-m", "api.cli", "demo"], env=env, check=True, capture_output=True, timeout=120)
+    ma = demo.PEOPLE[0].registration
+    tokens = {"employer": token(settings, "employer", "人事处", unit=ma.employer_unit),
+              "committee": token(settings, "committee", "评委会"), "auditor": token(settings, "auditor", "抽查")}
+    OUTPUT.mkdir(exist_ok=True)
+    shot = lambda page, name: page.screenshot(path=str(OUTPUT / f"roles-{name}.png"), full_page=True)  # noqa: E731
+    with serving(env, tmp_path / "server.log") as server:
+        base = server.base
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['committee']}"}) as c:
+            pid = c.post("/v1/professionals", json={
+                "id_number": ma.id_number, "name": ma.name, "series": ma.series,
+                "requires_foreign_language_exam": ma.requires_foreign_language_exam,
+                "requires_computer_exam": ma.requires_computer_exam, "own_ce_regulation": ma.own_ce_regulation,
+                "employer_unit": ma.employer_unit}).json()["professional_id"]  # registered by the demo: its id
+        professional = subprocess.run([sys.executable, "-m", "api.cli", "tokens", "issue", "--role", "professional",
+                                       "--professional", pid, "--name", ma.name], env=env, check=True,
+                                      capture_output=True, text=True).stdout.strip()
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+
+        sign_in(page, base, professional)  # the professional: what is missing, and a claim
+        page.goto(f"{base}/workbench/professionals/{pid}")
+        page.get_by_label("继续教育基地代码").fill("NXJD-01")
+        page.get_by_label("证书编号").fill("NXJD-2018-7777")
+        page.get_by_label("学习内容").fill("隧道施工新技术")
+        page.get_by_label("学时", exact=True).fill("24")
+        page.get_by_label("结业日期").fill("2018-10-20")
+        page.get_by_role("button", name="提交申报").click()
+        expect(page.locator("#plain")).to_contain_text("正等待单位审核")
+        shot(page, "1-professional")
+
+        sign_in(page, base, tokens["employer"])  # the employer: the queue, then a tour by hand
+        page.get_by_role("link", name="待审核的申报").click()
+        page.get_by_label(f"选择 {ma.name} 2018-10-20 的申报").check()
+        page.get_by_label("审核意见").fill("证书核实无误")
+        shot(page, "2-employer-queue")
+        page.get_by_role("button", name="勾选的审核通过").click()
+        expect(page.get_by_role("status")).to_contain_text("1 项审核通过")
+        page.goto(f"{base}/workbench/professionals/{pid}/entries")
+        shot(page, "3-employer-entries")
+
+        sign_in(page, base, tokens["committee"])  # the committee: an import and a search by name
+        page.get_by_role("link", name="导入表格").click()
+        page.get_by_label("文件（.csv 或 .xlsx）").set_input_files(str(Path(__file__).parent / "data" / "public-courses.csv"))
+        page.get_by_role("button", name="上传并试运行").click()
+        expect(page.locator("#summary")).to_contain_text("试运行")
+        page.get_by_role("button", name="确认导入").click()
+        expect(page.locator("#summary")).to_contain_text("已记录")
+        shot(page, "4-committee-import")
+        page.goto(f"{base}/workbench/")
+        page.get_by_label("姓名（可输入一部分）").fill("马")
+        page.get_by_role("button", name="按姓名查找").click()
+        expect(page.get_by_role("link", name=ma.name)).to_be_visible()
+        shot(page, "5-committee-search")
+
+        sign_in(page, base, tokens["auditor"])  # the auditor: CE bases, and a void
+        page.get_by_role("link", name="继续教育基地").click()
+        expect(page.get_by_text("本系统无记录：待核查").first).to_be_visible()
+        shot(page, "6-auditor-providers")
+        page.goto(f"{base}/workbench/professionals/{pid}")
+        page.get_by_role("link", name="作废…").first.click()
+        page.get_by_label("理由").fill("抽查发现证书系伪造")
+        page.get_by_label("决定文号").fill("宁人社函〔2019〕抽查-13")
+        shot(page, "7-auditor-void")
+        page.get_by_role("button", name="作废").click()
+        expect(page.locator("tr.voided").first).to_be_visible()
