@@ -115,6 +115,9 @@ def test_the_report_over_http_and_on_the_command_line(planned):
         }
         r = client.post("/v1/programmes", json=SEMINAR.model_dump(mode="json"), headers=headers)
         assert r.status_code == 200 and r.json()["planned_by"] == "auditor:a"
+        client.post("/workbench/sign-in", data={"token": token})  # the same report on the auditor's page
+        page = client.get("/workbench/programmes", params={"year": 2019}).text
+        assert "智能制造高级研修班" in page and "高级研修" in page and "1 / 2" in page
         r = client.get("/v1/programmes/report", params={"year": "x"}, headers=headers)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     # A wide terminal (piped output honours COLUMNS): at 80 columns the table wraps its names.

@@ -528,3 +528,14 @@ def test_corrections_and_moves_in_the_workbench(api):
     assert done.status_code == 303
     assert api.services.ledger.professional(UUID(api.pid), copy=False).employer_unit == "U-2"
     assert api.client.get(record).status_code == 403  # no longer theirs
+
+
+def test_the_programme_report_in_the_workbench(api):
+    from ce_ledger import demo
+
+    demo.load(api.services.ledger)
+    signed_in(api, "auditor")
+    page = api.client.get("/workbench/programmes?year=2019").text
+    assert "专业技术人才知识更新工程（2019 年）" in page and "高级研修" in page and "按类别" in page
+    signed_in(api, "employer")
+    assert api.client.get("/workbench/programmes").status_code == 403

@@ -26,7 +26,7 @@ from ce_ledger.access import Principal, Role
 from api.deps import may_enter, may_see
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import PROVIDER_CHANGES, PROVIDER_LEVELS, PROVIDER_STANDINGS, ACTIVITIES, DEGREES, FIELD_NAMES, FILE_KINDS, import_problem_in_chinese, ROUTES, BREAKS, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
+from api.labels import PROGRAMME_KINDS, PROVIDER_CHANGES, PROVIDER_LEVELS, PROVIDER_STANDINGS, ACTIVITIES, DEGREES, FIELD_NAMES, FILE_KINDS, import_problem_in_chinese, ROUTES, BREAKS, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from api.workbench.exports import XLSX, workbook
 from api.workbench.form import assessment_form
@@ -511,6 +511,18 @@ def provider_decision(request: Request, who: Principal, code: str,
         raise HTTPException(422, f"{FIELD_NAMES.get(field, field or '决定')}填写有误") from None
     request.app.state.services.ledger.change_provider_status(code, change, by=who.actor, channel=Channel.WORKBENCH)
     return RedirectResponse(f"/workbench/providers/{code}", status_code=303)
+
+
+@router.get("/programmes", response_class=HTMLResponse)
+@pages
+def programmes_page(request: Request, who: Principal, year: Annotated[int, Query(ge=2000, le=2100)] = 2019) -> HTMLResponse:
+    """The knowledge-update programmes of a year (§2): classes and trainees held against planned, by
+    programme and by kind against the notice's targets."""
+    _require(who, Role.COMMITTEE, Role.AUDITOR)
+    from projections.programmes import programme_report
+
+    report = programme_report(request.app.state.services.view, year)
+    return render(request, "programmes.html", who=who, report=report, year=year, programme_kinds=PROGRAMME_KINDS)
 
 
 # -- finding people by name ------------------------------------------------------------------
