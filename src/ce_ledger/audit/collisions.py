@@ -13,18 +13,20 @@ the groups that collide come back, at most ``LIMIT`` of them.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import tempfile
+from datetime import date
+from enum import Enum
 from functools import cache
+from types import SimpleNamespace
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.utils import resolve_topic
-from pydantic import ValidationError
 
 from ce_ledger.domain.events import ActivityRecorded, ActivityVoided, LedgerEvent
-from ce_ledger.domain.values import Text, Value
+from ce_ledger.domain.values import Text, Value, canonical_key, typed_key
 
 REVIEWS = uuid5(UUID("5a0f3e2c-1b4d-5c6e-8f70-9a1b2c3d4e5f"), "reviews")
 LIMIT = 1000
@@ -47,6 +49,47 @@ class KeyCollisionsFound(LedgerEvent):
     collisions: tuple[KeyCollision, ...]
     more: bool = False  # more groups than the event lists (LIMIT)
     recorded_by: Text
+
+
+class _Reads:
+    """Answers any attribute with a stand-in, and notes which ones ``key_parts`` asked for."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        self.names.append(name)
+        return _Anything()
+
+
+class _Anything(str):
+    value = "x"
+
+    def isoformat(self) -> str:
+        return "x"
+
+    def __new__(cls) -> _Anything:
+        return str.__new__(cls, "x")
+
+
+@cache
+def _key_fields(details_class: type) -> tuple[tuple[str, Any], ...]:
+    """The fields ``key_parts`` reads, each with how its JSON becomes what it reads (a date, an
+    enum; a string as it is). Found once per kind by asking ``key_parts`` itself, so the key is
+    built by the activity's own rule, from a few fields, without building the model."""
+    reads = _Reads()
+    details_class.key_parts(reads)
+    fields = details_class.model_fields
+    out = []
+    for name in dict.fromkeys(reads.names):
+        kind = fields[name].annotation
+        if kind is date:
+            out.append((name, date.fromisoformat))
+        elif isinstance(kind, type) and issubclass(kind, Enum):
+            out.append((name, kind))
+        else:
+            out.append((name, None))
+    return tuple(out)
 
 
 @cache
@@ -74,22 +117,25 @@ class KeyIndex:
         self._keys: list[tuple[str, str, str, str]] = []
         self._voided: list[tuple[str]] = []
 
-    def add(self, stream_id: UUID, topic: str, plain: bytes) -> None:
+    def add(self, stream_id: UUID, topic: str, content: dict[str, Any]) -> None:
+        """One stored event, as the chain check decoded it (each row is decoded once)."""
         cls = _activity_class(topic)
         if cls is None:
             return
-        data = json.loads(plain)
         if issubclass(cls, ActivityVoided):
-            self._voided.append((data["activity_id"],))
+            self._voided.append((content["activity_id"],))
         else:
-            fields = cls.details_class.model_fields
+            details_class = cls.details_class
             try:
-                details = cls.details_class.model_validate({k: data[k] for k in fields if k in data})
-            except ValidationError:
-                return  # a legacy row today's rules would refuse: its key is not comparable
-            key = details.canonical_key()
-            scoped = key if details.key_is_global else f"{stream_id}|{key}"
-            self._keys.append((scoped, str(stream_id), data["activity_id"], details.natural_key()))
+                # key_parts reads a few fields: given just those as plain attributes, no model is built
+                fields = SimpleNamespace(**{name: convert(content[name]) if convert and content[name] is not None
+                                            else content[name] for name, convert in _key_fields(details_class)})
+                parts = details_class.key_parts(fields)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                return  # a row whose fields no longer read as an activity: the chain check reports it
+            key = canonical_key(*parts)
+            scoped = key if details_class.key_is_global else f"{stream_id}|{key}"
+            self._keys.append((scoped, str(stream_id), content["activity_id"], typed_key(*parts)))
         if len(self._keys) + len(self._voided) >= 10_000:
             self._flush()
 

@@ -6,6 +6,7 @@ they are (``store.RawLog``) and trusts nothing the mapper would vouch for.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,11 +63,9 @@ class Audit:
         try:
             for stream_id, group in groupby(self.log.rows(), key=itemgetter(0)):
                 rows = [Row(version, topic, plain(state)) for _, version, topic, state in group]
-                found, _ = check_stream(stream_id, rows)
+                found, _ = check_stream(stream_id, rows, functools.partial(keys.add, stream_id))
                 breaks.extend(found)
                 pins.extend(_pins_in(rows))
-                for row in rows:
-                    keys.add(stream_id, row.topic, row.state)
                 streams += 1
                 events += len(rows)
                 if progress:

@@ -8,8 +8,8 @@ mapper refuses a tampered row, and an auditor needs to know *what* was done to i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Literal, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from ce_ledger.domain.chain import GENESIS, event_digest
@@ -37,7 +37,9 @@ class Head(NamedTuple):
     digest: str | None  # None when the last row could not be read
 
 
-def check_stream(stream_id: UUID, rows: Iterable[Row]) -> tuple[list[Break], Head]:
+def check_stream(
+    stream_id: UUID, rows: Iterable[Row], seen: Callable[[str, dict[str, Any]], None] | None = None
+) -> tuple[list[Break], Head]:
     """The breaks in one stream's rows (given in version order) and its head.
 
     - ``content_changed``: the row's content no longer matches its own digest, or it
@@ -45,6 +47,9 @@ def check_stream(stream_id: UUID, rows: Iterable[Row]) -> tuple[list[Break], Hea
     - ``missing``: versions are absent before this row (a deletion; the first event
       too). A deleted *last* event leaves no gap: checkpoints and verdict pins find it.
     - ``reordered``: the row holds the event of another position or another stream.
+
+    ``seen(topic, content)`` is given each intact row's decoded content (the key index reads it there,
+    so that a row is decoded once).
     """
     breaks: list[Break] = []
     expected, previous = 1, GENESIS
@@ -71,6 +76,8 @@ def check_stream(stream_id: UUID, rows: Iterable[Row]) -> tuple[list[Break], Hea
             breaks.append(_broken(stream_id, version, "content_changed", f"{kind}: content does not match its digest"))
         else:
             intact = True
+            if seen is not None:
+                seen(topic, content)
             if version == expected and prior_intact and content.get("previous_digest") != previous:
                 breaks.append(
                     _broken(
