@@ -11,6 +11,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ce_ledger.access import Principal, Role
 from ce_ledger.bootstrap import Services
+from ce_ledger.domain.commands import Registration
+from ce_ledger.domain.errors import Conflict
+from ce_ledger.domain.values import Channel
+from ce_ledger.services.records import Registered
 
 bearer = HTTPBearer(auto_error=False, description="a token from `ce-ledger tokens issue`")
 
@@ -55,6 +59,22 @@ def require(*roles: Role):
 
 def record_unit(svc: Services, professional_id: UUID) -> str:
     return svc.ledger.professional(professional_id, copy=False).employer_unit  # as the person stands now
+
+
+def register_as(svc: Services, who: Principal, registration: Registration, channel: Channel) -> Registered | None:
+    """Register on ``who``'s behalf (the API and the workbench). To an employer, a person new to the
+    ledger and one registered already in another unit get the same answer, None: an employer may not
+    learn who another unit employs, nor confirm a guessed ID number by it; the second records nothing
+    but a lookup that auditors see. Any other conflict is raised."""
+    try:
+        done = svc.ledger.register(registration, by=who.actor, channel=channel)
+    except Conflict:
+        pid = svc.ledger.professional_id_for(registration.id_number)
+        if who.role is not Role.EMPLOYER or record_unit(svc, pid) == who.unit:
+            raise
+        svc.access.record_lookup(pid, found=True, by=who.actor, channel=channel)
+        return None
+    return None if who.role is Role.EMPLOYER and done.created else done
 
 
 def may_enter(svc: Services, who: Principal, professional_id: UUID) -> None:

@@ -417,6 +417,7 @@ def test_registering_a_person_in_the_workbench(api):
     r = api.client.post("/workbench/register", data={"id_number": fresh, "name": "周敏", "series": "工程技术",
                                                      "foreign": "true", "csrf": token})
     assert r.status_code == 202 and "登记已受理" in r.text and fresh not in r.text
+    assert "<title>登记专业技术人员</title>" in r.text and r.text.count("提出调动（调入本单位）") == 1
     pid = api.services.ledger.professional_id_for(fresh)
     person = api.services.ledger.professional(pid, copy=False)
     assert person.employer_unit == "U-1" and person.series.requires_foreign_language_exam

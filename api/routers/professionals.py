@@ -13,12 +13,12 @@ from fastapi.responses import HTMLResponse
 from ce_ledger.domain.values import Channel
 from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails, ExamPass, SpecialtyCredit, StudyTour, Teaching
-from ce_ledger.domain.errors import Conflict, InvalidInput
+from ce_ledger.domain.errors import InvalidInput
 from ce_ledger.domain.professional import Outcome
 from ce_ledger.domain.values import Level
 from ce_ledger.access import Principal, Role
 from ce_ledger.bootstrap import Services
-from api.deps import Principal_, Services_, limited, may_enter, may_see, record_unit, require
+from api.deps import Principal_, Services_, limited, may_enter, may_see, record_unit, register_as, require
 from api.exact import ExactRoute
 from api.problems import responses
 from api.workbench.pages import form_response
@@ -53,18 +53,10 @@ def register(
         if body.employer_unit != who.unit:
             raise HTTPException(403, f"employer of unit {who.unit} registers its own staff only")
         request.app.state.rate_limits.hit("lookups", who)
-    try:
-        done = svc.ledger.register(body, by=who.actor, channel=Channel.API)
-    except Conflict:
-        pid = svc.ledger.professional_id_for(body.id_number)
-        if who.role is not Role.EMPLOYER or svc.ledger.professional(pid, copy=False).employer_unit == who.unit:
-            raise
-        svc.access.record_lookup(pid, found=True, by=who.actor, channel=Channel.API)
+    done = register_as(svc, who, body, Channel.API)
+    if done is None:  # an employer's answer, alike for a new person and another unit's
         response.status_code = 202
-        return Registered(professional_id=pid, created=None)
-    if who.role is Role.EMPLOYER and done.created:
-        response.status_code = 202
-        return Registered(professional_id=done.professional_id, created=None)
+        return Registered(professional_id=svc.ledger.professional_id_for(body.id_number), created=None)
     if not done.created:
         response.status_code = 200
     return Registered(professional_id=done.professional_id, created=done.created)

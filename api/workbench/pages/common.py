@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from fastapi import APIRouter, HTTPException, Request
 from pypinyin import lazy_pinyin
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,7 +20,7 @@ from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from ce_ledger.access import Principal, Role
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import ACTIVITIES, BREAKS, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
+from api.labels import ACTIVITIES, BREAKS, FIELD_NAMES, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import canonical
@@ -138,3 +139,11 @@ def require_role(who: Principal, *roles: Role) -> None:
         raise HTTPException(403, f"角色 {ROLES[who.role.value]} 无权进行此操作")
 
 
+
+
+def form_problem(error: Exception, default: str) -> HTTPException:
+    """A form the domain refused, as a 422 naming the first field in Chinese (``default`` names the
+    form, or the field, when the error names none; a ValueError names none)."""
+    errors = error.errors(include_input=False) if isinstance(error, ValidationError) else []
+    field = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else default
+    return HTTPException(422, f"{FIELD_NAMES.get(field, field)}填写有误")

@@ -11,14 +11,14 @@ from pydantic import ValidationError
 
 from ce_ledger.domain.values import Channel
 from ce_ledger.access import Principal, Role
-from api.deps import may_see
+from api.deps import may_see, register_as
 from api.workbench import session
 from api.labels import FIELD_NAMES
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.commands import Correction, Registration, Transfer
 from ce_ledger.domain.identity import normalise_id_number
 from api.workbench.pages.common import (
-    pages, pinyin, render, require_role, router,
+    form_problem,     pages, pinyin, render, require_role, router,
 )
 
 
@@ -74,12 +74,6 @@ def lookup(request: Request, who: Principal, id_number: Annotated[str, Form(max_
 # -- registering a person, correcting it, moving it --------------------------------------------
 
 
-def _form_problem(e: ValidationError, default: str) -> HTTPException:
-    first = e.errors(include_input=False)[0]
-    field = str(first["loc"][0]) if first["loc"] else ""
-    return HTTPException(422, f"{FIELD_NAMES.get(field, field or default)}填写有误")
-
-
 @router.post("/professionals/{professional_id}/corrections")
 @pages
 def correct_registration(request: Request, who: Principal, professional_id: UUID,
@@ -95,7 +89,7 @@ def correct_registration(request: Request, who: Principal, professional_id: UUID
                                 requires_computer_exam=computer, own_ce_regulation=own_ce, reason=reason,
                                 decision_ref=decision_ref)
     except ValidationError as e:
-        raise _form_problem(e, "更正") from None
+        raise form_problem(e, "更正") from None
     request.app.state.services.ledger.correct_registration(professional_id, correction, by=who.actor,
                                                            channel=Channel.WORKBENCH)
     return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
@@ -115,7 +109,7 @@ def propose_transfer(request: Request, who: Principal, id_number: Annotated[str,
         pid = svc.ledger.professional_id_for(normalise_id_number(id_number))
         transfer = Transfer(to_unit=who.unit, effective_on=effective_on)
     except ValidationError as e:
-        raise _form_problem(e, "调动") from None
+        raise form_problem(e, "调动") from None
     except ValueError:
         raise HTTPException(422, "公民身份号码填写有误") from None
     try:
@@ -171,20 +165,15 @@ def register(request: Request, who: Principal, id_number: Annotated[str, Form(ma
                                     requires_foreign_language_exam=foreign, requires_computer_exam=computer,
                                     own_ce_regulation=own_ce, employer_unit=unit)
     except (ValueError, ValidationError) as e:
-        errors = e.errors(include_input=False) if isinstance(e, ValidationError) else []
-        field = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else "id_number"
-        raise HTTPException(422, f"{FIELD_NAMES.get(field, field)}填写有误") from None
+        raise form_problem(e, "id_number") from None
     svc = request.app.state.services
     pid = svc.ledger.professional_id_for(registration.id_number)
     try:
-        done = svc.ledger.register(registration, by=who.actor, channel=Channel.WORKBENCH)
+        done = register_as(svc, who, registration, Channel.WORKBENCH)
     except Conflict as e:
-        if who.role is Role.EMPLOYER and svc.ledger.professional(pid, copy=False).employer_unit != who.unit:
-            svc.access.record_lookup(pid, found=True, by=who.actor, channel=Channel.WORKBENCH)
-            return render(request, "register.html", 202, who=who, accepted=True)
         field = FIELD_NAMES.get(e.field or "", e.field or "登记内容")
         raise HTTPException(409, f"此人已登记，且{field}等与登记内容不同：更正由评审委员会或人社厅办理，调动由调入单位提出") from None
-    if who.role is Role.EMPLOYER and done.created:
+    if done is None:  # an employer's answer, alike for a new person and another unit's
         return render(request, "register.html", 202, who=who, accepted=True)
     return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)
 

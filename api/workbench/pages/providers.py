@@ -12,11 +12,11 @@ from pydantic import ValidationError
 from ce_ledger.domain.values import Channel
 from ce_ledger.access import Principal, Role
 from api.workbench import session
-from api.labels import PROGRAMME_KINDS, PROVIDER_CHANGES, PROVIDER_LEVELS, PROVIDER_STANDINGS, FIELD_NAMES
+from api.labels import PROGRAMME_KINDS, PROVIDER_CHANGES, PROVIDER_LEVELS, PROVIDER_STANDINGS
 from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
 from api.workbench.pages.common import (
-    pages, render, require_role, router,
+    form_problem,     pages, render, require_role, router,
 )
 
 
@@ -82,9 +82,7 @@ def provider_decision(request: Request, who: Principal, code: str,
         change = ProviderStatusChange(status=status, effective_on=effective_on, decision_ref=decision_ref,
                                       deadline=deadline or None, reason=reason or None)
     except ValidationError as e:
-        first = e.errors(include_input=False)[0]
-        field = str(first["loc"][0]) if first["loc"] else ""
-        raise HTTPException(422, f"{FIELD_NAMES.get(field, field or '决定')}填写有误") from None
+        raise form_problem(e, "决定") from None
     request.app.state.services.ledger.change_provider_status(code, change, by=who.actor, channel=Channel.WORKBENCH)
     return RedirectResponse(f"/workbench/providers/{code}", status_code=303)
 

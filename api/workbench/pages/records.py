@@ -16,14 +16,14 @@ from ce_ledger.domain.values import Channel
 from ce_ledger.access import Principal, Role
 from api.deps import may_enter, may_see
 from api.workbench import session
-from api.labels import ACTIVITIES, DEGREES, FIELD_NAMES, ROUTES, in_chinese
+from api.labels import ACTIVITIES, DEGREES, ROUTES, in_chinese
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.commands import Voiding
 from ce_ledger.domain.details import Degree, ExamPass, SpecialtyCredit, StudyTour, Teaching
 from ce_ledger.rules.nx2019_2 import claim, what
 from ce_ledger.domain.values import Level
 from api.workbench.pages.common import (
-    history_warning, hours_text, pages, render, require_role, router,
+    form_problem,     history_warning, hours_text, pages, render, require_role, router,
 )
 
 
@@ -107,9 +107,7 @@ def submit_claim(request: Request, who: Principal, professional_id: UUID, provid
         details = SpecialtyCredit(provider_code=provider_code, certificate_no=certificate_no, route=route,
                                   subject=subject, hours=hours, completed_on=completed_on)
     except ValidationError as e:
-        first = e.errors(include_input=False)[0]
-        field = FIELD_NAMES.get(str(first["loc"][0]) if first["loc"] else "", "申报")
-        raise HTTPException(422, f"{field}填写有误") from None
+        raise form_problem(e, "申报") from None
     svc.ledger.record(professional_id, details, by=who.actor, channel=Channel.WORKBENCH)
     return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
 
@@ -135,8 +133,7 @@ def void_activity(request: Request, who: Principal, professional_id: UUID, activ
     try:
         voiding = Voiding(reason=reason, decision_ref=decision_ref)
     except ValidationError as e:
-        first = e.errors(include_input=False)[0]
-        raise HTTPException(422, f"{FIELD_NAMES.get(str(first['loc'][0]), '作废')}填写有误：须填写") from None
+        raise form_problem(e, "作废") from None
     request.app.state.services.ledger.void(professional_id, activity_id, voiding, by=who.actor, channel=Channel.WORKBENCH)
     return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
 
@@ -171,9 +168,7 @@ async def enter_activity(request: Request, who: Principal, professional_id: UUID
     try:
         details = ENTRY_KINDS[kind].model_validate(fields)
     except ValidationError as e:
-        first = e.errors(include_input=False)[0]
-        field = str(first["loc"][0]) if first["loc"] else ""
-        raise HTTPException(422, f"{FIELD_NAMES.get(field, field or '填写内容')}填写有误") from None
+        raise form_problem(e, "填写内容") from None
     await run_in_threadpool(lambda: svc.ledger.record(professional_id, details, by=who.actor, channel=Channel.WORKBENCH))
     return RedirectResponse(f"/workbench/professionals/{professional_id}", status_code=303)
 
