@@ -18,6 +18,28 @@ ROLES = {
     "platform": "平台", "employer": "用人单位", "committee": "评审委员会", "auditor": "人社厅审验",
     "professional": "专业技术人员",
 }
+
+
+def actor_in_chinese(actor: str | None) -> str:
+    """Who caused an event, as a person reads it: "employer:640100-NXJT:人事处" → "用人单位
+    640100-NXJT · 人事处". A professional's binding (their record's id) is left out; the ledger's
+    own actors ("legacy-upload:…", tests' plain names) are shown as recorded."""
+    if not actor:
+        return "—"
+    role, _, rest = actor.partition(":")
+    if role == "legacy-upload":
+        return f"原系统上传，导入人 {actor_in_chinese(rest)}"
+    if role not in ROLES or not rest:
+        return ROLES.get(role, actor)
+    parts = rest.split(":")
+    if role == "professional":
+        return " · ".join([ROLES[role], *parts[1:]]) if len(parts) > 1 else ROLES[role]
+    if role == "employer":
+        unit, *name = parts
+        return f"{ROLES[role]} {unit}" + (f" · {name[-1]}" if name else "")
+    return " · ".join([ROLES[role], parts[-1]])
+
+
 # The credited kinds of a verdict's totals, in the form's order.
 CREDITED = (
     ("public_course", "公需课"), ("exam_substitution", "以考代学（计入公需课）"), ("specialty", "专业课"),
@@ -109,6 +131,8 @@ def in_chinese(reason, english: str = "", templates: dict[str, str] = WORDING) -
     if reason is None or reason.code not in templates:
         return english
     figures = {k: _FIGURES[k].get(v, v) if k in _FIGURES else v for k, v in reason.figures.items()}
+    if "by" in figures:
+        figures["by"] = actor_in_chinese(figures["by"])
     text = templates[reason.code].format(**figures)
     if reason.code == "specialty" and "programme" in figures:
         text += f"，知识更新工程项目 {figures['programme']}"
@@ -141,7 +165,8 @@ def reading_in_chinese(text: str) -> str:
 FIELD_NAMES = {
     "id_number": "公民身份号码", "professional_id": "专业技术人员", "activity_id": "学习活动", "verdict_id": "审验结果",
     "evaluation_year": "评审年度", "level": "申报级别", "rule_set": "规则集", "name": "姓名", "series": "职称系列",
-    "employer_unit": "工作单位", "provider_code": "继续教育基地代码", "certificate_no": "证书编号", "route": "学习方式",
+    "employer_unit": "工作单位", "employer_unit_name": "单位名称", "unit_code": "单位代码", "unit_name": "单位名称",
+    "provider_code": "继续教育基地代码", "certificate_no": "证书编号", "route": "学习方式",
     "subject": "学习内容", "hours": "学时", "completed_on": "结业日期", "record_id": "平台记录号", "reason": "理由",
     "decision_ref": "决定文号", "decision": "审核结论", "part": "部分", "as_of": "时点", "first_day": "开始日期",
     "last_day": "结束日期", "days": "天数", "document_ref": "文件编号", "hours_taught": "授课学时", "module": "模块",
@@ -150,6 +175,8 @@ FIELD_NAMES = {
     "requires_foreign_language_exam": "职称外语考试要求", "requires_computer_exam": "计算机考试要求",
     "own_ce_regulation": "本系列继续教育规定", "taught_on": "授课日期", "course": "课程", "exam": "考试",
     "degree": "学历", "certified_hours": "认定学时", "programme_code": "知识更新工程项目",
+    "code": "代码", "title": "项目名称", "kind": "类别", "year": "年度", "planned_classes": "计划期数",
+    "planned_trainees": "计划人数",
 }
 # What went wrong, by kind of domain error (api/problems.py maps the same kinds to HTTP statuses).
 ERROR_WORDS = {"NotFound": "未找到", "Conflict": "与已有记录冲突", "InvalidInput": "填写有误",
@@ -170,6 +197,8 @@ def error_in_chinese(error) -> str:
     return f"{kind}：{FIELD_NAMES.get(field, field)}" if field else kind
 # A spreadsheet row's problem (the importer words it in English, for the command line), in Chinese.
 IMPORT_PROBLEMS = (
+    ("no professional of unit", "本单位没有以此公民身份号码登记的人员"),
+    ("names its own unit", "用人单位只能填写本单位的单位代码"),
     ("no professional is registered", "此公民身份号码尚未登记：请先登记此人"),
     ("conflict", "与已有记录冲突（同一编号已有不同内容，或已计入他人名下）"),
     ("in the future", "日期不能晚于今天"),

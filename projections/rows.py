@@ -27,6 +27,7 @@ from ce_ledger.domain.events import (
 )
 from ce_ledger.domain.professional import Activity, Status
 from ce_ledger.domain.programme import ProgrammePlanned
+from ce_ledger.domain.unit import UnitNamed
 from ce_ledger.domain.provider import Provider, ProviderDecided
 from ce_ledger.domain.values import ActivityKind, Series, canonical_code
 from ce_ledger.rules.ruleset import RuleSet
@@ -138,6 +139,16 @@ class ProgrammeRow:
 
 
 @dataclass
+class UnitRow:
+    code: str  # canonical (reading 16): how records' unit codes are looked up
+    name: str
+
+    @classmethod
+    def named(cls, event: UnitNamed) -> UnitRow:
+        return cls(canonical_code(event.code), event.name)
+
+
+@dataclass
 class YearRow:
     professional_id: str
     year: int
@@ -163,6 +174,7 @@ class Changes:
     # Each person's teaching rows among those loaded: a corrected series re-credits them.
     teaching_of: dict[str, list[str]] = field(default_factory=dict)
     programmes: dict[str, ProgrammeRow] = field(default_factory=dict)  # planned in this batch
+    units: dict[str, UnitRow] = field(default_factory=dict)  # named in this batch (the last name wins)
 
 
 class Providers(Mapping[str, Provider]):
@@ -267,6 +279,9 @@ class RowUpdater:
             changes.providers_decided.add(event.code)
         elif isinstance(event, ProgrammePlanned):
             changes.programmes[event.code] = ProgrammeRow.planned(event)
+        elif isinstance(event, UnitNamed):
+            row = UnitRow.named(event)
+            changes.units[row.code] = row
 
     def settle(self, changes: Changes) -> None:
         """Credit every activity the batch touched, once: take back what its row credited

@@ -44,6 +44,7 @@ from ce_ledger.domain.events import (
     RegistrationCorrected,
 )
 from ce_ledger.domain.programme import ProgrammePlanned
+from ce_ledger.domain.unit import UnitNamed
 from ce_ledger.domain.professional import Activity
 from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided, project_provider, provider_stream
 from ce_ledger.domain.values import canonical_code
@@ -55,8 +56,8 @@ from projections.view import NoView, TotalsView, build_digest, tracking_name
 _SKIP = {get_topic(ActivityKeyReserved)}  # key streams hold no credit
 RECORD_TOPICS = [get_topic(cls) for cls in RECORD_EVENTS]
 # A decision on a provider re-credits its certificates (§1(4)): the view follows those too.
-# Programme plans feed the knowledge-update report (§2).
-FOLLOWED_TOPICS = RECORD_TOPICS + [get_topic(cls) for cls in (*PROVIDER_EVENTS, ProgrammePlanned)]
+# Programme plans feed the knowledge-update report (§2); the unit register gives units their names.
+FOLLOWED_TOPICS = RECORD_TOPICS + [get_topic(cls) for cls in (*PROVIDER_EVENTS, ProgrammePlanned, UnitNamed)]
 REBUILD_BATCH = 5000
 REBUILD_PARTS = 2  # the machines here have two cores
 PARTITION_FROM = 50_000  # below this, starting processes costs more than it saves

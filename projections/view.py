@@ -30,6 +30,7 @@ from psycopg.rows import tuple_row
 from ce_ledger.domain.values import canonical
 from ce_ledger.storage import postgres as pg_store
 from ce_ledger.storage import sqlite as sqlite_store
+from ce_ledger.domain.values import canonical_code
 from projections.rows import ActivityRow, Changes, PersonRow, ProgrammeRow, YearRow
 
 APPLICATION = "ledger"  # the application whose log the view follows
@@ -37,7 +38,7 @@ APPLICATION = "ledger"  # the application whose log the view follows
 # as is one built under another rule-set (``TotalsProjection.ensure_current``).
 # 2: activity rows say where their events are (recorded/decision/void versions);
 # 3: a certificate's provider_code in one spelling (reading 16).
-SCHEMA = 4
+SCHEMA = 5
 
 
 def build_digest(rule_set_digest: str) -> str:
@@ -57,6 +58,7 @@ ACTIVITY_COLUMNS = (
 PROGRAMME_COLUMNS = (
     "code", "title", "kind", "year", "planned_classes", "planned_trainees", "provider_code",
 )
+UNIT_COLUMNS = ("code", "name")
 YEAR_COLUMNS = (
     "professional_id", "year", "public_course", "specialty", "study_tour", "teaching",
     "pending_count", "pending_hours",
@@ -141,6 +143,7 @@ class TotalsView:
                 "code TEXT PRIMARY KEY, title TEXT NOT NULL, kind TEXT NOT NULL, year INTEGER NOT NULL, "
                 "planned_classes INTEGER, planned_trainees INTEGER NOT NULL, provider_code TEXT NOT NULL)"
             )
+            c.execute(f"CREATE TABLE {self.table(p + '_units')} (code TEXT PRIMARY KEY, name TEXT NOT NULL)")
             c.execute(
                 f"CREATE INDEX {p}_activities_provider ON {self.table(p + '_activities')} (provider_code)"
             )
@@ -245,6 +248,7 @@ class TotalsView:
         self._upsert(c, p + "_years", YEAR_COLUMNS, ("professional_id", "year"),
                      (changes.years[k] for k in changes.dirty_years))
         self._upsert(c, p + "_programmes", PROGRAMME_COLUMNS, ("code",), changes.programmes.values())
+        self._upsert(c, p + "_units", UNIT_COLUMNS, ("code",), changes.units.values())
         self.track(c, tracking)  # type: ignore[attr-defined]
 
     def insert_all(self, version: int, changes: Changes) -> None:
@@ -256,6 +260,7 @@ class TotalsView:
             self._insert(c, p + "_activities", ACTIVITY_COLUMNS, changes.activities.values())
             self._insert(c, p + "_years", YEAR_COLUMNS, changes.years.values())
             self._insert(c, p + "_programmes", PROGRAMME_COLUMNS, changes.programmes.values())
+            self._upsert(c, p + "_units", UNIT_COLUMNS, ("code",), changes.units.values())
 
     def set_position(self, tracking: Tracking) -> None:
         with self.transaction(commit=True) as c:
@@ -423,6 +428,36 @@ class TotalsView:
             )
             return [dict(row) for row in c.fetchall()]
 
+    def unit_names(self, codes: Sequence[str]) -> dict[str, str]:
+        """The registered names of these units, by canonical code (units never named are absent)."""
+        wanted = sorted({canonical_code(code) for code in codes})
+        if not wanted:
+            return {}
+        with self.transaction(commit=False) as c:
+            version, _ = self.current(c)
+            rows = self._select_in(c, f"totals_v{version}_units", "code", wanted)
+            return {row["code"]: row["name"] for row in rows}
+
+    def units(self) -> list[dict[str, Any]]:
+        """Every unit with staff, or a name: its code, name (or None) and how many people it
+        employs. One row a unit (thousands in a region), grouped from the people table's index."""
+        with self.transaction(commit=False) as c:
+            version, _ = self.current(c)
+            c.execute(
+                f"SELECT employer_unit, COUNT(*) AS staff FROM {self.table(f'totals_v{version}_people')} "
+                "GROUP BY employer_unit"
+            )
+            staff: dict[str, int] = {}
+            for row in c.fetchall():
+                code = canonical_code(row["employer_unit"])
+                staff[code] = staff.get(code, 0) + row["staff"]
+            c.execute(f"SELECT code, name FROM {self.table(f'totals_v{version}_units')}")
+            names = {row["code"]: row["name"] for row in c.fetchall()}
+        return [
+            {"code": code, "name": names.get(code), "staff": staff.get(code, 0)}
+            for code in sorted(staff.keys() | names.keys())
+        ]
+
     def unit_members(self, unit: str) -> list[str]:
         with self.transaction(commit=False) as c:
             version, _ = self.current(c)
@@ -438,7 +473,7 @@ class TotalsView:
         with self.transaction(commit=False) as c:
             for name, columns in (
                 ("people", PEOPLE_COLUMNS), ("activities", ACTIVITY_COLUMNS), ("years", YEAR_COLUMNS),
-                ("programmes", PROGRAMME_COLUMNS),
+                ("programmes", PROGRAMME_COLUMNS), ("units", UNIT_COLUMNS),
             ):
                 c.execute(f"SELECT {', '.join(columns)} FROM {self.table(f'totals_v{version}_{name}')}")
                 out[name] = sorted(tuple(r[col] for col in columns) for r in c.fetchall())

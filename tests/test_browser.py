@@ -107,14 +107,31 @@ def sign_in(page, base: str, token: str) -> None:
     expect(page.get_by_role("heading", name="查找专业技术人员")).to_be_visible()
 
 
+def download(page, link_name: str, into: Path) -> Path:
+    """Click a download link; the file as saved."""
+    with page.expect_download() as info:
+        page.get_by_role("link", name=link_name).first.click()
+    path = into / info.value.suggested_filename
+    info.value.save_as(path)
+    return path
+
+
 def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
-    """The employer works through the queue and enters an activity, the professional files a claim,
-    the committee imports a sheet and finds people by name, the auditor keeps the CE bases and voids:
-    each in Chromium, with a screenshot of each page (test-output/roles-*.png)."""
+    """Every job of every role, in Chromium, with a screenshot of each page (test-output/roles-*.png):
+    the professional files claims and prints the form; the employer rejects and verifies from its queue,
+    exports it, enters a tour, registers a person, proposes a move and exports its unit's standing; the
+    committee imports a sheet, finds people and units by name, confirms the move, corrects a
+    registration and issues a verdict; the auditor keeps the CE bases, plans a programme, reviews key
+    collisions and voids."""
+    from openpyxl import load_workbook
+
+    from tests.builders import id_number
+
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     env = environment(settings)
     subprocess.run([sys.executable, "-m", "api.cli", "demo"], env=env, check=True, capture_output=True, timeout=120)
-    ma = demo.PEOPLE[0].registration
+    ma, li = demo.PEOPLE[0].registration, demo.PEOPLE[1].registration
+    unit_name = demo.UNIT_NAMES[ma.employer_unit]
     tokens = {"employer": token(settings, "employer", "人事处", unit=ma.employer_unit),
               "committee": token(settings, "committee", "评委会"), "auditor": token(settings, "auditor", "抽查")}
     OUTPUT.mkdir(exist_ok=True)
@@ -130,51 +147,139 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         professional = subprocess.run([sys.executable, "-m", "api.cli", "tokens", "issue", "--role", "professional",
                                        "--professional", pid, "--name", ma.name], env=env, check=True,
                                       capture_output=True, text=True).stdout.strip()
-        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN", accept_downloads=True)
 
-        sign_in(page, base, professional)  # the professional: what is missing, and a claim
+        sign_in(page, base, professional)  # the professional: what is missing, and two claims
         page.goto(f"{base}/workbench/professionals/{pid}")
-        page.get_by_label("继续教育基地代码").fill("NXJD-01")
-        page.get_by_label("证书编号").fill("NXJD-2018-7777")
-        page.get_by_label("学习内容").fill("隧道施工新技术")
-        page.get_by_label("学时", exact=True).fill("24")
-        page.get_by_label("结业日期").fill("2018-10-20")
-        page.get_by_role("button", name="提交申报").click()
-        expect(page.locator("#plain")).to_contain_text("正等待单位审核")
+        for number, subject, day in (("NXJD-2018-7777", "隧道施工新技术", "2018-10-20"),
+                                     ("NXJD-2018-8888", "无关的培训", "2018-11-02")):
+            page.get_by_label("继续教育基地代码").fill("NXJD-01")
+            page.get_by_label("证书编号").fill(number)
+            page.get_by_label("学习内容").fill(subject)
+            page.get_by_label("学时", exact=True).fill("24")
+            page.get_by_label("结业日期").fill(day)
+            page.get_by_role("button", name="提交申报").click()
+        expect(page.locator("#plain")).to_contain_text("3 项申报正等待单位审核")  # the demo left one
         shot(page, "1-professional")
 
-        sign_in(page, base, tokens["employer"])  # the employer: the queue, then a tour by hand
+        sign_in(page, base, tokens["employer"])  # the employer: its queue first
         page.get_by_role("link", name="待审核的申报").click()
+        expect(page.get_by_role("heading", name=f"待审核的申报（{unit_name}（{ma.employer_unit}））")).to_be_visible()
+        page.get_by_label(f"选择 {ma.name} 2018-11-02 的申报").check()
+        page.get_by_label("审核意见").fill("培训内容与本专业无关")
+        page.get_by_role("button", name="勾选的审核不通过").click()
+        expect(page.get_by_role("status")).to_contain_text("1 项审核未通过")
         page.get_by_label(f"选择 {ma.name} 2018-10-20 的申报").check()
         page.get_by_label("审核意见").fill("证书核实无误")
         shot(page, "2-employer-queue")
         page.get_by_role("button", name="勾选的审核通过").click()
         expect(page.get_by_role("status")).to_contain_text("1 项审核通过")
-        page.goto(f"{base}/workbench/professionals/{pid}/entries")
+        queue = load_workbook(download(page, "导出 xlsx", tmp_path)).active
+        assert next(queue.values)[0] == "姓名"
+        page.goto(f"{base}/workbench/professionals/{pid}/entries")  # a study tour entered by hand
+        page.locator("#t-subject").fill("宁东能源基地考察")
+        page.locator("#t-first").fill("2018-06-04")
+        page.locator("#t-last").fill("2018-06-08")
+        page.get_by_label("实际天数（不含路途）").fill("5")
+        page.locator("#t-doc").fill("NXJT-KC-2018-06")
         shot(page, "3-employer-entries")
+        page.get_by_role("button", name="登记考察交流").click()
+        expect(page.get_by_text("宁东能源基地考察")).to_be_visible()
+        page.goto(f"{base}/workbench/register")  # a new colleague, and one who moves here from Shizuishan
+        page.get_by_label("公民身份号码").first.fill(id_number())
+        page.get_by_label("姓名").fill("周新")
+        page.get_by_label("职称系列").fill("工程技术")
+        page.get_by_role("button", name="登记", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("登记已受理")
+        page.get_by_label("公民身份号码").nth(1).fill(li.id_number)
+        page.get_by_label("调入日期").fill("2019-03-01")
+        page.get_by_role("button", name="提出调动").click()
+        expect(page.get_by_role("status")).to_contain_text("调动申请已提交")
+        shot(page, "4-employer-register")
+        page.goto(f"{base}/workbench/")
+        page.get_by_role("button", name="查看").click()
+        expect(page.get_by_role("heading", name=f"{unit_name}（{ma.employer_unit}） 人员达标情况")).to_be_visible()
+        standing = load_workbook(download(page, "导出 xlsx", tmp_path)).active
+        assert next(standing.values)[:2] == ("姓名", "公民身份号码")
+        shot(page, "5-employer-unit")
 
-        sign_in(page, base, tokens["committee"])  # the committee: an import and a search by name
+        sign_in(page, base, tokens["committee"])  # the committee: an import, people and units by name
         page.get_by_role("link", name="导入表格").click()
         page.get_by_label("文件（.csv 或 .xlsx）").set_input_files(str(Path(__file__).parent / "data" / "public-courses.csv"))
         page.get_by_role("button", name="上传并试运行").click()
         expect(page.locator("#summary")).to_contain_text("试运行")
         page.get_by_role("button", name="确认导入").click()
         expect(page.locator("#summary")).to_contain_text("已记录")
-        shot(page, "4-committee-import")
+        shot(page, "6-committee-import")
         page.goto(f"{base}/workbench/")
         page.get_by_label("姓名（可输入一部分）").fill("马")
         page.get_by_role("button", name="按姓名查找").click()
         expect(page.get_by_role("link", name=ma.name)).to_be_visible()
-        shot(page, "5-committee-search")
+        expect(page.get_by_text(f"{unit_name}（{ma.employer_unit}）").first).to_be_visible()
+        shot(page, "7-committee-search")
+        page.goto(f"{base}/workbench/")
+        page.get_by_role("link", name="单位名录").click()
+        page.get_by_label("单位名称或代码（可输入一部分）").fill("医院")
+        page.get_by_role("button", name="查找").click()
+        expect(page.get_by_role("link", name=demo.UNIT_NAMES[li.employer_unit])).to_be_visible()
+        shot(page, "8-committee-units")
+        page.goto(f"{base}/workbench/")  # the move is confirmed for the old unit
+        page.get_by_label("公民身份号码").fill(li.id_number)
+        page.get_by_role("button", name="查找", exact=True).click()
+        page.get_by_role("button", name="确认调动").click()
+        expect(page.get_by_text(f"{unit_name}（{ma.employer_unit}）").first).to_be_visible()
+        page.goto(f"{base}/workbench/professionals/{pid}")  # a correction, then the verdict
+        page.get_by_text("更正登记信息").click()
+        page.locator("#c-series").fill("工程技术（交通）")
+        page.locator("#c-reason").fill("系列名称登记不全")
+        page.locator("#c-ref").fill("宁人社职改〔2019〕更正-3")
+        page.get_by_role("button", name="更正").click()
+        expect(page.get_by_text("工程技术（交通）").first).to_be_visible()
+        page.get_by_role("button", name="签发审验结果（中级，2019）").click()
+        expect(page.get_by_role("heading", name="审验结果：合格")).to_be_visible()
+        shot(page, "9-committee-verdict")
 
-        sign_in(page, base, tokens["auditor"])  # the auditor: CE bases, and a void
+        sign_in(page, base, professional)  # the professional prints the form
+        page.goto(f"{base}/workbench/professionals/{pid}")
+        # The PDF opens inline (in the browser's viewer): fetched with the page's session instead.
+        pdf = page.request.get(base + page.get_by_role("link", name="PDF").first.get_attribute("href"))
+        assert pdf.ok and pdf.body()[:5] == b"%PDF-"
+        page.get_by_role("link", name="继续教育考核表（打印）").click()
+        expect(page.get_by_text(unit_name).first).to_be_visible()
+        shot(page, "10-professional-form")
+
+        sign_in(page, base, tokens["auditor"])  # the auditor: CE bases, a programme, collisions, a void
         page.get_by_role("link", name="继续教育基地").click()
         expect(page.get_by_text("本系统无记录：待核查").first).to_be_visible()
-        shot(page, "6-auditor-providers")
+        page.get_by_label("代码").fill("NXNK-01")  # a base the certificates name, not yet on record
+        page.get_by_label("名称").fill("宁夏农科继续教育基地")
+        page.get_by_label("生效日期").fill("2012-01-01")
+        page.get_by_label("决定文号").fill("宁人社函〔2012〕7号")
+        page.get_by_role("button", name="认定").click()
+        page.get_by_label("决定", exact=True).select_option("ordered_to_rectify")
+        page.get_by_label("生效日期").fill("2019-01-10")
+        page.get_by_label("决定文号").fill("宁人社函〔2019〕整改-2")
+        page.get_by_label("整改期限（责令整改时）").fill("2019-06-30")
+        page.get_by_label("理由（责令整改、取消资格时）").fill("评估不合格")
+        page.get_by_role("button", name="录入").click()
+        expect(page.get_by_text("评估不合格")).to_be_visible()
+        shot(page, "11-auditor-provider")
+        page.goto(f"{base}/workbench/programmes?year=2019")
+        page.get_by_label("项目代码").fill("GY-2019-09")
+        page.get_by_label("项目名称").fill("智慧交通高级研修班")
+        page.get_by_label("计划期数（不分期的留空）").fill("2")
+        page.get_by_label("计划人数").fill("80")
+        page.get_by_label("承办基地代码").fill("NXJD-01")
+        page.get_by_role("button", name="新增项目").click()
+        expect(page.get_by_role("cell", name="智慧交通高级研修班")).to_be_visible()
+        shot(page, "12-auditor-programmes")
+        page.goto(f"{base}/workbench/review")
+        expect(page.get_by_role("heading").first).to_be_visible()
+        shot(page, "13-auditor-review")
         page.goto(f"{base}/workbench/professionals/{pid}")
         page.get_by_role("link", name="作废…").first.click()
         page.get_by_label("理由").fill("抽查发现证书系伪造")
         page.get_by_label("决定文号").fill("宁人社函〔2019〕抽查-13")
-        shot(page, "7-auditor-void")
+        shot(page, "14-auditor-void")
         page.get_by_role("button", name="作废").click()
         expect(page.locator("tr.voided").first).to_be_visible()

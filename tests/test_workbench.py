@@ -482,8 +482,50 @@ def test_a_committee_imports_a_spreadsheet_in_the_workbench(api):
     assert next(refused.values) == ("行号", "列", "原因") and refused.max_row > 1
     done = api.client.post(f"/workbench/import/{upload}/confirm", data={"csrf": csrf(api, "/workbench/import")})
     assert done.status_code == 200 and "已记录" in done.text and api.services.ledger.position() > before
+    signed_in(api, "employer")  # another's upload is not found for anybody else
+    assert api.client.post(f"/workbench/import/{upload}/confirm", data={"csrf": csrf(api)}).status_code == 404
+
+
+def test_an_employer_imports_for_its_own_staff_only_and_names_its_unit(api):
+    from tests.apiclient import OTHER_UNIT, person_body
+
+    other = id_number()
+    api.post("/v1/professionals", person_body(other, OTHER_UNIT), "committee")
+    header = "身份证号,姓名,单位代码,单位名称,证书编号,机构代码,学习方式,学习内容,学时,结业日期\n"
+    rows = "".join(f"{n},某某,U-1,宁夏交通建设股份有限公司,ZS-{i},NXJD-01,培训班,桥梁,12,2018-05-0{i}\n"
+                   for i, n in enumerate((api.number, other, id_number()), start=1))
     signed_in(api, "employer")
-    assert api.client.post(f"/workbench/import/{upload}/confirm", data={"csrf": csrf(api)}).status_code == 403
+    before = api.services.ledger.position()
+    checked = api.client.post("/workbench/import", data={"csrf": csrf(api, "/workbench/import")},
+                              files={"file": ("certificates.csv", (header + rows).encode(), "text/csv")})
+    assert checked.status_code == 200 and "可记录 1 行" in checked.text and "2 行未通过校验" in checked.text
+    # Another unit's person and a person never registered: refused in the same words.
+    assert checked.text.count("本单位没有以此公民身份号码登记的人员") == 2
+    upload = re.search(r"/workbench/import/([\w-]+)/confirm", checked.text).group(1)
+    done = api.client.post(f"/workbench/import/{upload}/confirm", data={"csrf": csrf(api, "/workbench/import")})
+    assert "已记录 1 行" in done.text and api.services.ledger.position() > before
+    # The file's unit columns named the unit: the pages show the name beside the code.
+    assert "宁夏交通建设股份有限公司（U-1）" in api.client.get("/workbench/queue").text
+    legacy = "登记编号,身份证号,培训单位代码,培训内容,学时,培训日期\n" + f"L-1,{api.number},NXJD-01,旧,8,2016-01-01\n"
+    refused = api.client.post("/workbench/import", data={"csrf": csrf(api, "/workbench/import")},
+                              files={"file": ("legacy.csv", legacy.encode(), "text/csv")})
+    assert refused.status_code == 403 and "评审委员会导入" in refused.text
+
+
+def test_units_have_names_in_a_register_searchable_by_committees(api):
+    signed_in(api, "committee")
+    named = api.client.post("/workbench/units/U-2/name", data={"name": "银川市第一人民医院", "csrf": csrf(api)},
+                            follow_redirects=False)
+    assert named.status_code == 303
+    listed = api.client.get("/workbench/units?q=医院").text
+    assert "银川市第一人民医院" in listed and "U-2" in listed and "U-1" not in listed
+    assert "（未登记名称）" in api.client.get("/workbench/units").text  # U-1 has no name yet
+    signed_in(api, "employer")
+    assert api.client.get("/workbench/units", follow_redirects=False).headers["location"] == "/workbench/unit?unit=U-1"
+    refused = api.client.post("/workbench/units/U-2/name", data={"name": "别家", "csrf": csrf(api)})
+    assert refused.status_code == 403 and "本单位" in refused.text
+    empty = api.client.post("/workbench/units/U-1/name", data={"name": " ", "csrf": csrf(api)})
+    assert empty.status_code == 422 and "单位名称" in empty.text
 
 
 def test_an_auditor_keeps_the_ce_bases_in_the_workbench(api):
@@ -501,7 +543,7 @@ def test_an_auditor_keeps_the_ce_bases_in_the_workbench(api):
         "status": "ordered_to_rectify", "effective_on": "2017-01-10", "deadline": "2017-06-30", "reason": "评估不合格",
         "decision_ref": "整改-1", "csrf": csrf(api, "/workbench/providers/NXNK-01")})
     assert ordered.status_code == 200 and "责令限期整改" in ordered.text and "评估不合格" in ordered.text
-    assert "auditor:auditor" in ordered.text
+    assert "人社厅审验 · auditor" in ordered.text  # who decided, in words
     signed_in(api, "committee")
     assert api.client.get("/workbench/providers").status_code == 403
 

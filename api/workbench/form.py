@@ -14,7 +14,7 @@ from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.values import Level
 from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.rules.verdict import CountsToward
-from api.labels import CREDITED, LEVELS, ROLES
+from api.labels import CREDITED, LEVELS, actor_in_chinese
 
 @dataclass(frozen=True)
 class AssessmentForm:
@@ -69,8 +69,7 @@ class AssessmentForm:
     def issuer(self) -> str:
         """Who issued it, as a reader of the paper understands: the role in Chinese, then the name
         (an actor is "role:binding:name")."""
-        role, *rest = self.issued.issued_by.split(":")
-        return f"{ROLES.get(role, role)} · {rest[-1]}" if rest else ROLES.get(role, role)
+        return actor_in_chinese(self.issued.issued_by)
 
     @property
     def code(self) -> str:

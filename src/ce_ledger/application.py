@@ -1,5 +1,5 @@
 """The ledger application: the one ``eventsourcing`` application, put together from its
-use cases (``ce_ledger.services``: records, verdicts, providers, programmes).
+use cases (``ce_ledger.services``: records, verdicts, providers, programmes, units).
 
 Each use case is a small module on the shared ``Store`` (event store, cache, clock,
 the chain's next link); a command in any of them is one get → decide → save.
@@ -11,11 +11,12 @@ from ce_ledger.services.base import Store
 from ce_ledger.services.programmes import Programmes
 from ce_ledger.services.providers import ProviderDecision, Providers
 from ce_ledger.services.records import Records, Registered
+from ce_ledger.services.units import Units
 from ce_ledger.services.verdicts import Verdicts
 
 
-class Ledger(Records, Verdicts, Providers, Programmes, Store):
-    """Records, verdicts, CE bases and programmes on one event store (tables ``ledger_*``)."""
+class Ledger(Records, Verdicts, Providers, Programmes, Units, Store):
+    """Records, verdicts, CE bases, programmes and the unit register on one event store (tables ``ledger_*``)."""
 
 
 __all__ = ["Ledger", "ProviderDecision", "Registered"]

@@ -69,11 +69,12 @@ class Services:
             raise RuntimeError("built without the read side (build_services(read_side=False))")
         return self.read
 
-    def importer(self, *, by: str) -> Importer:
-        """Spreadsheet imports through the same commands as the API; ``by`` confirms legacy rows."""
+    def importer(self, *, by: str, unit: str | None = None) -> Importer:
+        """Spreadsheet imports through the same commands as the API; ``by`` confirms legacy rows;
+        ``unit`` limits an employer's import to its own staff."""
         from ce_ledger.imports.importer import Importer
 
-        return Importer(self.ledger, by=by)
+        return Importer(self.ledger, by=by, unit=unit)
 
     def close(self) -> None:
         self.ledger.close()

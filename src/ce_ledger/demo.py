@@ -60,6 +60,14 @@ def _cert(no: str, hours: str, on: date, subject: str, route: str = "training_cl
     )
 
 
+# The unit register's names of the demo's units (fictional, as are the people).
+UNIT_NAMES = {
+    "640100-NXJT": "宁夏交通建设股份有限公司", "640200-SZSRMYY": "石嘴山市人民医院",
+    "640300-WZSL": "吴忠市水利局", "640400-GYSYZ": "固原市第一中学", "640500-ZWSCZ": "中卫市财政局",
+    "640100-NXNKY": "宁夏农林科学院",
+}
+
+
 def _reg(number: str, name: str, series: str, unit: str, *, exams: bool = False, own_ce: bool = False) -> Registration:
     return Registration(
         id_number=number,
@@ -69,6 +77,7 @@ def _reg(number: str, name: str, series: str, unit: str, *, exams: bool = False,
         requires_computer_exam=exams,
         own_ce_regulation=own_ce,
         employer_unit=unit,
+        employer_unit_name=UNIT_NAMES.get(unit),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,10 +21,10 @@ from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from ce_ledger.access import Principal, Role
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import ACTIVITIES, BREAKS, FIELD_NAMES, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
+from api.labels import ACTIVITIES, BREAKS, actor_in_chinese, FIELD_NAMES, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from ce_ledger.domain.errors import LedgerError
-from ce_ledger.domain.values import canonical
+from ce_ledger.domain.values import canonical, canonical_code
 
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -42,6 +43,46 @@ SORTS = {
     "total_short": (lambda s: (-s.shortfall.total_hours, s.name), "总学时尚差", True),
     "meets": (lambda s: (s.meets, -s.shortfall.total_hours, s.name), "是否达标", False),
 }
+
+
+class UnitNames:
+    """Units' names for pages (the unit register, read from the view), kept a minute: a page of
+    fifty rows from a few units asks the view a few times, and a rename shows within the minute."""
+
+    def __init__(self, view: Any, seconds: float = 60, most: int = 4096):
+        self.view, self.seconds, self.most = view, seconds, most
+        self._known: dict[str, tuple[float, str | None]] = {}
+
+    def name(self, code: str) -> str | None:
+        key = canonical_code(code)
+        found = self._known.get(key)
+        now = time.monotonic()
+        if found is None or found[0] < now:
+            if len(self._known) >= self.most:
+                self._known.clear()
+            found = self._known[key] = (now + self.seconds, self.view.unit_names([key]).get(key))
+        return found[1]
+
+    def forget(self, code: str | None = None) -> None:
+        """After a naming through this workbench: shown at once (others' show within the minute)."""
+        if code is None:
+            self._known.clear()
+        else:
+            self._known.pop(canonical_code(code), None)
+
+    def label(self, code: str | None) -> str:
+        """A unit as people read it: its name, and the code after it; the code alone if unnamed."""
+        if not code:
+            return "—"
+        name = self.name(code)
+        return f"{name}（{code}）" if name else code
+
+
+def unit_names(request: Request) -> UnitNames:
+    state = request.app.state
+    if getattr(state, "unit_names", None) is None:
+        state.unit_names = UnitNames(state.services.view)
+    return state.unit_names
 
 
 def hours_text(value: Decimal | None) -> str:
@@ -63,6 +104,7 @@ def _environment() -> Environment:
     env.filters["zh"] = in_chinese
     env.filters["zh_what"] = lambda reason, english="": in_chinese(reason, english, ACTIVITIES)
     env.filters["zh_reading"] = reading_in_chinese
+    env.filters["actor"] = actor_in_chinese  # who caused an event, in words (api/labels.py)
     return env
 
 
@@ -71,12 +113,13 @@ TEMPLATES = _environment()
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     who = context.get("who")
+    units = unit_names(request)
     if who is not None:
         context.setdefault("csrf", session.csrf_token(request))
-        context["who_label"] = f"{ROLES[who.role.value]} · {who.name}" + (f" · {who.unit}" if who.unit else "")
+        context["who_label"] = f"{ROLES[who.role.value]} · {who.name}" + (f" · {units.label(who.unit)}" if who.unit else "")
     html = TEMPLATES.get_template(template).render(
         levels=LEVELS, kinds=KINDS, statuses=STATUSES, happened=HAPPENED, channels=CHANNELS, breaks=BREAKS,
-        zone=ZoneInfo(request.app.state.services.settings.timezone), **context,
+        zone=ZoneInfo(request.app.state.services.settings.timezone), unit_label=units.label, **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 

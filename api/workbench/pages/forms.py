@@ -19,7 +19,7 @@ from api.workbench.form import assessment_form
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import Level
 from api.workbench.pages.common import (
-    TEMPLATES, history_warning, pages, render, router,
+    TEMPLATES, history_warning, pages, render, router, unit_names,
 )
 
 
@@ -37,7 +37,7 @@ def _form_html(request: Request, who: Principal, professional_id: UUID, level: L
     check_url = f"{svc.settings.public_url.rstrip('/')}/workbench/check/{form.issued.originator_id}?code={form.code}"
     html = TEMPLATES.get_template("assessment_form.html").render(
         f=form, kinds=KINDS, zone=ZoneInfo(svc.settings.timezone), warning=history_warning(svc, professional_id),
-        check_url=check_url, qr=segno.make(check_url, error="m").svg_inline(scale=1.6), print_date=PRINT_DATE,
+        unit_label=unit_names(request).label, check_url=check_url, qr=segno.make(check_url, error="m").svg_inline(scale=1.6), print_date=PRINT_DATE,
     )
     return html, f"assessment-form-{form.issued.originator_id}" + (f"-{part}" if form.parts > 1 else "") + ".pdf"
 

@@ -18,7 +18,7 @@ from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.commands import Correction, Registration, Transfer
 from ce_ledger.domain.identity import normalise_id_number
 from api.workbench.pages.common import (
-    form_problem,     pages, pinyin, render, require_role, router,
+    form_problem, pages, pinyin, render, require_role, router, unit_names,
 )
 
 
@@ -151,7 +151,8 @@ def register_page(request: Request, who: Principal) -> HTMLResponse:
 @pages
 def register(request: Request, who: Principal, id_number: Annotated[str, Form(max_length=40)],
              name: Annotated[str, Form(max_length=50)], series: Annotated[str, Form(max_length=50)],
-             employer_unit: Annotated[str, Form(max_length=64)] = "", foreign: Annotated[bool, Form()] = False,
+             employer_unit: Annotated[str, Form(max_length=64)] = "",
+             employer_unit_name: Annotated[str, Form(max_length=100)] = "", foreign: Annotated[bool, Form()] = False,
              computer: Annotated[bool, Form()] = False, own_ce: Annotated[bool, Form()] = False,
              csrf: Annotated[str, Form()] = "") -> Response:
     """As over the API: the number is checked, hashed and dropped; to an employer, a person new to
@@ -163,7 +164,8 @@ def register(request: Request, who: Principal, id_number: Annotated[str, Form(ma
     try:
         registration = Registration(id_number=normalise_id_number(id_number), name=name, series=series,
                                     requires_foreign_language_exam=foreign, requires_computer_exam=computer,
-                                    own_ce_regulation=own_ce, employer_unit=unit)
+                                    own_ce_regulation=own_ce, employer_unit=unit,
+                                    employer_unit_name=employer_unit_name.strip() or None)
     except (ValueError, ValidationError) as e:
         raise form_problem(e, "id_number") from None
     svc = request.app.state.services
@@ -173,6 +175,7 @@ def register(request: Request, who: Principal, id_number: Annotated[str, Form(ma
     except Conflict as e:
         field = FIELD_NAMES.get(e.field or "", e.field or "登记内容")
         raise HTTPException(409, f"此人已登记，且{field}等与登记内容不同：更正由评审委员会或人社厅办理，调动由调入单位提出") from None
+    unit_names(request).forget(unit)
     if done is None:  # an employer's answer, alike for a new person and another unit's
         return render(request, "register.html", 202, who=who, accepted=True)
     return RedirectResponse(f"/workbench/professionals/{pid}", status_code=303)

@@ -14,6 +14,7 @@ from ce_ledger.access import Principal, Role
 from api.workbench import session
 from api.labels import PROGRAMME_KINDS, PROVIDER_CHANGES, PROVIDER_LEVELS, PROVIDER_STANDINGS
 from ce_ledger.domain.errors import NotFound
+from ce_ledger.domain.programme import Programme
 from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
 from api.workbench.pages.common import (
     form_problem,     pages, render, require_role, router,
@@ -97,3 +98,22 @@ def programmes_page(request: Request, who: Principal, year: Annotated[int, Query
 
     report = programme_report(request.app.state.services.view, year)
     return render(request, "programmes.html", who=who, report=report, year=year, programme_kinds=PROGRAMME_KINDS)
+
+
+@router.post("/programmes")
+@pages
+def plan_programme(request: Request, who: Principal, code: Annotated[str, Form(max_length=64)],
+                   title: Annotated[str, Form(max_length=200)], kind: Annotated[str, Form(max_length=32)],
+                   year: Annotated[str, Form(max_length=4)], planned_trainees: Annotated[str, Form(max_length=8)],
+                   provider_code: Annotated[str, Form(max_length=64)],
+                   planned_classes: Annotated[str, Form(max_length=5)] = "", csrf: Annotated[str, Form()] = "") -> Response:
+    """Plan a programme (the Department runs the project: auditors), as over the API."""
+    session.check_csrf(request, csrf)
+    require_role(who, Role.AUDITOR)
+    try:
+        programme = Programme(code=code, title=title, kind=kind, year=year, planned_trainees=planned_trainees,
+                              planned_classes=planned_classes or None, provider_code=provider_code)
+    except ValidationError as e:
+        raise form_problem(e, "code") from None
+    request.app.state.services.ledger.plan_programme(programme, by=who.actor, channel=Channel.WORKBENCH)
+    return RedirectResponse(f"/workbench/programmes?year={programme.year}", status_code=303)

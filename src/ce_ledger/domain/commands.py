@@ -23,6 +23,8 @@ class Registration(Value):
     requires_computer_exam: bool
     own_ce_regulation: bool
     employer_unit: Code
+    # The unit's name for the unit register; given, it names the unit in the same transaction.
+    employer_unit_name: Text | None = None
 
     def __repr__(self) -> str:  # never print the clear number by accident
         return f"Registration(name={self.name!r}, series={self.series!r}, unit={self.employer_unit!r})"

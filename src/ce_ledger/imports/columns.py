@@ -25,10 +25,13 @@ class Column:
 
 ID = Column("id_number", ("身份证号", "身份证号码", "公民身份号码", "id_number"))
 NAME = Column("name", ("姓名", "name"), required=False)  # for the reader's eye; the ID number decides
+# The unit register (optional, every kind): a row with both names the unit with that code.
+UNIT_CODE = Column("unit_code", ("单位代码", "工作单位代码", "unit_code"), required=False)
+UNIT_NAME = Column("unit_name", ("单位名称", "工作单位", "unit_name"), required=False)
 
 COLUMNS: dict[FileKind, tuple[Column, ...]] = {
     FileKind.PUBLIC_COURSES: (
-        ID, NAME,
+        ID, NAME, UNIT_CODE, UNIT_NAME,
         Column("record_id", ("学习记录编号", "记录编号", "record_id")),
         Column("course_code", ("课程编号", "课程代码", "course_code")),
         Column("title", ("课程名称", "title")),
@@ -36,7 +39,7 @@ COLUMNS: dict[FileKind, tuple[Column, ...]] = {
         Column("completed_on", ("完成日期", "完成时间", "completed_on")),
     ),
     FileKind.CERTIFICATES: (
-        ID, NAME,
+        ID, NAME, UNIT_CODE, UNIT_NAME,
         Column("provider_code", ("发证机构代码", "机构代码", "培训机构代码", "provider_code")),
         Column("certificate_no", ("证书编号", "certificate_no")),
         Column("route", ("学习方式", "学习形式", "route")),
@@ -46,7 +49,7 @@ COLUMNS: dict[FileKind, tuple[Column, ...]] = {
         Column("programme_code", ("项目编号", "programme_code"), required=False),
     ),
     FileKind.LEGACY: (
-        ID, NAME,
+        ID, NAME, UNIT_CODE, UNIT_NAME,
         Column("certificate_no", ("登记编号", "登记号", "legacy_no")),
         Column("provider_code", ("培训单位代码", "机构代码", "provider_code")),
         Column("subject", ("培训内容", "学习内容", "subject")),

@@ -24,7 +24,7 @@ from ce_ledger.domain.details import ActivityDetails, PublicCourse, SpecialtyCre
 from ce_ledger.domain.errors import Conflict, InvalidInput, LedgerError, NotFound
 from ce_ledger.domain.identity import IdNumber
 from ce_ledger.domain.professional import Outcome, Professional
-from ce_ledger.domain.values import Channel, Decision, Route, Value
+from ce_ledger.domain.values import Channel, Code, Decision, Route, Text, Value, canonical_code
 from ce_ledger.imports.columns import COLUMNS, ROUTES, FileKind, detect, header_map
 from ce_ledger.imports.sheets import UnreadableFile, open_sheet
 
@@ -37,6 +37,11 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
 
 class _Person(Value):
     id_number: IdNumber
+
+
+class _Unit(Value):
+    unit_code: Code
+    unit_name: Text
 
 
 @dataclass(frozen=True)
@@ -69,10 +74,23 @@ class _Row:
     details: ActivityDetails
 
 
+class LegacyByCommittee(Exception):
+    """Legacy uploads are confirmed as they are imported (the old system accepted them), so only
+    a committee imports them, never an employer for itself."""
+
+
+NOT_OF_UNIT = "no professional of unit {unit} is registered with this ID number"
+
+
 class Importer:
-    def __init__(self, ledger: Ledger, *, by: str):
+    def __init__(self, ledger: Ledger, *, by: str, unit: str | None = None):
         self.ledger = ledger
         self.by = by  # who verifies legacy uploads (they were accepted by the old system)
+        # An employer's import: rows for its own staff only. A person registered in another unit
+        # and one not registered at all are refused in the same words (an employer may not learn
+        # who another unit employs).
+        self.unit = unit
+        self._units: dict[str, str] = {}  # the unit register's names this file gives (code → name)
 
     def run(
         self,
@@ -89,6 +107,8 @@ class Importer:
             raise UnreadableFile(
                 "cannot tell the file's kind from its headers (e.g. 学习记录编号, 证书编号, 登记编号): give --kind"
             )
+        if self.unit is not None and kind is FileKind.LEGACY:
+            raise LegacyByCommittee("legacy uploads (before 2019) are imported by a committee")
         fields, problems = header_map(kind, sheet.headers)
         if problems:
             raise UnreadableFile("; ".join(problems))
@@ -105,6 +125,9 @@ class Importer:
                 batch = []
             progress(report.rows, sheet.total)
         self._flush(kind, batch, columns, report)
+        if not dry_run:
+            for code, name in self._units.items():
+                self.ledger.name_unit(code, name, by=self.by, channel=Channel.IMPORT)
         progress(report.rows, report.rows)
         report.problems.sort(key=lambda p: p.row)
         return report
@@ -127,6 +150,7 @@ class Importer:
             if value is not None:
                 values[name] = value
         values.pop("name", None)
+        found += self._unit_of_row(number, values.pop("unit_code", None), values.pop("unit_name", None), columns)
         failed = {p.column for p in found}
         if "route" in values:
             route = values["route"] = ROUTES.get(values["route"], values["route"])
@@ -157,6 +181,19 @@ class Importer:
             return None
         return _Row(number, self.ledger.professional_id_for(person.id_number), details)
 
+    def _unit_of_row(self, number: int, code: Any, name: Any, columns: dict[str, str]) -> list[RowProblem]:
+        """A row that gives a unit's code and name names the unit (once per file; an employer its own)."""
+        if code is None or name is None:
+            return []
+        try:
+            unit = _Unit(unit_code=code, unit_name=name)
+        except ValidationError as e:
+            return self._problems(number, e, columns)
+        if self.unit is not None and canonical_code(unit.unit_code) != canonical_code(self.unit):
+            return [RowProblem(number, columns["unit_code"], f"an employer names its own unit {self.unit} only")]
+        self._units[canonical_code(unit.unit_code)] = unit.unit_name
+        return []
+
     @staticmethod
     def _problems(number: int, error: ValidationError, columns: dict[str, str]) -> list[RowProblem]:
         e = InvalidInput.from_validation(error)
@@ -165,6 +202,7 @@ class Importer:
     # -- a batch of rows -----------------------------------------------------------
 
     def _flush(self, kind: FileKind, rows: list[_Row], columns: dict[str, str], report: ImportReport) -> None:
+        rows = self._of_unit(rows, columns, report)
         if not rows:
             return
         if report.dry_run:
@@ -184,6 +222,25 @@ class Importer:
                 report.duplicate += 1
             if kind is FileKind.LEGACY and outcome is not None and not report.dry_run:
                 self._verify_legacy(row, outcome, columns, report)
+
+    def _of_unit(self, rows: list[_Row], columns: dict[str, str], report: ImportReport) -> list[_Row]:
+        """In an employer's import, the rows for its own staff; the others are refused."""
+        if self.unit is None:
+            return rows
+        ours: dict[UUID, bool] = {}
+        kept = []
+        for row in rows:
+            if row.professional_id not in ours:
+                try:
+                    unit = self.ledger.professional(row.professional_id, copy=False).employer_unit
+                    ours[row.professional_id] = canonical_code(unit) == canonical_code(self.unit)
+                except NotFound:
+                    ours[row.professional_id] = False
+            if ours[row.professional_id]:
+                kept.append(row)
+            else:
+                report.problems.append(RowProblem(row.number, columns["id_number"], NOT_OF_UNIT.format(unit=self.unit)))
+        return kept
 
     def _check(self, rows: list[_Row]) -> list[Outcome | LedgerError | None]:
         """What recording would do, read-only: duplicate, a problem, or None (new)."""

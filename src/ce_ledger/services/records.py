@@ -55,8 +55,9 @@ class Records(Store):
                 pid, masked_id=mask(registration.id_number), name=registration.name, series=series,
                 employer_unit=registration.employer_unit, now=now, today=today, by=by, channel=channel,
             )
+            named = self._naming(registration, by, channel)
             try:
-                self.save(professional)
+                self.save(professional, *([Events([named])] if named else []))
                 return Registered(pid, created=True)
             except IntegrityError:
                 pass  # registered concurrently: judge it as a retry
@@ -67,7 +68,20 @@ class Records(Store):
                 f"this person is registered already, with another {', '.join(differ)}; a correction is made "
                 "by a committee or auditor (…/corrections), a move to another unit by the new unit (…/transfers)",
             )
+        named = self._naming(registration, by, channel)
+        if named is not None:
+            try:
+                self.save(Events([named]))
+            except IntegrityError:
+                pass  # named concurrently; the register holds one name or the other
         return Registered(pid, created=False)
+
+    def _naming(self, registration: Registration, by: str, channel: Channel) -> object | None:
+        if registration.employer_unit_name is None:
+            return None
+        return self.unit_naming(  # type: ignore[attr-defined]  # services.units
+            registration.employer_unit, registration.employer_unit_name, by=by, channel=channel
+        )
 
     def correct_registration(
         self, professional_id: UUID, correction: Correction, *, by: str, channel: Channel = Channel.DIRECT
