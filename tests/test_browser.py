@@ -21,7 +21,8 @@ CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).parent.parent / "test-output"
 # As root Chromium needs --no-sandbox; the machine's network is closed, so no background traffic.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+        "--lang=zh-CN"]  # as the users' browsers: dates in inputs read 年/月/日
 
 
 @pytest.fixture
