@@ -85,7 +85,10 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
         # Accessibility (axe-core): no serious or critical violation on the pages a person works in.
         axe = Axe()
         for url in (f"{server.base}/workbench/", verdict_url, f"{server.base}/workbench/professionals/{professional_id}",
-                    f"{verdict_url}/replay", f"{server.base}/workbench/queue", f"{server.base}/workbench/search?q=马"):
+                    f"{verdict_url}/replay", f"{server.base}/workbench/queue", f"{server.base}/workbench/search?q=马",
+                    f"{server.base}/workbench/units", f"{server.base}/workbench/register", f"{server.base}/workbench/import",
+                    f"{server.base}/workbench/programmes", f"{server.base}/workbench/professionals/{professional_id}/entries",
+                    f"{server.base}/workbench/unit?unit=640100-NXJT"):
             page.goto(url)
             found = axe.run(page).response["violations"]
             serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in found
