@@ -28,6 +28,7 @@ from ce_ledger.domain.events import (
 from ce_ledger.domain.professional import Activity, Status
 from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.unit import UnitNamed
+from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.domain.provider import Provider, ProviderDecided
 from ce_ledger.domain.values import ActivityKind, Series, canonical_code
 from ce_ledger.rules.ruleset import RuleSet
@@ -139,6 +140,30 @@ class ProgrammeRow:
 
 
 @dataclass
+class PlaceRow:
+    """Where a person stood from a place in the log on: their unit and series (registered,
+    corrected or moved). A verdict's stratum is the person's place at the verdict's position."""
+
+    professional_id: str
+    position: int
+    unit: str  # canonical (reading 16)
+    series_name: str
+
+
+@dataclass
+class VerdictRow:
+    """An issued verdict, as a spot check's population sees it."""
+
+    verdict_id: str
+    professional_id: str
+    evaluation_year: int
+    level: str
+    issued_by: str
+    passed: int
+    position: int
+
+
+@dataclass
 class UnitRow:
     code: str  # canonical (reading 16): how records' unit codes are looked up
     name: str
@@ -175,6 +200,8 @@ class Changes:
     teaching_of: dict[str, list[str]] = field(default_factory=dict)
     programmes: dict[str, ProgrammeRow] = field(default_factory=dict)  # planned in this batch
     units: dict[str, UnitRow] = field(default_factory=dict)  # named in this batch (the last name wins)
+    places: list[PlaceRow] = field(default_factory=list)  # appended, never changed
+    verdicts: list[VerdictRow] = field(default_factory=list)
 
 
 class Providers(Mapping[str, Provider]):
@@ -223,8 +250,9 @@ class RowUpdater:
         self.logic: Any = rule_set.logic
         self.providers = providers if rule_set.reads_providers else None
 
-    def apply(self, changes: Changes, event: LedgerEvent, topic: str) -> None:
-        """Bring the rows' state up to ``event``; credits are settled once per batch."""
+    def apply(self, changes: Changes, event: LedgerEvent, topic: str, position: int = 0) -> None:
+        """Bring the rows' state up to ``event`` (at ``position`` in the log); credits are settled
+        once per batch."""
         if isinstance(event, ActivityRecorded):
             activity = Activity(event)
             row = ActivityRow(
@@ -260,6 +288,8 @@ class RowUpdater:
             person = PersonRow.registered(event)
             changes.people[person.professional_id] = person
             changes.dirty_people.add(person.professional_id)
+            changes.places.append(PlaceRow(person.professional_id, position, canonical_code(event.employer_unit),
+                                           event.series.name))
         elif isinstance(event, RegistrationCorrected):
             pid, s = str(event.originator_id), event.series
             person = changes.people[pid]
@@ -269,16 +299,24 @@ class RowUpdater:
             person.own_ce_regulation = int(s.own_ce_regulation)
             person.__dict__.pop("series", None)  # the cached Series: read again
             changes.dirty_people.add(pid)
+            changes.places.append(PlaceRow(pid, position, canonical_code(person.employer_unit), s.name))
             # Teaching credit depends on the series (reading 11): credit the person's again.
             changes.dirty_activities.update(changes.teaching_of.get(pid, ()))
         elif isinstance(event, TransferConfirmed):
             pid = str(event.originator_id)
             changes.people[pid].employer_unit = event.to_unit
             changes.dirty_people.add(pid)
+            changes.places.append(PlaceRow(pid, position, canonical_code(event.to_unit), changes.people[pid].series_name))
         elif isinstance(event, ProviderDecided):
             changes.providers_decided.add(event.code)
         elif isinstance(event, ProgrammePlanned):
             changes.programmes[event.code] = ProgrammeRow.planned(event)
+        elif isinstance(event, VerdictIssued):
+            v = event.verdict
+            changes.verdicts.append(VerdictRow(
+                str(event.originator_id), str(event.professional_id), v.evaluation_year, v.level.value,
+                event.issued_by, int(v.passed), position,
+            ))
         elif isinstance(event, UnitNamed):
             row = UnitRow.named(event)
             changes.units[row.code] = row

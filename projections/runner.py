@@ -45,6 +45,7 @@ from ce_ledger.domain.events import (
 )
 from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.unit import UnitNamed
+from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.domain.professional import Activity
 from ce_ledger.domain.provider import PROVIDER_EVENTS, Provider, ProviderDecided, project_provider, provider_stream
 from ce_ledger.domain.values import canonical_code
@@ -57,7 +58,10 @@ _SKIP = {get_topic(ActivityKeyReserved)}  # key streams hold no credit
 RECORD_TOPICS = [get_topic(cls) for cls in RECORD_EVENTS]
 # A decision on a provider re-credits its certificates (§1(4)): the view follows those too.
 # Programme plans feed the knowledge-update report (§2); the unit register gives units their names.
-FOLLOWED_TOPICS = RECORD_TOPICS + [get_topic(cls) for cls in (*PROVIDER_EVENTS, ProgrammePlanned, UnitNamed)]
+# Issued verdicts are the population a spot check draws from (audit/sampling.py).
+FOLLOWED_TOPICS = RECORD_TOPICS + [
+    get_topic(cls) for cls in (*PROVIDER_EVENTS, ProgrammePlanned, UnitNamed, VerdictIssued)
+]
 REBUILD_BATCH = 5000
 REBUILD_PARTS = 2  # the machines here have two cores
 PARTITION_FROM = 50_000  # below this, starting processes costs more than it saves
@@ -315,13 +319,13 @@ class TotalsProjection:
     def _apply(self, c: Any, version: int, notifications: Sequence[LogRow | Notification], last: int) -> None:
         changes = Changes()
         decoded = self._decode(notifications)
-        decisions = [event for event, _ in decoded if isinstance(event, ActivityDecided)]
-        pids = {str(event.originator_id) for event, _ in decoded if isinstance(event, RECORD_EVENTS)}
+        decisions = [event for event, _, _ in decoded if isinstance(event, ActivityDecided)]
+        pids = {str(event.originator_id) for event, _, _ in decoded if isinstance(event, RECORD_EVENTS)}
         aids = {str(e.activity_id) for e in decisions}
         recredit = self._provider_activities(c, version, decoded)
         pids |= {row.professional_id for row in recredit}
         aids |= {row.activity_id for row in recredit}
-        corrected = {str(e.originator_id) for e, _ in decoded if isinstance(e, RegistrationCorrected)}
+        corrected = {str(e.originator_id) for e, _, _ in decoded if isinstance(e, RegistrationCorrected)}
         if corrected:  # their teaching rows are credited again (reading 11)
             for row in self.view.teaching_of(c, version, corrected):
                 changes.activities.setdefault(row.activity_id, row)
@@ -329,15 +333,15 @@ class TotalsProjection:
                 aids.add(row.activity_id)
         self.view.prefetch(c, version, changes, pids, aids)
         self._read_activities([changes.activities[a] for a in aids if a in changes.activities])
-        for event, topic in decoded:
-            self.updater.apply(changes, event, topic)
+        for event, topic, position in decoded:
+            self.updater.apply(changes, event, topic, position)
         changes.dirty_activities.update(row.activity_id for row in recredit)
         self.updater.settle(changes)
         self.view.write(c, version, changes, Tracking(tracking_name(version), last))
 
-    def _provider_activities(self, c: Any, version: int, decoded: list[tuple[LedgerEvent, str]]) -> list[ActivityRow]:
+    def _provider_activities(self, c: Any, version: int, decoded: list[tuple[LedgerEvent, str, int]]) -> list[ActivityRow]:
         """A decision on a provider changes what its certificates credit: find them."""
-        codes = {canonical_code(event.code) for event, _ in decoded if isinstance(event, ProviderDecided)}
+        codes = {canonical_code(event.code) for event, _, _ in decoded if isinstance(event, ProviderDecided)}
         if not codes or self.updater.providers is None:
             return []
         self.updater.providers.forget(codes)
@@ -366,13 +370,14 @@ class TotalsProjection:
 
     def _decode_into(self, changes: Changes, notifications: Sequence[LogRow | Notification]) -> int:
         decoded = self._decode(notifications)
-        for event, topic in decoded:
-            self.updater.apply(changes, event, topic)
+        for event, topic, position in decoded:
+            self.updater.apply(changes, event, topic, position)
         return len(decoded)
 
-    def _decode(self, notifications: Sequence[LogRow | Notification]) -> list[tuple[LedgerEvent, str]]:
+    def _decode(self, notifications: Sequence[LogRow | Notification]) -> list[tuple[LedgerEvent, str, int]]:
+        """Each event with its topic and its place in the log (the inspection's rows keep it)."""
         to_event = self.mapper.to_domain_event
-        return [(to_event(n), n.topic) for n in notifications if n.topic not in _SKIP]  # type: ignore[arg-type]
+        return [(to_event(n), n.topic, n.id) for n in notifications if n.topic not in _SKIP]  # type: ignore[arg-type]
 
     # -- following the log (PostgreSQL) ---------------------------------------------------------
 

@@ -38,7 +38,7 @@ APPLICATION = "ledger"  # the application whose log the view follows
 # as is one built under another rule-set (``TotalsProjection.ensure_current``).
 # 2: activity rows say where their events are (recorded/decision/void versions);
 # 3: a certificate's provider_code in one spelling (reading 16).
-SCHEMA = 5
+SCHEMA = 6
 
 
 def build_digest(rule_set_digest: str) -> str:
@@ -59,6 +59,8 @@ PROGRAMME_COLUMNS = (
     "code", "title", "kind", "year", "planned_classes", "planned_trainees", "provider_code",
 )
 UNIT_COLUMNS = ("code", "name")
+PLACE_COLUMNS = ("professional_id", "position", "unit", "series_name")
+VERDICT_COLUMNS = ("verdict_id", "professional_id", "evaluation_year", "level", "issued_by", "passed", "position")
 YEAR_COLUMNS = (
     "professional_id", "year", "public_course", "specialty", "study_tour", "teaching",
     "pending_count", "pending_hours",
@@ -144,6 +146,20 @@ class TotalsView:
                 "planned_classes INTEGER, planned_trainees INTEGER NOT NULL, provider_code TEXT NOT NULL)"
             )
             c.execute(f"CREATE TABLE {self.table(p + '_units')} (code TEXT PRIMARY KEY, name TEXT NOT NULL)")
+            # The spot check's population (audit/sampling.py): issued verdicts, and where each person
+            # stood (unit, series) from which place in the log on.
+            c.execute(
+                f"CREATE TABLE {self.table(p + '_places')} (professional_id TEXT NOT NULL, position INTEGER NOT NULL, "
+                "unit TEXT NOT NULL, series_name TEXT NOT NULL, PRIMARY KEY (professional_id, position))"
+            )
+            c.execute(
+                f"CREATE TABLE {self.table(p + '_verdicts')} (verdict_id TEXT PRIMARY KEY, professional_id TEXT NOT NULL, "
+                "evaluation_year INTEGER NOT NULL, level TEXT NOT NULL, issued_by TEXT NOT NULL, passed INTEGER NOT NULL, "
+                "position INTEGER NOT NULL)"
+            )
+            c.execute(f"CREATE INDEX {p}_verdicts_year ON {self.table(p + '_verdicts')} (evaluation_year, position)")
+            c.execute(f"CREATE INDEX {p}_verdicts_person ON {self.table(p + '_verdicts')} "
+                      "(professional_id, evaluation_year, level, position)")
             c.execute(
                 f"CREATE INDEX {p}_activities_provider ON {self.table(p + '_activities')} (provider_code)"
             )
@@ -249,6 +265,8 @@ class TotalsView:
                      (changes.years[k] for k in changes.dirty_years))
         self._upsert(c, p + "_programmes", PROGRAMME_COLUMNS, ("code",), changes.programmes.values())
         self._upsert(c, p + "_units", UNIT_COLUMNS, ("code",), changes.units.values())
+        self._insert(c, p + "_places", PLACE_COLUMNS, changes.places)
+        self._insert(c, p + "_verdicts", VERDICT_COLUMNS, changes.verdicts)
         self.track(c, tracking)  # type: ignore[attr-defined]
 
     def insert_all(self, version: int, changes: Changes) -> None:
@@ -261,6 +279,8 @@ class TotalsView:
             self._insert(c, p + "_years", YEAR_COLUMNS, changes.years.values())
             self._insert(c, p + "_programmes", PROGRAMME_COLUMNS, changes.programmes.values())
             self._upsert(c, p + "_units", UNIT_COLUMNS, ("code",), changes.units.values())
+            self._insert(c, p + "_places", PLACE_COLUMNS, changes.places)
+            self._insert(c, p + "_verdicts", VERDICT_COLUMNS, changes.verdicts)
 
     def set_position(self, tracking: Tracking) -> None:
         with self.transaction(commit=True) as c:
@@ -458,6 +478,75 @@ class TotalsView:
             for code in sorted(staff.keys() | names.keys())
         ]
 
+    # -- a spot check's population (audit/sampling.py) ------------------------------------------
+
+    def _population(self, version: int, population: Any, position: int) -> tuple[str, list[Any]]:
+        """The verdicts in force as of ``position`` (the last issued for each person, level and year),
+        each with the unit and series where the person stood at the verdict's place in the log."""
+        v, pl = self.table(f"totals_v{version}_verdicts"), self.table(f"totals_v{version}_places")
+        where = ["v.evaluation_year = %s", "v.position <= %s"]
+        args: list[Any] = [population.evaluation_year, position]
+        if population.level is not None:
+            where.append("v.level = %s")
+            args.append(population.level.value)
+        if population.committee is not None:
+            where.append("v.issued_by = %s")
+            args.append(population.committee)
+        outer, outer_args = [], []
+        if population.unit is not None:
+            outer.append("unit = %s")
+            outer_args.append(canonical_code(population.unit))
+        if population.series is not None:
+            outer.append("series_name = %s")
+            outer_args.append(population.series)
+        inner = (
+            f"SELECT v.verdict_id AS verdict_id, pl.unit AS unit, pl.series_name AS series_name FROM {v} v "
+            f"JOIN {pl} pl ON pl.professional_id = v.professional_id AND pl.position = "
+            f"(SELECT MAX(p2.position) FROM {pl} p2 WHERE p2.professional_id = v.professional_id "
+            "AND p2.position < v.position) "
+            f"WHERE {' AND '.join(where)} AND v.position = (SELECT MAX(v2.position) FROM {v} v2 "
+            "WHERE v2.professional_id = v.professional_id AND v2.evaluation_year = v.evaluation_year "
+            "AND v2.level = v.level AND v2.position <= %s)"
+        )
+        args.append(position)
+        text = f"SELECT verdict_id, unit, series_name FROM ({inner}) population"
+        if outer:
+            text += " WHERE " + " AND ".join(outer)
+        return self.sql(text), [*args, *outer_args]
+
+    def reached(self) -> int:
+        """The log position the current version has applied."""
+        return self.position(self.current()[0])
+
+    def unit_known(self, code: str) -> bool:
+        """A unit with staff (now) or a name in the register."""
+        key = canonical_code(code)
+        if self.unit_names([key]):
+            return True
+        return any(canonical_code(u["code"]) == key for u in self.units() if u["staff"])
+
+    def population_strata(self, population: Any, position: int) -> dict[tuple[str, str], int]:
+        """How many verdicts each stratum (unit, series) of the population holds."""
+        with self.transaction(commit=False) as c:
+            version, _ = self.current(c)
+            text, args = self._population(version, population, position)
+            c.execute(f"SELECT unit, series_name, COUNT(*) AS n FROM ({text}) strata GROUP BY unit, series_name", args)
+            return {(row["unit"], row["series_name"]): row["n"] for row in c.fetchall()}
+
+    def population_rows(self, population: Any, position: int) -> Iterator[tuple[str, str, str]]:
+        """The population's rows (verdict id, unit, series), streamed: never all held at once."""
+        with self.transaction(commit=False) as c:
+            version, _ = self.current(c)
+            text, args = self._population(version, population, position)
+            for row in self._stream(c, text, args):
+                yield row["verdict_id"], row["unit"], row["series_name"]
+
+    def _stream(self, c: Any, text: str, args: list[Any]) -> Iterator[Any]:
+        raw = getattr(c, "sqlite_cursor", c)  # the library's wrapper has no fetchmany; its cursor has
+        raw.execute(text, args)  # SQLite's cursor steps through the result as it is fetched
+        while rows := raw.fetchmany(2000):
+            yield from rows
+
     def unit_members(self, unit: str) -> list[str]:
         with self.transaction(commit=False) as c:
             version, _ = self.current(c)
@@ -473,7 +562,8 @@ class TotalsView:
         with self.transaction(commit=False) as c:
             for name, columns in (
                 ("people", PEOPLE_COLUMNS), ("activities", ACTIVITY_COLUMNS), ("years", YEAR_COLUMNS),
-                ("programmes", PROGRAMME_COLUMNS), ("units", UNIT_COLUMNS),
+                ("programmes", PROGRAMME_COLUMNS), ("units", UNIT_COLUMNS), ("places", PLACE_COLUMNS),
+                ("verdicts", VERDICT_COLUMNS),
             ):
                 c.execute(f"SELECT {', '.join(columns)} FROM {self.table(f'totals_v{version}_{name}')}")
                 out[name] = sorted(tuple(r[col] for col in columns) for r in c.fetchall())
@@ -490,6 +580,13 @@ class SQLiteTotalsView(TotalsView, sqlite_store.TrackingRecorder):
 class PostgresTotalsView(TotalsView, pg_store.TrackingRecorder):
     def table(self, name: str) -> str:
         return f'"{self.datastore.schema}"."{name}"'
+
+    def _stream(self, c: Any, text: str, args: list[Any]) -> Iterator[Any]:
+        # A client-side cursor would hold the whole result in memory: a server-side one pages it.
+        with c.connection.cursor(name="population", row_factory=c.row_factory) as server:
+            server.itersize = 2000
+            server.execute(text, args)
+            yield from server
 
     def _insert(self, c: Any, table: str, columns: Sequence[str], rows: Iterable[Any]) -> None:
         with c.copy(f"COPY {self.table(table)} ({', '.join(columns)}) FROM STDIN") as copy:

@@ -1,0 +1,98 @@
+"""Drawing a spot check's sample: stratified, proportional, reproducible by anyone.
+
+The procedure (``ALGORITHM``; docs/inspection.md states it for a third party, and
+``docs/redraw_spot_check.py`` re-runs it from an exported log with the standard library):
+
+1. The population: for each person, level and evaluation year, the verdict last issued at
+   or before the position; narrowed by level, unit, series and issuing committee if asked.
+2. Its strata: the person's unit (canonical code) and series where they stood at the
+   verdict's own place in the log. Strata are ordered by (unit, series) as Python compares
+   strings (code points).
+3. The size: as asked, or ⌈rate × population⌉.
+4. Allocation: stratum h of N_h verdicts gets ⌊n·N_h/N⌋, at least 1 (and at most N_h);
+   while the total is below n, one more goes to each stratum in order of the largest
+   remainder n·N_h/N − ⌊n·N_h/N⌋ (ties: stratum order) that still has verdicts left. The
+   minimum of one per stratum can make the sample larger than n; it is never smaller.
+5. Within a stratum: the verdicts with the smallest HMAC-SHA256(key = seed as UTF-8,
+   message = the verdict id as lower-case hyphenated UUID text), compared as hex text.
+
+Memory is bounded by the sample, not the population: the population is counted per
+stratum first, then streamed once while each stratum keeps a heap of its best n_h.
+"""
+
+from __future__ import annotations
+
+import heapq
+import hmac
+import math
+from collections.abc import Iterable
+from decimal import Decimal
+from fractions import Fraction
+from hashlib import sha256
+from uuid import UUID
+
+ALGORITHM = "ce-ledger/spot-check/v1: strata (unit, series); proportional, largest remainder, >=1 each; HMAC-SHA256(seed, verdict id)"
+
+Key = tuple[str, str]
+
+
+def score(seed: str, verdict_id: UUID | str) -> str:
+    return hmac.new(seed.encode("utf-8"), str(verdict_id).lower().encode("ascii"), sha256).hexdigest()
+
+
+def sample_size(population: int, size: int | None, rate: Decimal | None) -> int:
+    if size is not None:
+        return min(size, population)
+    assert rate is not None
+    return min(population, math.ceil(Decimal(population) * rate))
+
+
+def allocate(strata: dict[Key, int], n: int) -> dict[Key, int]:
+    """How many to draw from each stratum (step 4)."""
+    total = sum(strata.values())
+    if total == 0:
+        return {}
+    order = sorted(strata)
+    quota = {h: Fraction(n * strata[h], total) for h in order}
+    drawn = {h: min(strata[h], max(1, math.floor(quota[h]))) for h in order}
+    place = {h: i for i, h in enumerate(order)}
+    by_remainder = sorted(order, key=lambda h: (-(quota[h] - math.floor(quota[h])), place[h]))
+    short = n - sum(drawn.values())
+    while short > 0:
+        for h in by_remainder:
+            if short == 0:
+                break
+            if drawn[h] < strata[h]:
+                drawn[h] += 1
+                short -= 1
+    return drawn
+
+
+def draw(rows: Iterable[tuple[str, str, str]], allocation: dict[Key, int], seed: str) -> list[tuple[Key, UUID]]:
+    """The sample (step 5) from the population's rows (verdict id, unit, series), in any order:
+    stratum by stratum, each by score."""
+    best: dict[Key, list[tuple[str, str]]] = {h: [] for h in allocation}
+    for verdict_id, unit, series in rows:
+        h = (unit, series)
+        want = allocation.get(h, 0)
+        if not want:
+            continue
+        heap = best[h]
+        item = (_negated(score(seed, verdict_id)), verdict_id)  # a max-heap of the smallest scores
+        if len(heap) < want:
+            heapq.heappush(heap, item)
+        elif item > heap[0]:
+            heapq.heapreplace(heap, item)
+    out: list[tuple[Key, UUID]] = []
+    for h in sorted(best):
+        for _, verdict_id in sorted(best[h], reverse=True):
+            out.append((h, UUID(verdict_id)))
+    return out
+
+
+_FLIP = str.maketrans("0123456789abcdef", "fedcba9876543210")
+
+
+def _negated(hex_text: str) -> str:
+    """A hex text whose order is the reverse of ``hex_text``'s (equal lengths)."""
+    return hex_text.translate(_FLIP)
