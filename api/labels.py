@@ -176,7 +176,9 @@ FIELD_NAMES = {
     "own_ce_regulation": "本系列继续教育规定", "taught_on": "授课日期", "course": "课程", "exam": "考试",
     "degree": "学历", "certified_hours": "认定学时", "programme_code": "知识更新工程项目",
     "code": "代码", "title": "项目名称", "kind": "类别", "year": "年度", "planned_classes": "计划期数",
-    "planned_trainees": "计划人数",
+    "planned_trainees": "计划人数", "finding": "核查结论", "target": "处理对象", "target_kind": "处理对象类别",
+    "provision": "依据条款", "ends_on": "截止日期", "size": "抽查数量", "seed": "随机种子", "unit": "单位",
+    "as_of_position": "日志位置", "rate": "抽查比例",
 }
 # What went wrong, by kind of domain error (api/problems.py maps the same kinds to HTTP statuses).
 ERROR_WORDS = {"NotFound": "未找到", "Conflict": "与已有记录冲突", "InvalidInput": "填写有误",
@@ -227,3 +229,26 @@ def verdict_in_chinese(verdict) -> dict:
                    "arithmetic": in_chinese(line.working, line.arithmetic),
                    "reason": in_chinese(line.because, line.reason)} for line in verdict.items],
     }
+
+
+# -- the inspection (§3(5)) ----------------------------------------------------------------
+FINDINGS = {"upheld": "维持审验结论", "verdict_wrong": "审验结论有误", "fraud_suspected": "涉嫌弄虚作假"}
+SANCTION_TARGETS = {"professional": "专业技术人员", "unit": "单位", "provider": "继续教育基地"}
+SIGNAL_WORDS = {
+    "over_24h_day": "同一天登记学时超过 24 学时：{day} 共 {hours} 学时（{entries} 项）",
+    "tour_overlap": "考察交流“{tour}”期间另有学习活动或考察：{with}",
+    "base_later_sanctioned": "证书 {certificate} 的继续教育基地其后于 {on} 被{standing}（决定 {decision}）",
+    "certificate_shared": "证书 {certificate} 曾由 {people} 人先后申报",
+    "late_backdated_entries": "审验前 90 天内补录了 {count} 项两年以前的学习活动",
+    "just_over_threshold": "{what}学时刚过要求：已认定 {credited}，应完成 {required}",
+    "waiving_degree": "以取得学历视为完成学时要求",
+}
+_SIGNAL_FIGURES = {"standing": {"ordered_to_rectify": "责令限期整改", "disqualified": "取消资格"},
+                   "what": {"total": "总", "public": "公需课"}}
+
+
+def signal_in_chinese(signal) -> str:
+    figures = {k: _SIGNAL_FIGURES.get(k, {}).get(v, v) for k, v in signal.figures.items()}
+    figures.setdefault("with", "")
+    figures.setdefault("day", "")
+    return SIGNAL_WORDS[signal.code].format(**figures)

@@ -287,3 +287,59 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         shot(page, "14-auditor-void")
         page.get_by_role("button", name="作废").click()
         expect(page.locator("tr.voided").first).to_be_visible()
+
+
+def test_the_inspection_in_a_browser(browser, tmp_path):
+    """The auditor draws a spot check, works a sampled verdict (replay, signals, a finding, a
+    sanction) and exports the report; screenshots test-output/inspection-*.png."""
+    from openpyxl import load_workbook
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    env = environment(settings)
+    subprocess.run([sys.executable, "-m", "api.cli", "demo"], env=env, check=True, capture_output=True, timeout=120)
+    committee, auditor = token(settings, "committee", "职改办"), token(settings, "auditor", "抽查组")
+    OUTPUT.mkdir(exist_ok=True)
+    shot = lambda page, name: page.screenshot(path=str(OUTPUT / f"inspection-{name}.png"), full_page=True)  # noqa: E731
+    with serving(env, tmp_path / "server.log") as server:
+        base = server.base
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {committee}"}) as c:
+            for person in demo.PEOPLE:
+                reg = person.registration
+                pid = c.post("/v1/professionals", json={
+                    "id_number": reg.id_number, "name": reg.name, "series": reg.series,
+                    "requires_foreign_language_exam": reg.requires_foreign_language_exam,
+                    "requires_computer_exam": reg.requires_computer_exam, "own_ce_regulation": reg.own_ce_regulation,
+                    "employer_unit": reg.employer_unit}).json()["professional_id"]
+                issued = c.post(f"/v1/professionals/{pid}/verdicts",
+                                json={"evaluation_year": 2019, "level": person.level.value})
+                assert issued.status_code == 201, issued.text
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN", accept_downloads=True)
+        sign_in(page, base, auditor)
+        page.get_by_role("link", name="抽查审验结果").click()
+        page.get_by_label("抽查比例（%）").fill("50")
+        page.get_by_label("随机种子（留空自动生成）").fill("seed-browser-2019")
+        shot(page, "1-draw")
+        page.get_by_role("button", name="抽取样本").click()
+        expect(page.get_by_text("seed-browser-2019")).to_be_visible()
+        shot(page, "2-sample")
+        page.locator("table").nth(1).get_by_role("link").first.click()
+        expect(page.locator("#replayed")).to_contain_text("完全重现")
+        page.get_by_label("核查结论").select_option("fraud_suspected")
+        page.locator("#f-reason").fill("证书编号与基地备案不符")
+        page.locator("#f-ref").fill("宁人社函〔2019〕抽查-21")
+        page.get_by_role("button", name="记录核查结论").click()
+        expect(page.locator("#findings")).to_contain_text("涉嫌弄虚作假")
+        page.get_by_label("依据条款").fill("《宁夏回族自治区专业技术人员继续教育条例》")
+        page.locator("#s-ref").fill("宁人社函〔2019〕处理-5")
+        page.get_by_label("生效日期").fill("2019-07-01")
+        page.locator("#s-reason").fill("提供虚假学时证明")
+        page.get_by_role("button", name="记录处理").click()
+        expect(page.get_by_text("提供虚假学时证明").first).to_be_visible()
+        shot(page, "3-sampled-verdict")
+        page.get_by_role("link", name="返回样本").click()
+        expect(page.get_by_text("涉嫌弄虚作假").first).to_be_visible()
+        report = load_workbook(download(page, "导出抽查报告（xlsx）", tmp_path)).active
+        assert any(row[5] == "涉嫌弄虚作假" for row in list(report.values)[1:])
+        pdf = page.request.get(base + page.get_by_role("link", name="PDF").get_attribute("href"))
+        assert pdf.ok and pdf.body()[:5] == b"%PDF-"
+        shot(page, "4-report")

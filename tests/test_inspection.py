@@ -230,3 +230,43 @@ def test_late_backdated_entries_a_shared_certificate_and_a_waiving_degree_signal
     degree = Degree(degree="higher", institution="宁夏大学", enrolled_on=date(2015, 9, 1), graduated_on=date(2018, 7, 1))
     assert "waiving_degree" in signals_of(inspected, clock, [degree])
     assert "waiving_degree" not in signals_of(inspected, clock, PASSING)
+
+
+def test_the_inspection_in_the_workbench_over_http(api):
+    """Draw, work through a sampled verdict, record a finding and a sanction, export the report; the
+    findings show on the verdict and the sanction on the record and the unit's page."""
+    import io
+    import re
+
+    from openpyxl import load_workbook
+
+    from tests.test_workbench import csrf, signed_in
+
+    with_verdicts(api.services)
+    signed_in(api, "auditor")
+    made = api.client.post("/workbench/spot-checks", data={"evaluation_year": "2019", "rate": "20", "seed": "seed-workbench-1",
+                                                          "csrf": csrf(api, "/workbench/spot-checks")}, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    page = api.client.get(made.headers["location"]).text
+    assert "尚未核查" in page and "seed-workbench-1" in page
+    sampled = re.search(r'href="(/workbench/spot-checks/[\w-]+/verdicts/[\w-]+)"', page).group(1)
+    work = api.client.get(sampled).text
+    assert "完全重现" in work and "风险提示" in work
+    verdict_id = sampled.rsplit("/", 1)[1]
+    spot = sampled.split("/")[3]
+    found = api.client.post(f"/workbench/spot-checks/{spot}/findings", data={
+        "verdict_id": verdict_id, "finding": "verdict_wrong", "reason": "学时折算有误", "decision_ref": "抽查-7",
+        "csrf": csrf(api, sampled)}, follow_redirects=True)
+    assert "审验结论有误：学时折算有误" in found.text and "人社厅审验 · auditor" in found.text
+    pid = str(api.services.ledger.verdict(UUID(verdict_id)).professional_id)
+    api.client.post("/workbench/sanctions", data={
+        "target_kind": "professional", "target": pid, "provision": "条例第三十条", "decision_ref": "处理-2",
+        "effective_on": "2019-06-01", "reason": "提供虚假证书", "back": sampled, "csrf": csrf(api, sampled)})
+    assert "提供虚假证书" in api.client.get(f"/workbench/professionals/{pid}").text
+    assert "学时折算有误" in api.client.get(f"/workbench/verdicts/{verdict_id}").text
+    report = load_workbook(io.BytesIO(api.client.get(f"/workbench/spot-checks/{spot}/report.xlsx").content)).active
+    rows = list(report.values)
+    assert rows[0][0] == "姓名" and any(r[5] == "审验结论有误" for r in rows[1:])
+    signed_in(api, "committee")  # sees the spot check, cannot work it
+    assert api.client.get(f"/workbench/spot-checks/{spot}").status_code == 200
+    assert api.client.get(sampled).status_code == 403

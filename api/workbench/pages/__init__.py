@@ -3,7 +3,7 @@ the claims queue, verdicts and replays, a unit's staff, the unit register, impor
 assessment form. Sync handlers (the ledger blocks) unless a page waits on something else."""
 
 from api.workbench.pages import (  # noqa: F401  (each module adds its pages to the router)
-    forms, imports, people, providers, queue, records, signin, unit, units, verdicts,
+    forms, imports, inspections, people, providers, queue, records, signin, unit, units, verdicts,
 )
 from api.workbench.pages.common import router
 from api.workbench.pages.forms import form_response

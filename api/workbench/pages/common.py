@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from ce_ledger.access import Principal, Role
 from api.workbench import session
 from api.labels import ACTIVITY_KINDS as KINDS
-from api.labels import ACTIVITIES, BREAKS, actor_in_chinese, FIELD_NAMES, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
+from api.labels import ACTIVITIES, BREAKS, FINDINGS, SANCTION_TARGETS, actor_in_chinese, FIELD_NAMES, error_in_chinese, CHANNELS, HAPPENED, LEVELS, ROLES, STATUSES, in_chinese, reading_in_chinese
 from api.problems import status_of
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import canonical, canonical_code
@@ -118,7 +118,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         context.setdefault("csrf", session.csrf_token(request))
         context["who_label"] = f"{ROLES[who.role.value]} · {who.name}" + (f" · {units.label(who.unit)}" if who.unit else "")
     html = TEMPLATES.get_template(template).render(
-        levels=LEVELS, kinds=KINDS, statuses=STATUSES, happened=HAPPENED, channels=CHANNELS, breaks=BREAKS,
+        levels=LEVELS, kinds=KINDS, sanction_targets=SANCTION_TARGETS, finding_words=FINDINGS, statuses=STATUSES, happened=HAPPENED, channels=CHANNELS, breaks=BREAKS,
         zone=ZoneInfo(request.app.state.services.settings.timezone), unit_label=units.label, **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

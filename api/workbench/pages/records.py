@@ -87,6 +87,7 @@ def professional(request: Request, who: Principal, professional_id: UUID,
             who.role is Role.EMPLOYER and record.employer_unit == who.unit)), may_enter=who.role is Role.COMMITTEE or (
             who.role is Role.EMPLOYER and record.employer_unit == who.unit),
         pending=[a for a in everything if a.status.value == "pending"], routes=ROUTES, today=date.today().isoformat(),
+        sanctions=svc.ledger.sanctions_touching(professional_id),
     )
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ce_ledger.access import Principal, Role
 from api.workbench.exports import XLSX, workbook
+from ce_ledger.domain.inspection import SanctionTarget
 from ce_ledger.domain.values import Level
 from api.workbench.pages.common import (
     SORTS, hours_text, pages, render, require_role, router,
@@ -58,4 +59,5 @@ def unit(request: Request, who: Principal, unit: Annotated[str, Query(max_length
                   standings=standings[(page - 1) * STAFF_PAGE:page * STAFF_PAGE], page=page, pages=pages_,
                   sort=sort if sort in SORTS else "meets", short_count=sum(not s.meets for s in everybody),
                   staff_count=len(everybody), everyone=everyone,
+                  sanctions=request.app.state.services.ledger.sanctions_of(SanctionTarget.UNIT, unit),
                   columns=[(k, label, num) for k, (_, label, num) in SORTS.items()])

@@ -26,7 +26,10 @@ def verdict(request: Request, who: Principal, verdict_id: UUID) -> HTMLResponse:
     issued = svc.ledger.verdict(verdict_id)
     may_see(svc, who, issued.professional_id)
     name = svc.ledger.professional(issued.professional_id, copy=False).name
+    inspection = who.role is not Role.PROFESSIONAL  # employers see it for their own staff (may_see above)
     return render(request, "verdict.html", who=who, issued=issued, v=issued.verdict, name=name, changed=set(),
+                  findings=svc.ledger.findings_of(verdict_id) if inspection else [],
+                  sanctions=svc.ledger.sanctions_touching(issued.professional_id) if inspection else [],
                   may_replay=who.role in (Role.COMMITTEE, Role.AUDITOR), warning=history_warning(svc, issued.professional_id),
                   superseded=svc.ledger.superseded_by(issued.verdict.rule_set.id, issued.verdict.evaluation_year))
 
