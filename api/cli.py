@@ -361,6 +361,89 @@ def prove(
     typer.echo(json_module.dumps({"checkpoint": proof.checkpoint, **proof.to_dict()}, indent=2))
 
 
+spot = typer.Typer(help="The Department's spot checks of recorded verdicts (§3(5)).")
+app.add_typer(spot, name="spot-check")
+
+
+@spot.command("draw")
+def spot_check_draw(
+    year: int = typer.Option(..., help="the evaluation year of the verdicts"),
+    rate: str = typer.Option(None, help="a share in (0, 1], e.g. 0.01"),
+    size: int = typer.Option(None, help="or a number of verdicts"),
+    level: str = typer.Option(None, help="junior, intermediate, deputy_senior or senior"),
+    unit: str = typer.Option(None, help="one unit's code"),
+    series: str = typer.Option(None, help="one title series"),
+    seed: str = typer.Option(None, help="the seed (8+ characters); generated and shown if not given"),
+    position: int = typer.Option(None, "--as-of-position", help="the population as of this log position"),
+    by: str = typer.Option(None, help="who draws it, for the record (default: the login name)"),
+    json: bool = typer.Option(False, "--json", help="print the recorded spot check as JSON"),
+) -> None:
+    """Draw a spot check and record it (docs/inspection.md gives the procedure)."""
+    from pydantic import ValidationError
+
+    from ce_ledger.domain.errors import InvalidInput
+    from ce_ledger.domain.inspection import SpotCheckRequest
+    from ce_ledger.domain.values import Channel
+
+    try:
+        request = SpotCheckRequest(evaluation_year=year, rate=rate, size=size, level=level, unit=unit, series=series,
+                                   seed=seed, as_of_position=position)
+    except ValidationError as e:
+        error = InvalidInput.from_validation(e)
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    with build_services() as services:
+        services.projection.catch_up()
+        try:
+            drawn = services.ledger.draw_spot_check(request, services.view, by=f"auditor:{by or _operator()}",
+                                                   channel=Channel.CLI)
+        except LedgerError as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
+    if json:
+        typer.echo(drawn.model_dump_json(indent=2))
+        return
+    table = Table(title=f"spot check {drawn.originator_id}: seed {drawn.seed}, position {drawn.position}")
+    for col, justify in (("unit", "left"), ("series", "left"), ("population", "right"), ("drawn", "right")):
+        table.add_column(col, justify=justify, overflow="fold")
+    for s in drawn.strata:
+        table.add_row(s.unit, s.series, str(s.population), str(s.drawn))
+    console.print(table)
+    console.print(f"sample: {len(drawn.sample)} verdict(s); `ce-ledger spot-check show {drawn.originator_id}` lists them")
+
+
+@spot.command("show")
+def spot_check_show(
+    spot_check_id: UUID,
+    json: bool = typer.Option(False, "--json", help="print JSON lines, a sampled verdict each"),
+) -> None:
+    """The sample of a recorded spot check, with each verdict's latest finding."""
+    with build_services(Settings(), read_side=False) as services:
+        ledger = services.ledger
+        try:
+            drawn = ledger.spot_check(spot_check_id)
+        except LedgerError as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
+        rows = []
+        for vid in drawn.sample:
+            found = [f for f in ledger.findings_of(vid) if f.spot_check_id == spot_check_id]
+            issued = ledger.verdict(vid)
+            rows.append((str(vid), str(issued.professional_id), "passed" if issued.verdict.passed else "failed",
+                         found[-1].finding.value if found else "—"))
+    if json:
+        for vid, pid, result, finding in rows:
+            typer.echo(json_module.dumps({"verdict_id": vid, "professional_id": pid, "result": result,
+                                          "finding": None if finding == "—" else finding}))
+        return
+    table = Table(title=f"spot check {spot_check_id}: {len(rows)} sampled")
+    for col in ("verdict", "professional", "result", "finding"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
 keys = typer.Typer(help="Keys the settings need.")
 app.add_typer(keys, name="keys")
 

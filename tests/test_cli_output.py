@@ -34,3 +34,22 @@ def test_tables_wrap_at_80_columns_and_each_has_json(store):
     assert programmes.exit_code == 0 and json.loads(programmes.stdout)["year"] == 2019
     rebuilt = store.invoke(cli.app, ["rebuild", "--json"])
     assert rebuilt.exit_code == 0 and json.loads(rebuilt.stdout)["identical"] is True
+
+
+def test_spot_checks_on_the_command_line(store):
+    from ce_ledger.bootstrap import build_services
+    from ce_ledger.config import Settings
+    from ce_ledger import demo
+
+    with build_services(Settings()) as services:
+        for item in demo.load(services.ledger):
+            services.ledger.issue_verdict(item.professional_id, item.person.level, 2019, by="committee:c")
+    drawn = store.invoke(cli.app, ["spot-check", "draw", "--year", "2019", "--rate", "0.5", "--seed", "seed-cli-0001"])
+    assert drawn.exit_code == 0, drawn.output
+    assert "seed-cli-0001" in drawn.output and "…" not in drawn.output
+    assert max(len(line) for line in drawn.stdout.splitlines()) <= 80
+    recorded = json.loads(store.invoke(cli.app, ["spot-check", "draw", "--year", "2019", "--size", "2", "--json"]).stdout)
+    shown = store.invoke(cli.app, ["spot-check", "show", recorded["originator_id"], "--json"]).stdout.splitlines()
+    assert len(shown) == len(recorded["sample"]) and all(json.loads(line)["finding"] is None for line in shown)
+    refused = store.invoke(cli.app, ["spot-check", "draw", "--year", "2019", "--rate", "2"])
+    assert refused.exit_code == 2 and "rate" in refused.output
