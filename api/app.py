@@ -19,7 +19,7 @@ from ce_ledger.bootstrap import Services, build_services
 from api.exact import ExactRoute
 from api.headers import WorkbenchHeaders
 from api.ratelimit import RateLimits
-from api.routers import inspections, ledger, platform, professionals, programmes, providers, units, verdicts
+from api.routers import filings, inspections, ledger, platform, professionals, programmes, providers, units, verdicts
 from api.workbench import pages
 from api.workbench.pdf import PdfForms
 from api.workbench.uploads import Uploads
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(WorkbenchHeaders)
     app.router.route_class = ExactRoute
     problems.install(app)
-    for module in (professionals, platform, verdicts, ledger, providers, programmes, units, inspections):
+    for module in (professionals, platform, verdicts, ledger, providers, programmes, units, inspections, filings):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.include_router(pages.site)

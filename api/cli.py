@@ -541,9 +541,10 @@ def revoke_token(
 
 @tokens.command("issue")
 def issue_token(
-    role: Role = typer.Option(..., help="platform, employer, committee, auditor or professional"),
+    role: Role = typer.Option(..., help="platform, employer, committee, auditor, professional or provider"),
     unit: str | None = typer.Option(None, help="the employer's unit code (employer tokens)"),
     professional: UUID | None = typer.Option(None, help="the record a professional token may see"),
+    provider: str | None = typer.Option(None, help="the CE base a provider token files for (provider tokens)"),
     name: str = typer.Option("cli", help="who holds it; decisions name it"),
     expires_in: int | None = typer.Option(
         None, "--expires-in", min=1, help="days it is valid (default: 30 for people, no end for a platform)"
@@ -554,7 +555,7 @@ def issue_token(
     access = build_access(settings)
     lifetime = timedelta(days=expires_in) if expires_in else "default"
     try:
-        typer.echo(access.issue(Principal(role=role, unit=unit, professional_id=professional, name=name),
+        typer.echo(access.issue(Principal(role=role, unit=unit, professional_id=professional, provider=provider, name=name),
                                 by=f"cli:{_operator()}", channel=Channel.CLI, expires_in=lifetime))
     except (ValueError, ValidationError) as e:
         console.print(f"[red]{e}[/red]")

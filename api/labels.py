@@ -16,7 +16,7 @@ HAPPENED = {
 }
 ROLES = {
     "platform": "平台", "employer": "用人单位", "committee": "评审委员会", "auditor": "人社厅审验",
-    "professional": "专业技术人员",
+    "professional": "专业技术人员", "provider": "继续教育基地",
 }
 
 
@@ -29,6 +29,11 @@ def actor_in_chinese(actor: str | None) -> str:
     role, _, rest = actor.partition(":")
     if role == "legacy-upload":
         return f"原系统上传，导入人 {actor_in_chinese(rest)}"
+    if role == "filing":  # a claim settled by a CE base's filing: the base, and the key if signed
+        base, _, kid = rest.partition(":")
+        return f"基地备案核验 {base}" + (f"（签名密钥 {kid}）" if kid else "（未签名）")
+    if role == "filing-withdrawn":
+        return f"基地撤回备案 {rest}"
     if role not in ROLES or not rest:
         return ROLES.get(role, actor)
     parts = rest.split(":")
@@ -57,7 +62,8 @@ def bilingual(english: str, key: str, labels: dict[str, str]) -> str:
 # Kinds of break in a record's hash chain (audit/verification.py).
 BREAKS = {"content_changed": "内容与摘要不符（被改动）", "missing": "记录缺失（被删除）", "reordered": "记录错位（被调换）"}
 CHANNELS = {"api": "接口", "workbench": "工作台", "import": "表格导入", "legacy_upload": "2019年前培训单位上传",
-            "demo": "演示数据", "cli": "命令行", "direct": "程序调用"}
+            "demo": "演示数据", "cli": "命令行", "direct": "程序调用",
+            "filing": "基地备案核验"}
 ROUTES = {"industry_exam": "行业考试", "training_class": "培训班", "academic_activity": "学术活动",
           "distance_learning": "远程教育", "practice": "岗位实践", "other": "其他方式"}
 DEGREES = {"higher": "高一级学历", "second": "第二学历"}

@@ -29,6 +29,7 @@ class RateLimits:
             "replays": parse(settings.rate_replays),
             "proofs": parse(settings.rate_proofs),
             "lookups": parse(settings.rate_lookups),
+            "filings": parse(settings.rate_filings),
         }
 
     def hit(self, kind: str, who: Principal) -> None:

@@ -36,6 +36,7 @@ class Role(StrEnum):
     COMMITTEE = "committee"
     AUDITOR = "auditor"
     PROFESSIONAL = "professional"
+    PROVIDER = "provider"  # a CE base (继续教育基地): files its certificates (备案)
 
 
 class Principal(Value):
@@ -45,11 +46,12 @@ class Principal(Value):
     name: Text
     unit: Code | None = None
     professional_id: UUID | None = None
+    provider: Code | None = None  # the CE base a provider token is bound to
 
     @property
     def actor(self) -> str:
         """How decisions name their author: role, binding and the token's name."""
-        binding = self.unit or (str(self.professional_id) if self.professional_id else None)
+        binding = self.unit or (str(self.professional_id) if self.professional_id else None) or self.provider
         return ":".join(x for x in (self.role.value, binding, self.name) if x)
 
 
@@ -146,6 +148,8 @@ class AccessRegistry(Application[UUID]):
             raise ValueError("unit: an employer token is bound to a unit (--unit)")
         if principal.role is Role.PROFESSIONAL and not principal.professional_id:
             raise ValueError("professional: a professional token is bound to one record (--professional)")
+        if principal.role is Role.PROVIDER and not principal.provider:
+            raise ValueError("provider: a provider token is bound to one CE base (--provider)")
         if expires_in == "default":
             expires_in = DEFAULT_LIFETIME.get(principal.role, PEOPLE_LIFETIME)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     rate_replays: str = "30/minute"
     rate_proofs: str = "30/minute"
     rate_lookups: str = "30/minute"
+    rate_filings: str = "60/minute"  # a roster of up to 1,000 certificates each
     # The PDF form (api/workbench/pdf.py): rendered in child processes, at most this many at once,
     # each within these ceilings; long records print in parts of this many lines. Kept on disk in
     # form_cache_dir (default: beside the SQLite file, or the data directory).

@@ -202,6 +202,11 @@ class SpecialtyCreditRejected(ClaimDecided):
     """An employer or committee refused the certificate (§3(5), reading 4)."""
 
 
+class SpecialtyCreditUnverified(ClaimDecided):
+    """The CE base withdrew the filing (备案) that verified this claim: it awaits a person's
+    decision again, and ``reason`` says why (the base's reason for the withdrawal)."""
+
+
 class ActivityVoided(ActivityDecided):
     """A wrong or fraudulent activity struck out by a later decision (§3(5))."""
 
@@ -226,5 +231,6 @@ RECORD_EVENTS: tuple[type[LedgerEvent], ...] = (
     *EVENT_FOR_DETAILS.values(),
     SpecialtyCreditVerified,
     SpecialtyCreditRejected,
+    SpecialtyCreditUnverified,
     ActivityVoided,
 )

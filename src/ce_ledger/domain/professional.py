@@ -31,6 +31,7 @@ from ce_ledger.domain.events import (
     RegistrationCorrected,
     SpecialtyCreditClaimed,
     SpecialtyCreditRejected,
+    SpecialtyCreditUnverified,
     SpecialtyCreditVerified,
     TransferConfirmed,
     TransferProposed,
@@ -297,7 +298,7 @@ class Professional(Chained):
             return Outcome(activity_id, "duplicate")  # a retry, even if voided since
         if activity.void is not None:
             raise Conflict("activity_id", "the claim is voided; there is nothing to decide")
-        if earlier is not None:
+        if earlier is not None and not isinstance(earlier, SpecialtyCreditUnverified):
             raise Conflict(
                 "decision",
                 f"already {activity.status} on {earlier.decided_on.isoformat()} by "
@@ -306,6 +307,22 @@ class Professional(Chained):
         self._trigger(
             wanted, activity_id=activity_id, decided_by=by, reason=reason, decided_on=today, recorded_at=now,
             caused_by=by, channel=channel,
+        )
+        return Outcome(activity_id, "recorded")
+
+    def unverify(self, activity_id: UUID, *, by: str, reason: str, now: datetime, today: date,
+                 channel: str = "direct") -> Outcome:
+        """The filing that verified a claim was withdrawn: the claim awaits a person's decision again.
+        Only a verification by that filing is taken back; a person's decision stands."""
+        activity = self.activity(activity_id)
+        earlier = activity.decision
+        if isinstance(earlier, SpecialtyCreditUnverified) and earlier.reason == reason:
+            return Outcome(activity_id, "duplicate")
+        if not (isinstance(earlier, SpecialtyCreditVerified) and earlier.decided_by.startswith("filing:")):
+            return Outcome(activity_id, "duplicate")  # nothing a filing decided: nothing to take back
+        self._trigger(
+            SpecialtyCreditUnverified, activity_id=activity_id, decided_by=by, reason=reason, decided_on=today,
+            recorded_at=now, caused_by=by, channel=channel,
         )
         return Outcome(activity_id, "recorded")
 

@@ -172,4 +172,5 @@ class Channel(StrEnum):
     LEGACY_UPLOAD = "legacy_upload"  # hours a training unit uploaded before 2019 (§3(5))
     DEMO = "demo"
     CLI = "cli"
+    FILING = "filing"  # settled by a CE base's filing (备案) of the certificate
     DIRECT = "direct"  # called in-process (tests, scripts)

@@ -172,6 +172,10 @@ class Store(Application[UUID]):
 
     # -- saving ----------------------------------------------------------------------------
 
+    def _after_recorded(self, professional_id: UUID, details: Any, outcome: Outcome) -> Outcome:
+        """After an activity is recorded: services.filings settles a claim its base filed already."""
+        return outcome
+
     def save_outcome(self, outcome: Outcome, *objs: Any) -> Outcome:
         """Save what the command triggered (if anything) and stamp the log position."""
         if outcome.status == "recorded":

@@ -136,11 +136,12 @@ class Records(Store):
                 now, today = self.now()
                 outcome, reservation = self._decide_activity(professional, details, now, today, generation, by, channel)
                 try:
-                    return self.save_outcome(outcome, professional, *reservation)
+                    done = self.save_outcome(outcome, professional, *reservation)
                 except IntegrityError:
                     if details.key_is_global:
                         generation = self._generation_after_clash(professional_id, details)
                     raise
+                return self._after_recorded(professional_id, details, done)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def record_batch(
@@ -177,7 +178,8 @@ class Records(Store):
                 for r, (pid, details) in zip(results, items, strict=True)
             ]
         position = max((r.notification.id for r in recordings), default=None) or self.position()
-        return [r if isinstance(r, LedgerError) else replace(r, position=position) for r in results]
+        return [r if isinstance(r, LedgerError) else self._after_recorded(pid, details, replace(r, position=position))
+                for r, (pid, details) in zip(results, items, strict=True)]
 
     def decide(
         self, professional_id: UUID, activity_id: UUID, verification: Verification, *, by: str,
