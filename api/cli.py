@@ -361,6 +361,34 @@ def prove(
     typer.echo(json_module.dumps({"checkpoint": proof.checkpoint, **proof.to_dict()}, indent=2))
 
 
+@app.command("file-roster")
+def file_roster_command(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="a CSV (UTF-8 or GB18030) or xlsx roster"),
+    provider: str = typer.Option(..., help="the CE base filing it"),
+    encoding: str | None = typer.Option(None, help="the CSV's encoding, if not UTF-8 or GB18030"),
+    json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+) -> None:
+    """File a CE base's roster of certificates (备案): each row as over the API; a retry files nothing twice."""
+    from ce_ledger.imports.roster import file_roster
+    from ce_ledger.imports.sheets import UnreadableFile
+
+    with build_services() as services:
+        try:
+            report = file_roster(services.ledger, provider, file, by=f"cli:{_operator()}", encoding=encoding)
+        except (UnreadableFile, LedgerError) as e:
+            console.print(f"[red]{e}[/red]")
+            raise typer.Exit(2) from None
+    if json:
+        typer.echo(json_module.dumps({**{k: getattr(report, k) for k in ("rows", "filed", "duplicate", "verified_claims")},
+                                      "problems": [p.__dict__ for p in report.problems]}, ensure_ascii=False))
+    else:
+        console.print(f"{report.rows} row(s): {report.filed} filed, {report.duplicate} on file already, "
+                      f"{report.verified_claims} claim(s) verified by their filing, {len(report.problems)} problem(s)")
+        if report.problems:
+            console.print(import_problems_table(report.problems))
+    raise typer.Exit(1 if report.problems else 0)
+
+
 spot = typer.Typer(help="The Department's spot checks of recorded verdicts (§3(5)).")
 app.add_typer(spot, name="spot-check")
 

@@ -237,6 +237,28 @@ def verdict_in_chinese(verdict) -> dict:
     }
 
 
+# -- CE bases' filings (备案) ------------------------------------------------------------------
+FILING_FIELDS = {"holder": "持证人", "hours": "学时", "completed_on": "结业日期"}
+
+
+def filing_words(ledger, activity, claimant) -> str:
+    """A claim's filing, as the queue and the record show it: not filed, filed (signed or not) and
+    matching, the differences from it, or withdrawn and why."""
+    from ce_ledger.domain.details import SpecialtyCredit
+
+    if not isinstance(activity.recorded, SpecialtyCredit):
+        return ""
+    found = ledger.filing_status(activity.recorded, claimant)
+    if not found["filed"]:
+        return "基地未备案：须人工核对证书"
+    signed = f"已签名（密钥 {found['signed_with']}）" if found["signed_with"] else "未签名"
+    if found["withdrawn"]:
+        return f"基地已撤回备案：{found['withdrawn']}"
+    if found["differences"]:
+        return f"与备案不符（{'、'.join(FILING_FIELDS[d] for d in found['differences'])}），{signed}"
+    return f"与备案一致，{signed}"
+
+
 # -- the inspection (§3(5)) ----------------------------------------------------------------
 FINDINGS = {"upheld": "维持审验结论", "verdict_wrong": "审验结论有误", "fraud_suspected": "涉嫌弄虚作假"}
 SANCTION_TARGETS = {"professional": "专业技术人员", "unit": "单位", "provider": "继续教育基地"}

@@ -218,3 +218,87 @@ def test_signed_credentials_keys_rotation_expiry_tampering_and_revocation(base):
     assert "retired" in file(api, credentials=[after])["results"][0]["problem"]
     listed = api.get(f"/v1/providers/{BASE}/keys", "committee").json()
     assert {k["kid"]: k["retired_from"] is not None for k in listed} == {"k2018": False, "k2019": True}
+
+
+def test_a_base_signs_in_its_own_process_and_a_real_server_verifies(tmp_path):
+    """The key is generated here; the server only ever sees its public part and the signed credential."""
+    import httpx
+
+    from ce_ledger.bootstrap import build_access
+    from ce_ledger.config import Settings
+    from tests.serving import environment, serving, token
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    env = environment(settings)
+    auditor, employer = token(settings, "auditor", "抽查"), token(settings, "employer", "人事处", unit="U-9")
+    access = build_access(settings)
+    provider = access.issue(Principal(role=Role.PROVIDER, provider=BASE, name="备案员"))
+    access.close()
+    key = OKPKey.generate_key("Ed25519")
+    holder = id_number()
+    with serving(env, tmp_path / "server.log") as server:
+        auth = lambda t: {"Authorization": f"Bearer {t}"}  # noqa: E731
+        with httpx.Client(base_url=server.base, timeout=30) as c:
+            assert c.post("/v1/providers", headers=auth(auditor), json={
+                "code": BASE, "name": "宁夏交通继续教育基地", "level": "regional", "effective_on": "2012-01-01",
+                "decision_ref": "认定"}).status_code == 201
+            assert c.post(f"/v1/providers/{BASE}/keys", headers=auth(provider), json={
+                "kid": "k1", "jwk": key.as_dict(private=False), "valid_from": "2018-01-01T00:00:00Z"}).status_code == 201
+            pid = c.post("/v1/professionals", headers=auth(employer), json={
+                "id_number": holder, "name": "周新", "series": "工程技术", "requires_foreign_language_exam": False,
+                "requires_computer_exam": False, "own_ce_regulation": False, "employer_unit": "U-9"}).json()["professional_id"]
+            filed = c.post(f"/v1/providers/{BASE}/filings", headers=auth(provider),
+                           json={"credentials": [credential(key, "k1", "ZS-R1", holder)]}).json()
+            assert filed["filed"] == 1 and filed["results"][0]["signed_with"] == "k1"
+            made = c.post(f"/v1/professionals/{pid}/specialty-credits", headers=auth(employer), json={
+                "provider_code": BASE, "certificate_no": "ZS-R1", "route": "training_class", "subject": "桥梁检测",
+                "hours": "40", "completed_on": "2018-05-04"}).json()
+            events = c.get(f"/v1/professionals/{pid}/history", headers=auth(auditor)).json()["events"]
+            decided = [e for e in events if e["data"].get("activity_id") == made["activity_id"] and "decided_by" in e["data"]]
+            assert decided and decided[-1]["data"]["decided_by"] == "filing:NXJD-01:k1"
+            assert holder not in (tmp_path / "server.log").read_text()
+
+
+def test_the_workbench_shows_on_a_claim_whether_it_is_filed_signed_and_matching(base):
+    from tests.test_workbench import signed_in
+
+    api = base
+    file(api, certificate("ZS-W1", api.number, hours="30"))
+    claim(api, "ZS-W1")  # 40 claimed, 30 filed: stays for a person
+    claim(api, "ZS-W2")  # not filed
+    file(api, certificate("ZS-W3", api.number))
+    claim(api, "ZS-W3")  # matches: verified, not in the queue
+    signed_in(api, "employer")
+    queue = api.client.get("/workbench/queue").text
+    assert "与备案不符（学时），未签名" in queue and "基地未备案：须人工核对证书" in queue
+    assert "ZS-W3" not in queue
+    record = api.client.get(f"/workbench/professionals/{api.pid}").text
+    assert "与备案一致，未签名" in record and "基地备案核验 NXJD-01（未签名）" in record
+
+
+def test_a_roster_spreadsheet_is_filed_row_by_row(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from api import cli
+    from ce_ledger.bootstrap import build_services
+    from ce_ledger.config import Settings
+    from tests.builders import registration
+
+    monkeypatch.setenv("CE_LEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    holder = id_number()
+    with build_services(Settings()) as services:
+        services.ledger.accredit_provider(BASE, name="基地", level=ProviderLevel.REGIONAL, effective_on=date(2012, 1, 1),
+                                          decision_ref="认定", by="auditor:a")
+        services.ledger.register(registration(holder), by="committee:c")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("证书编号,身份证号,培训内容,学习方式,学时,结业日期\n"
+                      f"ZS-X1,{holder},桥梁检测,培训班,40,2018-05-04\n"
+                      f"ZS-X2,{holder},隧道,培训班,abc,2018-05-04\n"
+                      "ZS-X3,640104198506120315,隧道,培训班,8,2018-05-04\n", encoding="gb18030")
+    runner = CliRunner()
+    done = runner.invoke(cli.app, ["file-roster", str(roster), "--provider", BASE, "--json"])
+    report = json.loads(done.stdout)
+    assert done.exit_code == 1 and (report["filed"], len(report["problems"])) == (1, 2)
+    assert {p["column"] for p in report["problems"]} == {"学时", "身份证号"} and "640104198506120315" not in done.stdout
+    again = json.loads(runner.invoke(cli.app, ["file-roster", str(roster), "--provider", BASE, "--json"]).stdout)
+    assert (again["filed"], again["duplicate"]) == (0, 1)

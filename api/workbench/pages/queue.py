@@ -18,6 +18,7 @@ from api.labels import ACTIVITIES, in_chinese
 from api.workbench.exports import XLSX, workbook
 from ce_ledger.domain.commands import Verification
 from ce_ledger.rules.nx2019_2 import what
+from api.labels import filing_words
 from api.workbench.pages.common import (
     hours_text, pages, render, require_role, router,
 )
@@ -40,6 +41,7 @@ def queue(request: Request, who: Principal, page: Annotated[int, Query(ge=1, le=
     for row in rows:  # what the claim says, as on the certificate (a page of records, each cached)
         activity = svc.ledger.professional(UUID(row["professional_id"]), copy=False).activities.get(UUID(row["activity_id"]))
         row["what"] = in_chinese(what(activity), activity.recorded.describe(), ACTIVITIES) if activity else ""
+        row["filing"] = filing_words(svc.ledger, activity, UUID(row["professional_id"])) if activity else ""
         row["hours"] = hours_text(Decimal(row["hours"]))
     return render(request, "queue.html", who=who, rows=rows, total=total, page=page,
                   pages=max(1, -(-total // PER_PAGE)), done=done)

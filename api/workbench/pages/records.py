@@ -22,6 +22,7 @@ from ce_ledger.domain.commands import Voiding
 from ce_ledger.domain.details import Degree, ExamPass, SpecialtyCredit, StudyTour, Teaching
 from ce_ledger.rules.nx2019_2 import claim, what
 from ce_ledger.domain.values import Level
+from api.labels import filing_words
 from api.workbench.pages.common import (
     form_problem,     history_warning, hours_text, pages, render, require_role, router,
 )
@@ -88,6 +89,7 @@ def professional(request: Request, who: Principal, professional_id: UUID,
             who.role is Role.EMPLOYER and record.employer_unit == who.unit),
         pending=[a for a in everything if a.status.value == "pending"], routes=ROUTES, today=date.today().isoformat(),
         sanctions=svc.ledger.sanctions_touching(professional_id),
+        filing=lambda a: filing_words(svc.ledger, a, professional_id),
     )
 
 
