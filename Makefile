@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-projections bench-api bench-verify bench-import soak clean
+.PHONY: run test bench bench-projections bench-api bench-verify bench-import bench-spot-check soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench-verify: $(STAMP)
 
 bench-import: $(STAMP)
 	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_import.py
+
+bench-spot-check: $(STAMP)
+	$(BIN)/python scripts/bench_spot_check.py
 
 # The long soak (60 s of ingest and totals); CI runs a short one in tests/test_soak.py.
 soak: $(STAMP)

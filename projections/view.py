@@ -525,21 +525,27 @@ class TotalsView:
             return True
         return any(canonical_code(u["code"]) == key for u in self.units() if u["staff"])
 
-    def population_strata(self, population: Any, position: int) -> dict[tuple[str, str], int]:
-        """How many verdicts each stratum (unit, series) of the population holds."""
+    @contextmanager
+    def population(self, population: Any, position: int) -> Iterator[tuple[dict[tuple[str, str], int], Iterator[tuple[str, str, str]]]]:
+        """The population's strata (unit, series → how many verdicts), and its rows (verdict id, unit,
+        series) streamed, never all held at once. The look-ups that find each verdict in force and
+        its person's place run once, into a temporary table (on disk, dropped with the transaction),
+        which the counting and the streaming then read."""
         with self.transaction(commit=False) as c:
             version, _ = self.current(c)
             text, args = self._population(version, population, position)
-            c.execute(f"SELECT unit, series_name, COUNT(*) AS n FROM ({text}) strata GROUP BY unit, series_name", args)
-            return {(row["unit"], row["series_name"]): row["n"] for row in c.fetchall()}
+            self._temporary(c, "spot_population", text, args)
+            c.execute("SELECT unit, series_name, COUNT(*) AS n FROM spot_population GROUP BY unit, series_name")
+            strata = {(row["unit"], row["series_name"]): row["n"] for row in c.fetchall()}
+            rows = (
+                (row["verdict_id"], row["unit"], row["series_name"])
+                for row in self._stream(c, "SELECT verdict_id, unit, series_name FROM spot_population", [])
+            )
+            yield strata, rows
 
-    def population_rows(self, population: Any, position: int) -> Iterator[tuple[str, str, str]]:
-        """The population's rows (verdict id, unit, series), streamed: never all held at once."""
-        with self.transaction(commit=False) as c:
-            version, _ = self.current(c)
-            text, args = self._population(version, population, position)
-            for row in self._stream(c, text, args):
-                yield row["verdict_id"], row["unit"], row["series_name"]
+    def _temporary(self, c: Any, name: str, text: str, args: list[Any]) -> None:
+        c.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        c.execute(f"CREATE TEMP TABLE {name} AS {text}", args)
 
     def _stream(self, c: Any, text: str, args: list[Any]) -> Iterator[Any]:
         raw = getattr(c, "sqlite_cursor", c)  # the library's wrapper has no fetchmany; its cursor has
@@ -580,6 +586,9 @@ class SQLiteTotalsView(TotalsView, sqlite_store.TrackingRecorder):
 class PostgresTotalsView(TotalsView, pg_store.TrackingRecorder):
     def table(self, name: str) -> str:
         return f'"{self.datastore.schema}"."{name}"'
+
+    def _temporary(self, c: Any, name: str, text: str, args: list[Any]) -> None:
+        c.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {text}", args)
 
     def _stream(self, c: Any, text: str, args: list[Any]) -> Iterator[Any]:
         # A client-side cursor would hold the whole result in memory: a server-side one pages it.

@@ -68,8 +68,13 @@ def main() -> None:
         else:
             import os
 
+            import psycopg
+
+            url = os.environ["CE_LEDGER_TEST_POSTGRES_URL"]
             schema = f"bench_{uuid.uuid4().hex[:8]}"
-            settings = Settings(database_url=f"{os.environ['CE_LEDGER_TEST_POSTGRES_URL']}?schema={schema}")
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+            settings = Settings(database_url=f"{url}?schema={schema}")
         view = build_view(settings)
         started = time.perf_counter()
         end = fill(view, args.people, args.units)
@@ -83,20 +88,27 @@ def main() -> None:
                                                        f"{view.table(f'totals_v{version}_verdicts')}", []))
             raw = time.perf_counter() - started
 
-        tracemalloc.start()
-        started = time.perf_counter()
-        strata = view.population_strata(population, end)
-        total = sum(strata.values())
-        allocation = allocate(strata, sample_size(total, None, Decimal("0.01")))
-        sample = draw(view.population_rows(population, end), allocation, "seed-bench-2019")
+        def spot_check() -> tuple[int, int, list]:
+            with view.population(population, end) as (strata, rows):
+                total = sum(strata.values())
+                allocation = allocate(strata, sample_size(total, None, Decimal("0.01")))
+                return total, len(strata), draw(rows, allocation, "seed-bench-2019")
+
+        started = time.perf_counter()  # timed without tracemalloc, which slows every allocation
+        total, strata, sample = spot_check()
         took = time.perf_counter() - started
+        tracemalloc.start()  # then again, for its peak memory (the same sample)
+        assert spot_check()[2] == sample
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         held = total * (36 + 12 + 8 + 3 * 49 + 56)  # the rows as Python strings and a tuple, were they all kept
         print(f"raw scan: {scanned:,} verdict rows in {raw:.2f} s ({scanned / raw:,.0f} rows/s)")
-        print(f"draw: population {total:,} in {len(strata):,} strata, sample {len(sample):,} in {took:.2f} s "
+        print(f"draw: population {total:,} in {strata:,} strata, sample {len(sample):,} in {took:.2f} s "
               f"= {took / raw:.1f} x the raw scan")
         print(f"peak memory of the draw: {peak / 2**20:.1f} MiB (holding the population would take ~{held / 2**20:.0f} MiB)")
+        if args.store == "postgres":
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 if __name__ == "__main__":

@@ -232,6 +232,7 @@ def test_late_backdated_entries_a_shared_certificate_and_a_waiving_degree_signal
     assert "waiving_degree" not in signals_of(inspected, clock, PASSING)
 
 
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # pages over HTTP; the stores are tested above
 def test_the_inspection_in_the_workbench_over_http(api):
     """Draw, work through a sampled verdict, record a finding and a sanction, export the report; the
     findings show on the verdict and the sanction on the record and the unit's page."""

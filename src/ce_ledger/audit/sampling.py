@@ -27,7 +27,6 @@ import hmac
 import math
 from collections.abc import Iterable
 from decimal import Decimal
-from fractions import Fraction
 from hashlib import sha256
 from uuid import UUID
 
@@ -48,18 +47,18 @@ def sample_size(population: int, size: int | None, rate: Decimal | None) -> int:
 
 
 def allocate(strata: dict[Key, int], n: int) -> dict[Key, int]:
-    """How many to draw from each stratum (step 4)."""
+    """How many to draw from each stratum (step 4). Exact in integers: the quota n·N_h/N has floor
+    n·N_h // N and remainder (n·N_h mod N)/N, and remainders share the denominator N."""
     total = sum(strata.values())
     if total == 0:
         return {}
     order = sorted(strata)
-    quota = {h: Fraction(n * strata[h], total) for h in order}
-    drawn = {h: min(strata[h], max(1, math.floor(quota[h]))) for h in order}
-    place = {h: i for i, h in enumerate(order)}
-    by_remainder = sorted(order, key=lambda h: (-(quota[h] - math.floor(quota[h])), place[h]))
+    drawn = {h: min(strata[h], max(1, n * strata[h] // total)) for h in order}
+    by_remainder = sorted(range(len(order)), key=lambda i: (-(n * strata[order[i]] % total), i))
     short = n - sum(drawn.values())
     while short > 0:
-        for h in by_remainder:
+        for i in by_remainder:
+            h = order[i]
             if short == 0:
                 break
             if drawn[h] < strata[h]:
@@ -71,14 +70,17 @@ def allocate(strata: dict[Key, int], n: int) -> dict[Key, int]:
 def draw(rows: Iterable[tuple[str, str, str]], allocation: dict[Key, int], seed: str) -> list[tuple[Key, UUID]]:
     """The sample (step 5) from the population's rows (verdict id, unit, series), in any order:
     stratum by stratum, each by score."""
-    best: dict[Key, list[tuple[str, str]]] = {h: [] for h in allocation}
+    keyed = hmac.new(seed.encode("utf-8"), digestmod=sha256)  # the key's set-up, once; copied per row
+    best: dict[Key, list[tuple[int, str]]] = {h: [] for h in allocation}
     for verdict_id, unit, series in rows:
-        h = (unit, series)
-        want = allocation.get(h, 0)
+        want = allocation.get((unit, series), 0)
         if not want:
             continue
-        heap = best[h]
-        item = (_negated(score(seed, verdict_id)), verdict_id)  # a max-heap of the smallest scores
+        mac = keyed.copy()
+        mac.update(str(verdict_id).lower().encode("ascii"))
+        # Hex texts of one length order as their numbers: a max-heap (negated) of the smallest scores.
+        item = (-int.from_bytes(mac.digest(), "big"), verdict_id)
+        heap = best[(unit, series)]
         if len(heap) < want:
             heapq.heappush(heap, item)
         elif item > heap[0]:
@@ -88,11 +90,3 @@ def draw(rows: Iterable[tuple[str, str, str]], allocation: dict[Key, int], seed:
         for _, verdict_id in sorted(best[h], reverse=True):
             out.append((h, UUID(verdict_id)))
     return out
-
-
-_FLIP = str.maketrans("0123456789abcdef", "fedcba9876543210")
-
-
-def _negated(hex_text: str) -> str:
-    """A hex text whose order is the reverse of ``hex_text``'s (equal lengths)."""
-    return hex_text.translate(_FLIP)

@@ -36,8 +36,7 @@ class SpotCheckFiled(LedgerEvent):
 
 class PopulationReader(Protocol):
     def reached(self) -> int: ...
-    def population_strata(self, population: Population, position: int) -> dict[tuple[str, str], int]: ...
-    def population_rows(self, population: Population, position: int) -> Any: ...
+    def population(self, population: Population, position: int) -> Any: ...  # a context: (strata, rows)
     def unit_known(self, code: str) -> bool: ...
 
 
@@ -55,13 +54,13 @@ class Inspections(Store):
         if request.unit is not None and not reader.unit_known(request.unit):
             raise InvalidInput("unit", f"no unit {request.unit} is known to the ledger (no staff, no name)")
         population = request.population()
-        strata = reader.population_strata(population, position)
-        total = sum(strata.values())
-        if total == 0:
-            raise InvalidInput("evaluation_year", "no recorded verdict matches: the population is empty")
         seed = request.seed or secrets.token_hex(16)
-        allocation = allocate(strata, sample_size(total, request.size, request.rate))
-        sample = draw(reader.population_rows(population, position), allocation, seed)
+        with reader.population(population, position) as (strata, rows):
+            total = sum(strata.values())
+            if total == 0:
+                raise InvalidInput("evaluation_year", "no recorded verdict matches: the population is empty")
+            allocation = allocate(strata, sample_size(total, request.size, request.rate))
+            sample = draw(rows, allocation, seed)
         now, _ = self.now()
         stream = uuid4()
         drawn = SpotCheckDrawn.next_in_chain(
