@@ -403,6 +403,7 @@ def spot_check_draw(
     series: str = typer.Option(None, help="one title series"),
     seed: str = typer.Option(None, help="the seed (8+ characters); generated and shown if not given"),
     position: int = typer.Option(None, "--as-of-position", help="the population as of this log position"),
+    weighted: bool = typer.Option(False, "--weighted", help="weight verdicts by their intrinsic risk signals"),
     by: str = typer.Option(None, help="who draws it, for the record (default: the login name)"),
     json: bool = typer.Option(False, "--json", help="print the recorded spot check as JSON"),
 ) -> None:
@@ -415,7 +416,7 @@ def spot_check_draw(
 
     try:
         request = SpotCheckRequest(evaluation_year=year, rate=rate, size=size, level=level, unit=unit, series=series,
-                                   seed=seed, as_of_position=position)
+                                   seed=seed, as_of_position=position, weighted=weighted)
     except ValidationError as e:
         error = InvalidInput.from_validation(e)
         console.print(f"[red]{error}[/red]")

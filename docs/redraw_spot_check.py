@@ -17,11 +17,24 @@ import math
 import sys
 import unicodedata
 from decimal import Decimal
+from functools import cmp_to_key
 from fractions import Fraction
 
 
 def canonical_code(text):
     return unicodedata.normalize("NFKC", text).strip().casefold().upper()
+
+
+def weight(v):
+    """1, plus one for each signal the verdict shows by itself: just over the total or the public
+    hours (at most 5% over what is required), a waiving degree."""
+    w = 1 + (1 if v["waived_by_degree"] else 0)
+    if v["passed"] and not v["waived_by_degree"] and v.get("window") is not None:
+        for what in ("total_hours", "public_hours"):
+            need, got = Decimal(v["required"][what]), Decimal(v["credited"][what])
+            if need > 0 and got - need <= need * Decimal("0.05"):
+                w += 1
+    return w
 
 
 def kind(topic):
@@ -63,6 +76,7 @@ def main(path, spot_check_id):
             v = state["verdict"]
             key = (state["professional_id"], v["level"], v["evaluation_year"])
             in_force[key] = (r["originator_id"], place[state["professional_id"]], v, state["issued_by"])
+    weights = {vid: weight(v) for vid, _, v, _ in in_force.values()}
     population = [
         (vid, stratum) for vid, stratum, v, issued_by in in_force.values()
         if v["evaluation_year"] == want["evaluation_year"]
@@ -93,10 +107,20 @@ def main(path, spot_check_id):
     def score(vid):
         return hmac.new(seed.encode("utf-8"), vid.lower().encode("ascii"), hashlib.sha256).hexdigest()
 
+    # 6. Weighted: the largest u^(1/w), u = (2^256 - score)/2^256, compared exactly in integers.
+    def by_key(a, b):
+        (ma, wa, va), (mb, wb, vb) = a, b
+        left, right = ma ** wb << (256 * wa), mb ** wa << (256 * wb)
+        return (left > right) - (left < right) or (va < vb) - (va > vb)
+
     sample = []
     for h in order:
-        members = sorted((score(vid), vid) for vid, stratum in population if stratum == h)
-        sample += [vid for _, vid in members[: take[h]]]
+        if drawn.get("weighted"):
+            keys = [(2**256 - int(score(vid), 16), weights[vid], vid) for vid, stratum in population if stratum == h]
+            sample += [vid for _, _, vid in sorted(keys, key=cmp_to_key(by_key), reverse=True)[: take[h]]]
+        else:
+            members = sorted((score(vid), vid) for vid, stratum in population if stratum == h)
+            sample += [vid for _, vid in members[: take[h]]]
 
     recorded = drawn["sample"]
     print(f"population {total} in {len(strata)} strata as of position {position}; sample {len(sample)}")

@@ -28,6 +28,7 @@ from ce_ledger.domain.events import (
 from ce_ledger.domain.professional import Activity, Status
 from ce_ledger.domain.programme import ProgrammePlanned
 from ce_ledger.domain.unit import UnitNamed
+from ce_ledger.audit.signals import draw_weight
 from ce_ledger.domain.verdicts import VerdictIssued
 from ce_ledger.domain.provider import Provider, ProviderDecided
 from ce_ledger.domain.values import ActivityKind, Series, canonical_code
@@ -161,6 +162,7 @@ class VerdictRow:
     issued_by: str
     passed: int
     position: int
+    weight: int = 1  # for a weighted spot check (audit/signals.draw_weight)
 
 
 @dataclass
@@ -315,7 +317,7 @@ class RowUpdater:
             v = event.verdict
             changes.verdicts.append(VerdictRow(
                 str(event.originator_id), str(event.professional_id), v.evaluation_year, v.level.value,
-                event.issued_by, int(v.passed), position,
+                event.issued_by, int(v.passed), position, draw_weight(v),
             ))
         elif isinstance(event, UnitNamed):
             row = UnitRow.named(event)

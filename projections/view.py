@@ -38,7 +38,7 @@ APPLICATION = "ledger"  # the application whose log the view follows
 # as is one built under another rule-set (``TotalsProjection.ensure_current``).
 # 2: activity rows say where their events are (recorded/decision/void versions);
 # 3: a certificate's provider_code in one spelling (reading 16).
-SCHEMA = 6
+SCHEMA = 7
 
 
 def build_digest(rule_set_digest: str) -> str:
@@ -60,7 +60,8 @@ PROGRAMME_COLUMNS = (
 )
 UNIT_COLUMNS = ("code", "name")
 PLACE_COLUMNS = ("professional_id", "position", "unit", "series_name")
-VERDICT_COLUMNS = ("verdict_id", "professional_id", "evaluation_year", "level", "issued_by", "passed", "position")
+VERDICT_COLUMNS = ("verdict_id", "professional_id", "evaluation_year", "level", "issued_by", "passed", "position",
+                   "weight")
 YEAR_COLUMNS = (
     "professional_id", "year", "public_course", "specialty", "study_tour", "teaching",
     "pending_count", "pending_hours",
@@ -155,7 +156,7 @@ class TotalsView:
             c.execute(
                 f"CREATE TABLE {self.table(p + '_verdicts')} (verdict_id TEXT PRIMARY KEY, professional_id TEXT NOT NULL, "
                 "evaluation_year INTEGER NOT NULL, level TEXT NOT NULL, issued_by TEXT NOT NULL, passed INTEGER NOT NULL, "
-                "position INTEGER NOT NULL)"
+                "position INTEGER NOT NULL, weight INTEGER NOT NULL)"
             )
             c.execute(f"CREATE INDEX {p}_verdicts_year ON {self.table(p + '_verdicts')} (evaluation_year, position)")
             c.execute(f"CREATE INDEX {p}_verdicts_person ON {self.table(p + '_verdicts')} "
@@ -500,7 +501,8 @@ class TotalsView:
             outer.append("series_name = %s")
             outer_args.append(population.series)
         inner = (
-            f"SELECT v.verdict_id AS verdict_id, pl.unit AS unit, pl.series_name AS series_name FROM {v} v "
+            f"SELECT v.verdict_id AS verdict_id, pl.unit AS unit, pl.series_name AS series_name, v.weight AS weight "
+            f"FROM {v} v "
             f"JOIN {pl} pl ON pl.professional_id = v.professional_id AND pl.position = "
             f"(SELECT MAX(p2.position) FROM {pl} p2 WHERE p2.professional_id = v.professional_id "
             "AND p2.position < v.position) "
@@ -509,7 +511,7 @@ class TotalsView:
             "AND v2.level = v.level AND v2.position <= %s)"
         )
         args.append(position)
-        text = f"SELECT verdict_id, unit, series_name FROM ({inner}) population"
+        text = f"SELECT verdict_id, unit, series_name, weight FROM ({inner}) population"
         if outer:
             text += " WHERE " + " AND ".join(outer)
         return self.sql(text), [*args, *outer_args]
@@ -538,8 +540,8 @@ class TotalsView:
             c.execute("SELECT unit, series_name, COUNT(*) AS n FROM spot_population GROUP BY unit, series_name")
             strata = {(row["unit"], row["series_name"]): row["n"] for row in c.fetchall()}
             rows = (
-                (row["verdict_id"], row["unit"], row["series_name"])
-                for row in self._stream(c, "SELECT verdict_id, unit, series_name FROM spot_population", [])
+                (row["verdict_id"], row["unit"], row["series_name"], row["weight"])
+                for row in self._stream(c, "SELECT verdict_id, unit, series_name, weight FROM spot_population", [])
             )
             yield strata, rows
 

@@ -75,6 +75,8 @@ def test_a_sample_is_drawn_again_on_the_other_store_and_by_a_standalone_script(s
         with_verdicts(services)
         request = SpotCheckRequest(evaluation_year=2019, rate=Decimal("0.25"), seed="seed-export-0001")
         recorded = services.ledger.draw_spot_check(request, services.view, by="auditor:a")
+        weighted = services.ledger.draw_spot_check(request.model_copy(update={"weighted": True}), services.view,
+                                                   by="auditor:a")
     text = export_to_text(source)
     restore_text(target, text)
     with build_services(target.model_copy(update={"view_upkeep": "inline"})) as services:
@@ -84,9 +86,11 @@ def test_a_sample_is_drawn_again_on_the_other_store_and_by_a_standalone_script(s
     exported = tmp_path / "ledger.jsonl"
     exported.write_text(text, encoding="utf-8")
     # -I: isolated, with no project on the path; the script needs the standard library only.
-    out = subprocess.run([sys.executable, "-I", str(REDRAW), str(exported), str(recorded.originator_id)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0 and "the same sample as recorded" in out.stdout, out.stdout + out.stderr
+    for drawn in (recorded, weighted):
+        out = subprocess.run([sys.executable, "-I", str(REDRAW), str(exported), str(drawn.originator_id)],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and "the same sample as recorded" in out.stdout, out.stdout + out.stderr
+    assert weighted.weighted and weighted.algorithm.endswith("w = 1 + intrinsic signals")
 
 
 def test_findings_and_sanctions_are_recorded_with_their_actors_and_shown_in_scope(api):
@@ -271,3 +275,18 @@ def test_the_inspection_in_the_workbench_over_http(api):
     signed_in(api, "committee")  # sees the spot check, cannot work it
     assert api.client.get(f"/workbench/spot-checks/{spot}").status_code == 200
     assert api.client.get(sampled).status_code == 403
+
+
+def test_a_weighted_draw_favours_heavier_verdicts_and_with_equal_weights_is_the_plain_draw():
+    from uuid import uuid4
+
+    from ce_ledger.audit.sampling import draw
+
+    rows = [(str(uuid4()), "U", "S", 1) for _ in range(1000)]
+    plain = draw(rows, {("U", "S"): 100}, "seed-weights-1")
+    assert draw(rows, {("U", "S"): 100}, "seed-weights-1", weighted=True) == plain
+    heavy = {v for v, *_ in rows[:100]}  # a tenth of the population, weighted 4 (the most a verdict gets)
+    weighted_rows = [(v, u, s, 4 if v in heavy else 1) for v, u, s, _ in rows]
+    picked = [str(v) for _, v in draw(weighted_rows, {("U", "S"): 100}, "seed-weights-1", weighted=True)]
+    # About 10 of 100 heavy ones unweighted; about 30 weighted (a share of 4·100/(900 + 4·100)).
+    assert sum(v in heavy for v in picked) > sum(str(v) in heavy for _, v in plain) + 10

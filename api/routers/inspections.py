@@ -36,6 +36,7 @@ class SpotCheckOut(Value):
     seed: str
     position: int
     algorithm: str
+    weighted: bool
     strata: tuple[Stratum, ...]
     sample: tuple[UUID, ...]
     drawn_by: str
@@ -45,7 +46,7 @@ class SpotCheckOut(Value):
     def of(cls, d: SpotCheckDrawn) -> SpotCheckOut:
         return cls(spot_check_id=d.originator_id, population=d.population, size=d.size,
                    rate=None if d.rate is None else str(d.rate), seed=d.seed, position=d.position,
-                   algorithm=d.algorithm, strata=d.strata, sample=d.sample, drawn_by=d.drawn_by,
+                   algorithm=d.algorithm, weighted=d.weighted, strata=d.strata, sample=d.sample, drawn_by=d.drawn_by,
                    recorded_at=d.recorded_at)
 
 

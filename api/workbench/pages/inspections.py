@@ -40,6 +40,7 @@ def draw(request: Request, who: Principal, evaluation_year: Annotated[str, Form(
          rate: Annotated[str, Form(max_length=12)] = "", size: Annotated[str, Form(max_length=8)] = "",
          level: Annotated[str, Form(max_length=20)] = "", unit: Annotated[str, Form(max_length=64)] = "",
          series: Annotated[str, Form(max_length=50)] = "", seed: Annotated[str, Form(max_length=128)] = "",
+         weighted: Annotated[bool, Form()] = False,
          csrf: Annotated[str, Form()] = "") -> Response:
     """Draw a spot check (auditors), as over the API: the same seed and position draw the same sample."""
     session.check_csrf(request, csrf)
@@ -50,7 +51,7 @@ def draw(request: Request, who: Principal, evaluation_year: Annotated[str, Form(
         raise HTTPException(422, "抽查比例填写有误：请填写百分数，如 1 或 0.5") from None
     try:
         request_ = SpotCheckRequest(evaluation_year=evaluation_year, rate=share, size=size or None, level=level or None,
-                                    unit=unit or None, series=series or None, seed=seed or None)
+                                    unit=unit or None, series=series or None, seed=seed or None, weighted=weighted)
     except ValidationError as e:
         raise form_problem(e, "size") from None
     svc = request.app.state.services

@@ -15,6 +15,9 @@ The procedure (``ALGORITHM``; docs/inspection.md states it for a third party, an
    minimum of one per stratum can make the sample larger than n; it is never smaller.
 5. Within a stratum: the verdicts with the smallest HMAC-SHA256(key = seed as UTF-8,
    message = the verdict id as lower-case hyphenated UUID text), compared as hex text.
+6. Weighted (if asked): within a stratum, the verdicts with the largest u^(1/w) (Efraimidis and
+   Spirakis), u = (2^256 − score)/2^256 and w the verdict's weight (audit/signals.draw_weight);
+   compared exactly in integers. With every weight 1 it draws what step 5 draws.
 
 Memory is bounded by the sample, not the population: the population is counted per
 stratum first, then streamed once while each stratum keeps a heap of its best n_h.
@@ -28,9 +31,11 @@ import math
 from collections.abc import Iterable
 from decimal import Decimal
 from hashlib import sha256
+from typing import Any
 from uuid import UUID
 
 ALGORITHM = "ce-ledger/spot-check/v1: strata (unit, series); proportional, largest remainder, >=1 each; HMAC-SHA256(seed, verdict id)"
+WEIGHTED = ALGORITHM + "; weighted: largest u^(1/w), w = 1 + intrinsic signals"
 
 Key = tuple[str, str]
 
@@ -67,19 +72,21 @@ def allocate(strata: dict[Key, int], n: int) -> dict[Key, int]:
     return drawn
 
 
-def draw(rows: Iterable[tuple[str, str, str]], allocation: dict[Key, int], seed: str) -> list[tuple[Key, UUID]]:
-    """The sample (step 5) from the population's rows (verdict id, unit, series), in any order:
-    stratum by stratum, each by score."""
+def draw(rows: Iterable[tuple], allocation: dict[Key, int], seed: str, *, weighted: bool = False) -> list[tuple[Key, UUID]]:
+    """The sample (step 5) from the population's rows (verdict id, unit, series, weight), in any
+    order: stratum by stratum, each by score (or, weighted, by key: step 6)."""
     keyed = hmac.new(seed.encode("utf-8"), digestmod=sha256)  # the key's set-up, once; copied per row
-    best: dict[Key, list[tuple[int, str]]] = {h: [] for h in allocation}
-    for verdict_id, unit, series in rows:
+    best: dict[Key, list[Any]] = {h: [] for h in allocation}
+    for verdict_id, unit, series, *rest in rows:
         want = allocation.get((unit, series), 0)
         if not want:
             continue
         mac = keyed.copy()
         mac.update(str(verdict_id).lower().encode("ascii"))
-        # Hex texts of one length order as their numbers: a max-heap (negated) of the smallest scores.
-        item = (-int.from_bytes(mac.digest(), "big"), verdict_id)
+        score_ = int.from_bytes(mac.digest(), "big")
+        # Hex texts of one length order as their numbers: a max-heap (negated) of the smallest scores;
+        # weighted, a min-heap of the largest keys.
+        item: Any = WeightedKey(TWO_256 - score_, int(rest[0]) if rest else 1, verdict_id) if weighted else (-score_, verdict_id)
         heap = best[(unit, series)]
         if len(heap) < want:
             heapq.heappush(heap, item)
@@ -87,6 +94,33 @@ def draw(rows: Iterable[tuple[str, str, str]], allocation: dict[Key, int], seed:
             heapq.heapreplace(heap, item)
     out: list[tuple[Key, UUID]] = []
     for h in sorted(best):
-        for _, verdict_id in sorted(best[h], reverse=True):
-            out.append((h, UUID(verdict_id)))
+        for item in sorted(best[h], reverse=True):
+            out.append((h, UUID(item.verdict_id if weighted else item[1])))
     return out
+
+
+TWO_256 = 2**256
+
+
+class WeightedKey:
+    """Step 6: Efraimidis and Spirakis' key u^(1/w), u = (2^256 − score)/2^256 in (0, 1], compared
+    exactly in integers: u_a^(1/w_a) > u_b^(1/w_b) ⟺ m_a^(w_b) · 2^(256·w_a) > m_b^(w_a) · 2^(256·w_b)
+    for m = 2^256 − score. Ties (never seen) go to the smaller verdict id."""
+
+    __slots__ = ("m", "w", "verdict_id")
+
+    def __init__(self, m: int, w: int, verdict_id: str):
+        self.m, self.w, self.verdict_id = m, w, verdict_id
+
+    def _cmp(self, other: WeightedKey) -> int:
+        left = self.m ** other.w << (256 * self.w)
+        right = other.m ** self.w << (256 * other.w)
+        if left != right:
+            return 1 if left > right else -1
+        return (self.verdict_id < other.verdict_id) - (self.verdict_id > other.verdict_id)
+
+    def __lt__(self, other: WeightedKey) -> bool:
+        return self._cmp(other) < 0
+
+    def __gt__(self, other: WeightedKey) -> bool:
+        return self._cmp(other) > 0

@@ -154,6 +154,14 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+def draw_weight(verdict: Verdict) -> int:
+    """A verdict's weight in a weighted spot check (docs/inspection.md): 1, plus one for each signal
+    the verdict shows by itself — just over the total, just over the public hours, a waiving degree.
+    The other signals need the record and the ledger's later knowledge, which a draw over a whole
+    region does not read."""
+    return 1 + len(_just_over(verdict)) + int(verdict.waived_by_degree)
+
+
 def _just_over(verdict: Verdict) -> list[Signal]:
     if not verdict.passed or verdict.waived_by_degree or verdict.window is None:
         return []

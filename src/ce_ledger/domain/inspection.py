@@ -60,6 +60,7 @@ class SpotCheckRequest(Population):
     rate: Decimal | None = Field(default=None, gt=0, le=1, description="a share of the population, in (0, 1]")
     seed: str | None = Field(default=None, min_length=8, max_length=128, pattern=r"^[0-9A-Za-z_.:-]+$")
     as_of_position: int | None = Field(default=None, ge=1, description="draw from the population as of this log position")
+    weighted: bool = Field(default=False, description="weight each verdict by its intrinsic risk signals (docs/inspection.md)")
 
     @model_validator(mode="after")
     def _size_or_rate(self) -> Self:
@@ -87,6 +88,7 @@ class SpotCheckDrawn(LedgerEvent):
     seed: str
     position: int  # the population as of this log position
     algorithm: str  # names the documented procedure (docs/inspection.md)
+    weighted: bool = False
     strata: tuple[Stratum, ...]
     sample: tuple[UUID, ...]  # verdict ids, in stratum order, then by score
     drawn_by: Text

@@ -12,7 +12,7 @@ import secrets
 from typing import Any, Protocol
 from uuid import UUID, uuid4, uuid5
 
-from ce_ledger.audit.sampling import ALGORITHM, allocate, draw, sample_size
+from ce_ledger.audit.sampling import ALGORITHM, WEIGHTED, allocate, draw, sample_size
 from ce_ledger.audit.signals import Signal, risk_signals
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
@@ -60,12 +60,12 @@ class Inspections(Store):
             if total == 0:
                 raise InvalidInput("evaluation_year", "no recorded verdict matches: the population is empty")
             allocation = allocate(strata, sample_size(total, request.size, request.rate))
-            sample = draw(rows, allocation, seed)
+            sample = draw(rows, allocation, seed, weighted=request.weighted)
         now, _ = self.now()
         stream = uuid4()
         drawn = SpotCheckDrawn.next_in_chain(
             stream, recorded_at=now, caused_by=by, channel=channel, population=population, size=request.size,
-            rate=request.rate, seed=seed, position=position, algorithm=ALGORITHM, drawn_by=by,
+            rate=request.rate, seed=seed, position=position, algorithm=WEIGHTED if request.weighted else ALGORITHM, drawn_by=by, weighted=request.weighted,
             strata=tuple(Stratum(unit=u, series=s, population=strata[(u, s)], drawn=allocation[(u, s)])
                          for u, s in sorted(strata)),
             sample=tuple(v for _, v in sample),
