@@ -86,6 +86,7 @@ def test_filing_duplicate_and_conflict_and_claims_before_and_after(base):
     # No clear ID number is stored: the filing holds the record id.
     shown = api.get(f"/v1/providers/{BASE}/filings/ZS-2", "committee").json()
     assert shown["holder"] == api.pid and api.number not in json.dumps(shown)
+    assert api.get(f"/v1/providers/{BASE}/filings/ZS-2", "employer").status_code == 403
 
 
 @pytest.mark.parametrize(("over", "field"), [({"hours": "80"}, "hours"), ({"on": "2018-05-09"}, "completed_on"),

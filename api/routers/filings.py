@@ -103,7 +103,9 @@ def file_roster(code: Code_, body: Roster, svc: Services_, who: Annotated[Princi
 
 @router.get("/filings/{certificate_no}", response_model=FilingOut, responses=responses(401, 403, 404))
 def filing(code: Code_, certificate_no: Annotated[str, Path(pattern=CODE_PATTERN)], svc: Services_,
-           who: Annotated[Principal, Depends(require(Role.PROVIDER, Role.EMPLOYER, Role.COMMITTEE, Role.AUDITOR))]) -> FilingOut:
+           who: Annotated[Principal, Depends(require(Role.PROVIDER, Role.COMMITTEE, Role.AUDITOR))]) -> FilingOut:
+    """A filing (the base itself, committees, auditors; an employer sees the filing's verdict on its
+    staff's claims instead, and may not probe which certificates are on file)."""
     for_base(who, code)
     filed, withdrawn = svc.ledger.filing(code, certificate_no)
     if filed is None:
