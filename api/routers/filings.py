@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import Field
 
 from ce_ledger.access import Principal, Role
-from ce_ledger.domain.filing import Certificate, SigningKey
+from ce_ledger.domain.filing import SigningKey
 from ce_ledger.domain.values import CODE_PATTERN, Channel, Text, Value, canonical_code
 from api.deps import Principal_, Services_, limited, require
 from api.exact import ExactRoute
@@ -161,5 +161,3 @@ def keys(code: Code_, svc: Services_, _: Principal_) -> list[KeyOut]:
     return [KeyOut(kid=k.kid, jwk=k.jwk, valid_from=k.valid_from, valid_until=k.valid_until, alg=k.alg,
                    registered_by=k.registered_by, retired_from=retired.get(k.kid)) for k in known.values()]
 
-
-__all__ = ["Certificate"]

@@ -3,7 +3,6 @@ sample (replay, risk signals, a finding each), export the report; sanctions on r
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from uuid import UUID
@@ -182,5 +181,3 @@ def impose(request: Request, who: Principal, target_kind: Annotated[str, Form(ma
     svc.ledger.impose_sanction(sanction, svc.view, by=who.actor, channel=Channel.WORKBENCH)
     return RedirectResponse(back, status_code=303)
 
-
-__all__ = ["date", "datetime"]

@@ -10,7 +10,7 @@ read. A base's signing keys are events on its key stream, each with its validity
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
@@ -140,6 +140,3 @@ class ProviderKeyRetired(LedgerEvent):
 
 
 FILING_EVENTS = (CertificateFiled, CertificateWithdrawn, StatusEntryFiled, ProviderKeyRegistered, ProviderKeyRetired)
-__all__ = ["ALGORITHMS", "Certificate", "CertificateFiled", "CertificateWithdrawn", "FILING_EVENTS", "SigningKey",
-           "ProviderKeyRegistered", "ProviderKeyRetired", "StatusEntryFiled", "date", "filing_stream", "keys_stream",
-           "status_stream"]

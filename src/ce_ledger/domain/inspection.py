@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Self
 from uuid import UUID, uuid5
 
+from eventsourcing.utils import register_topic
 from pydantic import Field, model_validator
 
 from ce_ledger.domain.events import LedgerEvent
@@ -94,6 +95,14 @@ class SpotCheckDrawn(LedgerEvent):
     drawn_by: Text
 
 
+class SpotCheckFiled(LedgerEvent):
+    """On the index of spot checks: lets them be listed without a scan."""
+
+    spot_check_id: UUID
+    evaluation_year: int
+    sample_size: int
+
+
 class FindingKind(StrEnum):
     UPHELD = "upheld"  # 维持
     VERDICT_WRONG = "verdict_wrong"  # 审验结论有误
@@ -150,4 +159,6 @@ class SanctionImposed(LedgerEvent, Sanction):
         return self.effective_on <= day and (self.ends_on is None or day <= self.ends_on)
 
 
-INSPECTION_EVENTS = (SpotCheckDrawn, FindingRecorded, SanctionImposed)
+INSPECTION_EVENTS = (SpotCheckDrawn, SpotCheckFiled, FindingRecorded, SanctionImposed)
+# Spot checks indexed before the index event moved here from the service layer read as this class.
+register_topic("ce_ledger.services.inspections:SpotCheckFiled", SpotCheckFiled)

@@ -82,10 +82,15 @@ def normalise_header(text: str) -> str:
 
 def header_map(kind: FileKind, headers: list[str]) -> tuple[dict[str, int], list[str]]:
     """Field → column index, and the problems (a required column missing, one given twice)."""
+    return map_headers(COLUMNS[kind], headers)
+
+
+def map_headers(columns: tuple[Column, ...], headers: list[str]) -> tuple[dict[str, int], list[str]]:
+    """``header_map`` for any documented column set (a CE base's roster has its own)."""
     found: dict[str, int] = {}
     problems = []
     spelled = [normalise_header(h) for h in headers]
-    for column in COLUMNS[kind]:
+    for column in columns:
         hits = [i for i, h in enumerate(spelled) if h in {normalise_header(x) for x in column.headers}]
         if len(hits) > 1:
             problems.append(f"column {column.headers[0]} appears {len(hits)} times")

@@ -15,20 +15,20 @@ from typing import Any
 
 from ce_ledger.application import Ledger
 from ce_ledger.domain.values import Channel
-from ce_ledger.imports.columns import ROUTES, normalise_header
+from ce_ledger.imports.columns import ROUTES, Column, map_headers
 from ce_ledger.imports.importer import RowProblem, _cell
 from ce_ledger.imports.sheets import UnreadableFile, open_sheet
 
-COLUMNS = {
-    "certificate_no": (("证书编号", "certificate_no"), True),
-    "holder_id_number": (("身份证号", "身份证号码", "公民身份号码", "holder_id_number"), True),
-    "subject": (("培训内容", "学习内容", "subject"), True),
-    "route": (("学习方式", "学习形式", "route"), True),
-    "hours": (("学时", "hours"), True),
-    "completed_on": (("结业日期", "完成日期", "completed_on"), True),
-    "programme_code": (("项目编号", "programme_code"), False),
-    "status_index": (("状态索引", "status_index"), False),
-}
+COLUMNS = (
+    Column("certificate_no", ("证书编号", "certificate_no")),
+    Column("holder_id_number", ("身份证号", "身份证号码", "公民身份号码", "holder_id_number")),
+    Column("subject", ("培训内容", "学习内容", "subject")),
+    Column("route", ("学习方式", "学习形式", "route")),
+    Column("hours", ("学时", "hours")),
+    Column("completed_on", ("结业日期", "完成日期", "completed_on")),
+    Column("programme_code", ("项目编号", "programme_code"), required=False),
+    Column("status_index", ("状态索引", "status_index"), required=False),
+)
 BATCH = 500
 
 
@@ -44,14 +44,9 @@ class RosterReport:
 def file_roster(ledger: Ledger, code: str, path: Path, *, by: str, encoding: str | None = None,
                 progress: Callable[[int, int], None] = lambda done, total: None) -> RosterReport:
     sheet = open_sheet(path, encoding)
-    spelled = [normalise_header(h) for h in sheet.headers]
-    where: dict[str, int] = {}
-    for name, (headers, required) in COLUMNS.items():
-        hits = [i for i, h in enumerate(spelled) if h in {normalise_header(x) for x in headers}]
-        if hits:
-            where[name] = hits[0]
-        elif required:
-            raise UnreadableFile(f"column {headers[0]} ({name}) is missing; accepted headers: {', '.join(headers)}")
+    where, problems = map_headers(COLUMNS, sheet.headers)
+    if problems:
+        raise UnreadableFile("; ".join(problems))
     report = RosterReport()
     batch: list[tuple[int, dict[str, Any]]] = []
 

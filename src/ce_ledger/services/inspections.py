@@ -14,24 +14,16 @@ from uuid import UUID, uuid4, uuid5
 
 from ce_ledger.audit.sampling import ALGORITHM, WEIGHTED, allocate, draw, sample_size
 from ce_ledger.audit.signals import Signal, risk_signals
-from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
-from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent
+from ce_ledger.domain.errors import InvalidInput, NotFound
+from ce_ledger.domain.events import ActivityKeyReserved
 from ce_ledger.domain.inspection import (
     INSPECTION_NAMESPACE, Finding, FindingRecorded, Population, Sanction, SanctionImposed, SanctionTarget,
-    SpotCheckDrawn, SpotCheckRequest, Stratum, findings_stream, sanctions_stream,
+    SpotCheckDrawn, SpotCheckFiled, SpotCheckRequest, Stratum, findings_stream, sanctions_stream,
 )
 from ce_ledger.domain.values import Channel, canonical_code
 from ce_ledger.services.base import Events, Store, retrying
 
 SPOT_CHECK_INDEX = uuid5(INSPECTION_NAMESPACE, "spot-checks")
-
-
-class SpotCheckFiled(LedgerEvent):
-    """On the index of spot checks: lets them be listed without a scan."""
-
-    spot_check_id: UUID
-    evaluation_year: int
-    sample_size: int
 
 
 class PopulationReader(Protocol):
@@ -195,4 +187,4 @@ class Inspections(Store):
         return risk_signals(issued.verdict, record.activities.values(), issued.recorded_at, provider, claimants)
 
 
-__all__ = ["Conflict", "Inspections", "PopulationReader", "SpotCheckFiled"]
+__all__ = ["Inspections", "PopulationReader"]

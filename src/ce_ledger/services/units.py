@@ -9,7 +9,7 @@ from __future__ import annotations
 from ce_ledger.domain.errors import NotFound
 from ce_ledger.domain.unit import UnitNamed, unit_stream
 from ce_ledger.domain.values import Channel, canonical_code
-from ce_ledger.services.base import Events, IntegrityError, Store, retrying
+from ce_ledger.services.base import Events, Store, retrying
 
 
 class Units(Store):
@@ -42,5 +42,3 @@ class Units(Store):
             raise NotFound("unit", f"no name is registered for unit {code}")
         return found  # type: ignore[return-value]
 
-
-__all__ = ["IntegrityError", "Units"]
