@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-projections bench-api bench-verify bench-import bench-spot-check soak clean
+.PHONY: run test bench bench-projections bench-api bench-depth bench-verify bench-import bench-spot-check soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench-projections: $(STAMP)
 
 bench-api: $(STAMP)
 	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_api.py
+
+bench-depth: $(STAMP)
+	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_depth.py
 
 bench-verify: $(STAMP)
 	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_verify.py

@@ -35,6 +35,15 @@ class Chained:
     def _mutate(self, event: LedgerEvent) -> None:
         raise NotImplementedError
 
+    def pending(self) -> tuple[LedgerEvent, ...]:
+        """The events triggered and not yet saved (what ``collect_events`` will hand over)."""
+        return tuple(self._pending)
+
+    def index_terms(self, event: LedgerEvent) -> tuple[str, ...]:
+        """The terms under which the record index files this event (see ``Professional``);
+        an aggregate that is always loaded whole files none."""
+        return ()
+
     def collect_events(self) -> list[LedgerEvent]:
         """The library's ``CollectEventsProtocol``: ``app.save(aggregate)`` stores these."""
         events, self._pending = self._pending, []

@@ -95,6 +95,30 @@ class Outcome:
     position: int | None = field(default=None, compare=False)
 
 
+def activity_terms(recorded: ActivityRecorded) -> tuple[str, ...]:
+    """The record index's terms for an activity's events (its recording, the decision on it,
+    its void): what a command about this activity, its key or its day will ask for."""
+    terms = (f"activity:{recorded.activity_id}", f"key:{recorded.canonical_key()}")
+    if isinstance(recorded, Teaching):
+        terms += (f"taught-on:{recorded.taught_on.isoformat()}",)
+    return terms
+
+
+def terms_to_record(details: ActivityDetails) -> tuple[str, ...]:
+    """What recording ``details`` must see of a record: the activities under the same key
+    (retries, conflicts, the generation after a void) and, for teaching, the day's other
+    teaching (24 hours a day). Nothing else in the record can change the decision."""
+    terms: tuple[str, ...] = (f"key:{details.canonical_key()}",)
+    if isinstance(details, Teaching):
+        terms += (f"taught-on:{details.taught_on.isoformat()}",)
+    return terms
+
+
+def terms_to_decide(activity_id: UUID) -> tuple[str, ...]:
+    """What deciding on, unverifying or voiding an activity must see: that activity's events."""
+    return (f"activity:{activity_id}",)
+
+
 def activity_id_for(professional_id: UUID, details: ActivityDetails, generation: int) -> UUID:
     """Deterministic, so a retry computes the same id before it reads anything."""
     key = details.natural_key()
@@ -116,6 +140,9 @@ class Professional(Chained):
     series: Series = None  # type: ignore[assignment]
     employer_unit: str = ""
     transfer: TransferProposed | None = None  # proposed, not yet confirmed
+    # False for a record loaded in part for one command (``in_part``): only the activities it
+    # asked for, the registration as first recorded, the head to link to.
+    whole: bool = True
 
     def __post_init__(self) -> None:
         if self.series is None:
@@ -126,6 +153,7 @@ class Professional(Chained):
 
     def differs_from(self, name: str, series: Series, employer_unit: str) -> list[str]:
         """The fields of a registration that differ from the person as they stand now."""
+        self._require_whole()
         differ = [k for k, a, b in (("name", name, self.name), ("employer_unit", employer_unit, self.employer_unit)) if a != b]
         return differ + [k for k, v in series.model_dump().items() if getattr(self.series, k) != v]
 
@@ -185,6 +213,7 @@ class Professional(Chained):
         self, to_unit: str, effective_on: date, *, by: str, now: datetime, today: date, channel: str = "direct"
     ) -> Literal["recorded", "duplicate"]:
         """The new unit asks to take the person over; the move waits for the old unit's word."""
+        self._require_whole()
         if to_unit == self.employer_unit:
             raise Conflict("to_unit", f"the person is already staff of {to_unit}")
         if effective_on > today:
@@ -206,6 +235,7 @@ class Professional(Chained):
         self, to_unit: str, effective_on: date, *, by: str, now: datetime, channel: str = "direct"
     ) -> Literal["recorded", "duplicate"]:
         """The old unit (or a committee) confirms the proposed move."""
+        self._require_whole()
         pending = self.transfer
         if pending is None or (pending.to_unit, pending.effective_on) != (to_unit, effective_on):
             if to_unit == self.employer_unit:
@@ -360,6 +390,10 @@ class Professional(Chained):
         )
         return Outcome(activity_id, "recorded")
 
+    def _require_whole(self) -> None:
+        if not self.whole:
+            raise RuntimeError("this record was loaded in part, for an activity command; load it whole")
+
     def _check_teaching_day(self, details: Teaching) -> None:
         taught = sum(
             (
@@ -380,11 +414,35 @@ class Professional(Chained):
 
     # -- events ------------------------------------------------------------------
 
+    def index_terms(self, event: LedgerEvent) -> tuple[str, ...]:
+        """An activity's events are filed under its terms (``activity_terms``); the person's
+        own events are not: a command that needs them loads the record whole."""
+        if isinstance(event, ActivityRecorded):
+            return activity_terms(event)
+        if isinstance(event, (ClaimDecided, ActivityVoided)):
+            return activity_terms(self.activities[event.activity_id].recorded)
+        return ()
+
+    @classmethod
+    def in_part(cls, found: list[LedgerEvent], head: LedgerEvent) -> Professional:
+        """A record for one command: its registration and the events the record index found for
+        the command's terms (in order), and its head. What the command decides from, without
+        reading the whole record; its version and digest are the head's, so what it triggers is
+        sealed after the stream's real head."""
+        registration = found[0] if found else head
+        if not isinstance(registration, ProfessionalRegistered):
+            raise NotARecord(f"a record must open with registration, not {type(registration).__name__}")
+        record = cls(registration.originator_id, head.originator_version, registration, head_digest=head.digest,
+                     whole=False)
+        for event in found[1:]:
+            record._mutate(event)
+        return record
+
     def __deepcopy__(self, memo: dict) -> Professional:
         # Events are frozen and shared; only the containers and activities change.
         copy = Professional(
             self.id, self.version, self.registration, head_digest=self.head_digest, name=self.name,
-            series=self.series, employer_unit=self.employer_unit, transfer=self.transfer,
+            series=self.series, employer_unit=self.employer_unit, transfer=self.transfer, whole=self.whole,
         )
         copy.activities = {
             k: Activity(a.recorded, a.decision, a.void) for k, a in self.activities.items()

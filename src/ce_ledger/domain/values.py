@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import unicodedata
 from datetime import date
 from decimal import Decimal
@@ -158,6 +160,7 @@ def typed_key(kind: str, *parts: str) -> str:
     return ":".join([kind, *(p.replace("%", "%25").replace(":", "%3A") for p in parts)])
 
 
+@functools.lru_cache(maxsize=8192)  # pure; asked several times per command (retry, index, key stream)
 def canonical_key(kind: str, *parts: str) -> str:
     """The same key in one spelling (reading 16): what retries and conflicts compare."""
     return typed_key(kind, *(canonical_code(p) for p in parts))

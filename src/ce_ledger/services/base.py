@@ -8,7 +8,9 @@ own earlier write and reports a duplicate, so nothing is recorded twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -22,17 +24,32 @@ from eventsourcing.persistence import IntegrityError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from ce_ledger.audit.verification import Break, Row, check_stream
+from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.events import LedgerEvent
 from ce_ledger.domain.identity import professional_id
-from ce_ledger.domain.professional import Outcome
+from ce_ledger.domain.professional import NotARecord, Outcome, Professional, project_professional
 from ce_ledger.persistence import PYDANTIC_ENV
 from ce_ledger.rules.published import PUBLISHED
 from ce_ledger.rules.ruleset import Registry
-from ce_ledger.storage import LedgerRecorder
+from ce_ledger.storage import IndexRow, LedgerRecorder
 from ce_ledger.storage.repository import SharedCacheRepository
 
 E = TypeVar("E", bound=LedgerEvent)
 SaveSubscriber = Callable[[int], None]
+log = logging.getLogger(__name__)
+INDEX_PAGE = 2_000  # rows read (and index rows written) at a time while the index is built
+
+
+def term_key(term: str) -> int:
+    """A record-index term as a signed 64-bit number: small rows, one index. Two terms that
+    share a number only make a command read an event it did not need, never miss one."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def index_rows(aggregate: Chained) -> list[IndexRow]:
+    """The record-index rows for what ``aggregate`` triggered and has not saved yet."""
+    return [(aggregate.id, term_key(term), event.originator_version)
+            for event in aggregate.pending() for term in aggregate.index_terms(event)]
 
 
 def utc_now() -> datetime:
@@ -57,8 +74,9 @@ class Events:
 
     id = UUID(int=0)  # the library files each object it saves by id; these events name their own streams
 
-    def __init__(self, events: Iterable[LedgerEvent]):
+    def __init__(self, events: Iterable[LedgerEvent], index: Sequence[IndexRow] = ()):
         self.events = list(events)
+        self.index = list(index)  # record-index rows for these events (``index_rows``), if any
 
     def collect_events(self) -> list[LedgerEvent]:
         return self.events
@@ -84,6 +102,8 @@ class Store(Application[UUID]):
         self._zone = ZoneInfo(timezone)
         self.clock = clock
         self.rule_sets = rule_sets
+        if not self.recorder.index_ready():
+            self.build_index()
 
     def construct_repository(self) -> SharedCacheRepository:
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
@@ -170,7 +190,62 @@ class Store(Application[UUID]):
             breaks += check_stream(stream, (Row(r.originator_version, r.topic, plain(r.state)) for r in rows))[0]
         return breaks
 
+    def in_part(self, wanted: dict[UUID, Sequence[str]]) -> dict[UUID, Professional | None]:
+        """Records loaded in part for commands: per record, what the record index holds under
+        the command's terms (``Professional.in_part``), in one query for them all. Its cost does
+        not depend on how many activities a record holds. None: no such record."""
+        found = self.recorder.in_part({pid: [term_key(t) for t in terms] for pid, terms in wanted.items()})
+        to_domain = self.mapper.to_domain_event
+        records: dict[UUID, Professional | None] = {}
+        for pid in wanted:
+            part = found.get(pid)
+            try:
+                if part is None:
+                    records[pid] = None
+                    continue
+                events = [to_domain(e) for e in part.found]  # type: ignore[arg-type]
+                head = events[-1] if events and events[-1].originator_version == part.head.originator_version else (
+                    to_domain(part.head))  # type: ignore[arg-type]
+                records[pid] = Professional.in_part(events, head)
+            except NotARecord:  # another kind's stream (a verdict id, say)
+                records[pid] = None
+        return records
+
+    def build_index(self) -> None:
+        """Fill the record index from the events, for a store written before it existed or
+        restored from a backup: stream by stream in key order, one record in memory at a time."""
+        log.warning("building the record index from the stored events (once; a large store takes a while)")
+        rows: list[IndexRow] = []
+        stream: UUID | None = None
+        record: Professional | None = None
+        plain_ok = True
+        for raw in self.recorder.raw_rows(INDEX_PAGE):
+            if raw.originator_id != stream:
+                stream, record, plain_ok = raw.originator_id, None, True
+            if not plain_ok:
+                continue
+            try:
+                event = self.mapper.to_domain_event(raw)  # type: ignore[arg-type]
+                record = project_professional(record, [event])
+            except Exception:  # not a record, or a row the mapper refuses: the audit reports those
+                plain_ok = False
+                continue
+            if record is not None:
+                rows += [(stream, term_key(t), event.originator_version) for t in record.index_terms(event)]
+            if len(rows) >= INDEX_PAGE:
+                self.recorder.insert_index(rows)
+                rows = []
+        self.recorder.insert_index(rows, ready=True)
+
     # -- saving ----------------------------------------------------------------------------
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's save, with the record-index rows of what is saved in the same transaction."""
+        rows = [row for obj in objs for row in (obj.index if isinstance(obj, Events) else
+                                                index_rows(obj) if isinstance(obj, Chained) else ())]
+        if rows:
+            kwargs["index"] = rows
+        return super().save(*objs, **kwargs)
 
     def _after_recorded(self, professional_id: UUID, details: Any, outcome: Outcome) -> Outcome:
         """After an activity is recorded: services.filings settles a claim its base filed already."""

@@ -25,7 +25,7 @@ from ce_ledger.domain.filing import (
     Certificate, CertificateFiled, CertificateWithdrawn, ProviderKeyRegistered, ProviderKeyRetired, SigningKey,
     StatusEntryFiled, certificate_key, filing_stream, keys_stream, status_stream,
 )
-from ce_ledger.domain.professional import Outcome, Status
+from ce_ledger.domain.professional import Outcome, Status, terms_to_decide
 from ce_ledger.domain.values import Channel, Decision, canonical_code
 from ce_ledger.services import credentials
 from ce_ledger.services.base import Events, Store, retrying
@@ -253,7 +253,7 @@ class Filings(Store):
             return
         for attempt in retrying():
             with attempt:
-                record = self.professional(held.professional_id)  # type: ignore[attr-defined]
+                record = self._in_part(held.professional_id, terms_to_decide(held.activity_id))  # type: ignore[attr-defined]
                 now, today = self.now()
                 outcome = record.unverify(held.activity_id, by=f"filing-withdrawn:{canonical_code(filed.provider_code)}",
                                           reason=f"the base withdrew its filing: {withdrawn.reason}", now=now,

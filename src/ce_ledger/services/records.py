@@ -9,7 +9,6 @@ transaction, so two people can never both hold it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID, uuid5
@@ -19,9 +18,16 @@ from ce_ledger.domain.details import ActivityDetails
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent, ProfessionalRegistered
 from ce_ledger.domain.identity import mask
-from ce_ledger.domain.professional import NotARecord, Outcome, Professional, project_professional
+from ce_ledger.domain.professional import (
+    NotARecord,
+    Outcome,
+    Professional,
+    project_professional,
+    terms_to_decide,
+    terms_to_record,
+)
 from ce_ledger.domain.values import Channel, Series
-from ce_ledger.services.base import AggregateNotFoundError, Events, IntegrityError, Store, retrying
+from ce_ledger.services.base import AggregateNotFoundError, Events, IntegrityError, Store, index_rows, retrying
 
 KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
 NO_SUCH_PROFESSIONAL = ("professional_id", "no such professional is registered")
@@ -132,7 +138,7 @@ class Records(Store):
         generation: int | None = None
         for attempt in retrying():
             with attempt:
-                professional = self.professional(professional_id)
+                professional = self._in_part(professional_id, terms_to_record(details))
                 now, today = self.now()
                 outcome, reservation = self._decide_activity(professional, details, now, today, generation, by, channel)
                 try:
@@ -153,7 +159,10 @@ class Records(Store):
         another writer got in first, the batch falls back to one command per item,
         each with its own retry, so the outcome is the same, only slower.
         """
-        records = self._load_many(list(dict.fromkeys(pid for pid, _ in items)))
+        wanted: dict[UUID, list[str]] = {}
+        for pid, details in items:
+            wanted.setdefault(pid, []).extend(terms_to_record(details))
+        records = self.in_part(wanted)
         results: list[Outcome | LedgerError] = []
         reservations: list[LedgerEvent] = []
         now, today = self.now()
@@ -169,9 +178,11 @@ class Records(Store):
             else:
                 results.append(outcome)
                 reservations += reservation
-        pending = [e for p in records.values() if p is not None for e in p.collect_events()]
+        touched = [p for p in records.values() if p is not None]
+        index = [row for p in touched for row in index_rows(p)]
+        pending = [e for p in touched for e in p.collect_events()]
         try:
-            recordings = self.save(Events(pending + reservations))
+            recordings = self.save(Events(pending + reservations, index))
         except IntegrityError:
             return [
                 r if isinstance(r, LedgerError) else self._record_or_error(pid, details, by, channel)
@@ -188,7 +199,7 @@ class Records(Store):
         """Verify or reject a specialty claim (§3(5))."""
         for attempt in retrying():
             with attempt:
-                professional = self.professional(professional_id)
+                professional = self._in_part(professional_id, terms_to_decide(activity_id))
                 now, today = self.now()
                 outcome = professional.decide(
                     activity_id, verification.decision, by=by, reason=verification.reason, now=now, today=today,
@@ -202,7 +213,7 @@ class Records(Store):
     ) -> Outcome:
         for attempt in retrying():
             with attempt:
-                professional = self.professional(professional_id)
+                professional = self._in_part(professional_id, terms_to_decide(activity_id))
                 now, today = self.now()
                 outcome = professional.void(
                     activity_id, by=by, reason=voiding.reason, decision_ref=voiding.decision_ref, now=now, today=today,
@@ -257,19 +268,12 @@ class Records(Store):
         )
         return outcome, [reservation]
 
-    def _load_many(self, pids: list[UUID]) -> dict[UUID, Professional | None]:
-        """Many records for one command, with one query: cached records fast-forwarded,
-        the rest read whole. Each caller gets its own copy; the cache keeps another."""
-        repository = self.repository
-        known: dict[UUID, Professional | None] = {pid: deepcopy(repository.cached(pid)) for pid in pids}
-        new_events = self.recorder.events_after({pid: p.version if p else 0 for pid, p in known.items()})
-        loaded: dict[UUID, Professional | None] = {}
-        for pid in pids:
-            events = (self.mapper.to_domain_event(e) for e in new_events.get(pid, ()))
-            record = loaded[pid] = project_professional(known[pid], events)  # type: ignore[arg-type]
-            if record is not None and pid in new_events:
-                repository.remember(pid, deepcopy(record))
-        return loaded
+    def _in_part(self, professional_id: UUID, terms: Sequence[str]) -> Professional:
+        """The record loaded in part for one command (``Store.in_part``)."""
+        found = self.in_part({professional_id: terms})[professional_id]
+        if found is None:
+            raise NotFound(*NO_SUCH_PROFESSIONAL)
+        return found
 
     def _record_or_error(self, pid: UUID, details: ActivityDetails, by: str, channel: Channel) -> Outcome | LedgerError:
         try:
@@ -287,7 +291,7 @@ class Records(Store):
         last: ActivityKeyReserved | None = self.head(key_stream(key))  # type: ignore[assignment]
         if last is None or last.professional_id == pid:
             return None  # our own record moved on; reload and decide again
-        holder = self.professional(last.professional_id, copy=False)
+        holder = self._in_part(last.professional_id, terms_to_decide(last.activity_id))
         if holder.activities[last.activity_id].void is None:
             field = "record_id" if key.startswith("platform-record:") else "certificate_no"
             raise Conflict(

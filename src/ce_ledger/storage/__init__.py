@@ -15,7 +15,12 @@ library has no call for:
   by stream for a rebuild in several processes;
 - ``raw_rows``, ``heads``, ``count_events``: rows exactly as stored, for the audit,
   which must see rows the mapper would refuse;
-- ``insert_with_positions``: a restore keeps each row's log position.
+- ``insert_with_positions``: a restore keeps each row's log position;
+- the **record index** (``<events table>_index``): which versions of a stream concern a
+  term (an activity, a retry key, a day of teaching), written in the same transaction as
+  the events through the library's ``_insert_events`` hook (``save(…, index=rows)``), and
+  read by ``in_part``: what one command needs of a record, whatever the record's depth.
+  It is derived from the events and rebuilt from them (``index_ready``/``insert_index``).
 
 Everything else goes through the library's public API. ``repository.py`` holds the
 one use of the library's private members (its fast-forward locks).
@@ -54,6 +59,16 @@ class Head(NamedTuple):
     state: bytes
 
 
+IndexRow = tuple[UUID, int, int]  # stream, term (a 64-bit hash, services.base.term_key), version
+
+
+class InPart(NamedTuple):
+    """What ``in_part`` found of one stream: version 1 and the indexed versions, in order; the head."""
+
+    found: list[StoredEvent]
+    head: StoredEvent
+
+
 class LedgerRecorder(Protocol):
     """What the ledger asks of a store beyond the library's ``ApplicationRecorder``."""
 
@@ -76,6 +91,12 @@ class LedgerRecorder(Protocol):
     def count_events(self) -> int: ...
 
     def insert_with_positions(self, rows: list[tuple[int, UUID, int, str, bytes]]) -> None: ...
+
+    def in_part(self, wanted: dict[UUID, list[int]]) -> dict[UUID, InPart]: ...
+
+    def index_ready(self) -> bool: ...
+
+    def insert_index(self, rows: Sequence[IndexRow], *, ready: bool = False) -> None: ...
 
 
 def as_bytes(state: object) -> bytes:
@@ -101,6 +122,22 @@ class StreamByStream:
 
     def log_end(self) -> int:
         return self.max_notification_id() or 0  # type: ignore[attr-defined]
+
+    def in_part(self, wanted: dict[UUID, list[int]]) -> dict[UUID, InPart]:
+        found: dict[UUID, InPart] = {}
+        for stream, terms in wanted.items():
+            head = self.select_events(stream, desc=True, limit=1)  # type: ignore[attr-defined]
+            if head:
+                versions = sorted({1, *self._indexed(stream, terms)})
+                found[stream] = InPart(self._versions(stream, versions), head[0])
+        return found
+
+    def _indexed(self, stream: UUID, terms: list[int]) -> set[int]:
+        raise NotImplementedError
+
+    def _versions(self, stream: UUID, versions: list[int]) -> list[StoredEvent]:
+        got = self.events_at((stream, v) for v in versions)
+        return [got[stream, v] for v in versions if (stream, v) in got]
 
     def log_page(
         self, after: int, stop: int, topics: Sequence[str], limit: int, part: tuple[int, int] = (0, 1)

@@ -5,15 +5,38 @@ nothing after the process ends and has no read side; never a deployment's store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing import popo as library
 
-from ce_ledger.storage import Head, RawRow, StreamByStream
+from ce_ledger.storage import Head, IndexRow, RawRow, StreamByStream
 
 
 class LedgerRecorder(StreamByStream, library.POPOApplicationRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._index: dict[tuple[UUID, int], set[int]] = {}
+
+    def _update_table(self, stored_events: Sequence[Any], **kwargs: Any) -> Any:
+        ids = super()._update_table(stored_events, **kwargs)  # under the library's lock, after its checks
+        self._add(kwargs.get("index", ()))
+        return ids
+
+    def _add(self, rows: Sequence[IndexRow]) -> None:
+        for stream, term, version in rows:
+            self._index.setdefault((stream, term), set()).add(version)
+
+    def insert_index(self, rows: Sequence[IndexRow], *, ready: bool = False) -> None:
+        with self._database_lock:
+            self._add(rows)
+
+    def index_ready(self) -> bool:
+        return True  # nothing outlives the process: the index is made with the events
+
+    def _indexed(self, stream: UUID, terms: list[int]) -> set[int]:
+        return {v for term in terms for v in self._index.get((stream, term), ())}
 
     def _all(self) -> list:
         return self.select_notifications(start=None, limit=self.log_end() or 1)

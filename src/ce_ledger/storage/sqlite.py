@@ -15,9 +15,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing import sqlite as library
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import StoredEvent, Tracking
 
-from ce_ledger.storage import Head, LockedCreation, RawRow, StreamByStream, as_bytes
+from ce_ledger.storage import Head, IndexRow, LockedCreation, RawRow, StreamByStream, as_bytes
 
 
 class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
@@ -36,6 +36,57 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
             f"SELECT originator_id, MAX(originator_version), state FROM {t} "
             "WHERE rowid <= ? GROUP BY originator_id ORDER BY originator_id"
         )
+
+    # -- the record index ----------------------------------------------------------
+
+    @property
+    def _index(self) -> str:
+        return f"{self.events_table_name}_index"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self._index} (stream_id TEXT, term INTEGER, version INTEGER, "
+            "PRIMARY KEY (stream_id, term, version)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self._index}_state (ready INTEGER NOT NULL)",
+        ]
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"{self._index}_state",))
+            existed = c.fetchone() is not None
+            self._create_table(c)
+            if not existed:
+                # A new store's index is complete; one made before the index existed is built
+                # from its events when the application starts (services.base).
+                c.execute(f"SELECT 1 FROM {self.events_table_name} LIMIT 1")
+                c.execute(f"INSERT INTO {self._index}_state VALUES (?)", (int(c.fetchone() is None),))
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        self._insert_index(c, kwargs.get("index", ()))
+        return ids
+
+    def _insert_index(self, c: Any, rows: Sequence[IndexRow]) -> None:
+        if rows:
+            c.executemany(f"INSERT OR IGNORE INTO {self._index} VALUES (?, ?, ?)",
+                          [(stream.hex, term, version) for stream, term, version in rows])
+
+    def insert_index(self, rows: Sequence[IndexRow], *, ready: bool = False) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_index(c, rows)
+            if ready:
+                c.execute(f"UPDATE {self._index}_state SET ready = 1")
+
+    def index_ready(self) -> bool:
+        rows = self._fetch(f"SELECT ready FROM {self._index}_state", ())
+        return bool(rows and rows[0][0])
+
+    def _indexed(self, stream: UUID, terms: list[int]) -> set[int]:
+        marks = ", ".join("?" * len(terms))
+        rows = self._fetch(f"SELECT version FROM {self._index} WHERE stream_id = ? AND term IN ({marks})",
+                           (stream.hex, *terms))
+        return {v for (v,) in rows}
 
     def _fetch(self, query: str, params: Sequence[Any]) -> list[tuple]:
         with self.datastore.transaction(commit=False) as c:
@@ -60,6 +111,7 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
 
     def insert_with_positions(self, rows: list[tuple[int, UUID, int, str, bytes]]) -> None:
         with self.datastore.transaction(commit=True) as c:
+            c.execute(f"UPDATE {self._index}_state SET ready = 0")  # rebuilt from these rows at the next start
             c.executemany(
                 f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, topic, state) "
                 "VALUES (?, ?, ?, ?, ?)",

@@ -1,0 +1,174 @@
+"""What a completion costs on a shallow record and on one as deep as a real window, on PostgreSQL,
+over HTTP and over the bulk path, against a COPY of rows shaped like the stored events.
+
+1. Records: SHALLOW people registered only (depth 1), DEEP people loaded to depth 75 through
+   the ledger's own batch command (a five-year window at about 15 activities a year).
+2. HTTP: a real ``ce-ledger serve`` (uvicorn, one worker, loopback); platform batches of 500
+   completions, each to a different person, first to shallow records, then to deep ones.
+3. Bulk path: the same, in process, through ``Records.record_batch`` (what ``ce-ledger import``
+   and the region loader call), on other shallow and deep people.
+4. COPY: the rows those completions stored (same columns, same payloads, same size), copied
+   with psycopg into a table made ``LIKE`` the events table ``INCLUDING ALL`` (same indexes).
+
+Bars (the region-scale issue): depth 75 costs at most 1.5 x depth 1, on both paths; HTTP
+completions/s at least 0.05 of the COPY's rows/s (goal 0.1), the bulk path at least 0.1.
+
+Usage: make bench-depth   (or: CE_LEDGER_TEST_POSTGRES_URL=postgresql://… python scripts/bench_depth.py)
+       --shallow N --deep N --depth N to change the sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+import uuid
+from datetime import date, timedelta
+
+import httpx
+import psycopg
+from benchdb import SECRET, create_schema, drop_schema, id_numbers, issue_token, postgres_url, served, settings
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+console = Console()
+BATCH = 500
+COPY_ROWS = 200_000  # enough that the COPY's rate is its own, not its start-up
+
+
+def completion(n: int, number: str, rng: random.Random) -> dict:
+    return {"record_id": f"D-{n}", "id_number": number, "course_code": "GX-2016-07", "title": "公需课：专业技术人员职业道德",
+            "hours": rng.choice(["1", "1.5", "2", "3"]),
+            "completed_on": (date(2014, 1, 1) + timedelta(days=rng.randrange(1800))).isoformat()}
+
+
+def batches(numbers: list[str], per_person: int, start: int) -> list[list[dict]]:
+    """``per_person`` completions for each number, in batches of BATCH, each batch spread over people."""
+    rng = random.Random(start)
+    items = [completion(start + i * len(numbers) + j, number, rng)
+             for i in range(per_person) for j, number in enumerate(numbers)]
+    return [items[k:k + BATCH] for k in range(0, len(items), BATCH)]
+
+
+def as_details(item: dict):
+    from ce_ledger.domain.details import PublicCourse
+
+    return PublicCourse(**{k: v for k, v in item.items() if k != "id_number"})
+
+
+def bulk(ledger, pids: dict[str, object], work: list[list[dict]], label: str) -> float:
+    """Seconds to record ``work`` through ``record_batch``, every item recorded."""
+    started = time.perf_counter()
+    for body in track(work, description=label, console=console, transient=True):
+        done = ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform")
+        assert all(getattr(r, "status", None) == "recorded" for r in done), done[:3]
+    return time.perf_counter() - started
+
+
+def over_http(url: str, token: str, work: list[list[dict]], label: str) -> float:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as c:
+        started = time.perf_counter()
+        for body in track(work, description=label, console=console, transient=True):
+            r = c.post("/v1/platform/completions", json={"completions": body})
+            assert r.status_code == 200 and all(x["status"] == "recorded" for x in r.json()["results"]), r.text[:300]
+        return time.perf_counter() - started
+
+
+def copy_rate(pg: str, schema: str, rows: int) -> float:
+    """Rows/s of a COPY of ``rows`` rows shaped like stored completion events (their payloads,
+    as stored, under fresh stream ids) into a table like the events table, with its indexes."""
+    with psycopg.connect(pg) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        sample = conn.execute("SELECT originator_version, topic, state FROM ledger_events "
+                              "WHERE topic LIKE %s ORDER BY notification_id DESC LIMIT 5000",
+                              ("%PublicCourseCompleted%",)).fetchall()
+        conn.execute("CREATE TABLE copy_target (LIKE ledger_events INCLUDING ALL)")
+        conn.commit()
+        streams = [uuid.uuid4() for _ in range(rows)]
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY copy_target (originator_id, originator_version, topic, state) FROM STDIN") as cp:
+            for n, stream in enumerate(streams):
+                cp.write_row((stream, *sample[n % len(sample)]))
+        conn.commit()
+        return rows / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shallow", type=int, default=5000, help="shallow people per path (default 5000)")
+    parser.add_argument("--deep", type=int, default=500, help="deep people per path (default 500)")
+    parser.add_argument("--depth", type=int, default=75, help="activities already on a deep record (default 75)")
+    parser.add_argument("--per-person", type=int, default=4, help="completions measured per deep person (default 4)")
+    args = parser.parse_args()
+    pg = postgres_url()
+    if not pg:
+        console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make bench-depth does)[/red]")
+        return 2
+    from ce_ledger.bootstrap import build_ledger
+    from ce_ledger.domain.commands import Registration
+
+    schema = create_schema(pg)
+    env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"{pg}?schema={schema}", "CE_LEDGER_SECRET_KEY": SECRET,
+           "CE_LEDGER_VIEW_UPKEEP": "worker"}
+    try:
+        ledger = build_ledger(settings(pg, schema))
+        numbers = id_numbers(2 * args.shallow + 2 * args.deep)
+        pids = {}
+        for number in track(numbers, description=f"registering {len(numbers)} people", console=console, transient=True):
+            pids[number] = ledger.register(Registration(
+                id_number=number, name="专技", series="工程技术", requires_foreign_language_exam=False,
+                requires_computer_exam=False, own_ce_regulation=False, employer_unit="U-1"), by="platform").professional_id
+        shallow_http, shallow_bulk = numbers[:args.shallow], numbers[args.shallow:2 * args.shallow]
+        deep_http, deep_bulk = numbers[2 * args.shallow:2 * args.shallow + args.deep], numbers[2 * args.shallow + args.deep:]
+        preload = batches(deep_http + deep_bulk, args.depth, 10**8)
+        preload_s = bulk(ledger, pids, preload, f"loading {2 * args.deep} records to depth {args.depth}")
+        console.print(f"preload: {2 * args.deep * args.depth:,} activities in {preload_s:.0f} s")
+        n_deep = args.deep * args.per_person
+        work = {
+            ("HTTP", 1): batches(shallow_http, 1, 2 * 10**8)[: n_deep // BATCH],
+            ("HTTP", args.depth): batches(deep_http, args.per_person, 3 * 10**8),
+            ("bulk", 1): batches(shallow_bulk, 1, 4 * 10**8)[: n_deep // BATCH],
+            ("bulk", args.depth): batches(deep_bulk, args.per_person, 5 * 10**8),
+        }
+        seconds = {}
+        token = issue_token(env, "platform")
+        with served(env) as server:
+            over_http(server.url, token, batches(shallow_http[:BATCH], 1, 9 * 10**8), "warming up")
+            for key in (("HTTP", 1), ("HTTP", args.depth)):
+                seconds[key] = over_http(server.url, token, work[key], f"HTTP, depth {key[1]}")
+        for key in (("bulk", 1), ("bulk", args.depth)):
+            seconds[key] = bulk(ledger, pids, work[key], f"bulk, depth {key[1]}")
+        ledger.close()
+        copy = copy_rate(pg, schema, COPY_ROWS)
+    finally:
+        drop_schema(pg, schema)
+    return report(work, seconds, copy, args.depth)
+
+
+def report(work: dict, seconds: dict, copy: float, depth: int) -> int:
+    table = Table(title="bench_depth (PostgreSQL; completions, each to a different person)")
+    for col in ("path", "depth", "completions", "ms each", "per s", "÷ COPY", "deep ÷ shallow"):
+        table.add_column(col, justify="left" if col == "path" else "right")
+    table.add_row("COPY of stored rows", "", "", "", f"{copy:,.0f}", "1.000", "")
+    ok = True
+    for path in ("HTTP", "bulk"):
+        for d in (1, depth):
+            n = sum(len(b) for b in work[path, d])
+            rate = n / seconds[path, d]
+            ratio = (seconds[path, depth] / sum(len(b) for b in work[path, depth])) / (
+                seconds[path, 1] / sum(len(b) for b in work[path, 1]))
+            table.add_row(path, str(d), f"{n:,}", f"{1000 / rate:.3f}", f"{rate:,.0f}", f"{rate / copy:.3f}",
+                          f"{ratio:.2f}" if d == depth else "")
+            if d == depth:
+                ok &= ratio <= 1.5 and rate / copy >= (0.05 if path == "HTTP" else 0.1)
+    console.print(table)
+    console.print(f"bars: deep ≤ 1.5 × shallow; HTTP ≥ 0.05 × COPY, bulk ≥ 0.1 × COPY → "
+                  f"{'[green]meets[/green]' if ok else '[red]misses[/red]'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The record index: a command reads what it needs of a record, not the whole record.
+
+Each activity's events are filed under its terms (the activity, its retry key, a day of
+teaching) in the same transaction as the events; a command loads the registration, the head
+and the events under its own terms. On both stores: what a command reads does not grow with
+the record, every rule the whole record enforced still holds, and a store written before the
+index existed (or restored from a backup) has its index built from its events at start-up.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ce_ledger.bootstrap import build_ledger
+from ce_ledger.domain.commands import Voiding
+from ce_ledger.domain.errors import Conflict, InvalidInput
+from ce_ledger.domain.professional import terms_to_decide, terms_to_record
+from tests.builders import VERIFIED, public, registration, specialty, teaching
+
+DEEP = 150  # twice a five-year window's depth
+
+
+def _deep_record(ledger):
+    pid = ledger.register(registration(), by="platform").professional_id
+    for start in range(0, DEEP, 50):
+        ledger.record_batch([(pid, public("1", date(2018, 1, 1 + n % 28), f"PR-deep-{start + n}"))
+                             for n in range(50)], by="platform")
+    return pid
+
+
+def test_a_command_reads_the_same_few_events_at_any_depth(ledger):
+    pid = _deep_record(ledger)
+    claim = specialty("8", date(2018, 3, 1), cert="C-DEEP")
+    claimed = ledger.record(pid, claim, by="employer:UNIT-001")
+    ledger.record(pid, teaching("6", date(2018, 3, 2)), by="employer:UNIT-001")
+
+    part = ledger.in_part({pid: terms_to_record(claim)})[pid]
+    assert part is not None and not part.whole
+    assert part.version == DEEP + 3  # sealed after the real head
+    assert list(part.activities) == [claimed.activity_id]  # of 152 activities, the one under its key
+
+    deciding = ledger.in_part({pid: terms_to_decide(claimed.activity_id)})[pid]
+    assert list(deciding.activities) == [claimed.activity_id]
+
+    # Through the commands: a retry, a conflict, a decision, its retry, a void, the same key again.
+    assert ledger.record(pid, claim, by="employer:UNIT-001").status == "duplicate"
+    with pytest.raises(Conflict):
+        ledger.record(pid, claim.model_copy(update={"hours": claim.hours + 1}), by="employer:UNIT-001")
+    assert ledger.decide(pid, claimed.activity_id, VERIFIED, by="committee:1").status == "recorded"
+    assert ledger.decide(pid, claimed.activity_id, VERIFIED, by="committee:1").status == "duplicate"
+    ledger.void(pid, claimed.activity_id, Voiding(reason="证书编号错误", decision_ref="宁人社〔2019〕1号"),
+                by="auditor:1")
+    again = ledger.record(pid, claim.model_copy(update={"hours": claim.hours + 1}), by="employer:UNIT-001")
+    assert again.status == "recorded" and again.activity_id != claimed.activity_id
+
+    # 24 hours a day still counts the day's other teaching, however deep the record.
+    with pytest.raises(InvalidInput) as refused:
+        ledger.record(pid, teaching("19", date(2018, 3, 2)), by="employer:UNIT-001")
+    assert refused.value.field == "hours_taught"
+
+    # The whole record agrees with what the commands saw.
+    whole = ledger.professional(pid, copy=False)
+    assert whole.version == DEEP + 6 and len(whole.activities) == DEEP + 3
+
+
+def test_a_store_without_its_index_builds_it_at_start(settings, clock):
+    ledger = build_ledger(settings, clock=clock)
+    pid = ledger.register(registration(), by="platform").professional_id
+    claim = specialty("8", date(2018, 3, 1), cert="C-OLD")
+    ledger.record(pid, claim, by="employer:UNIT-001")
+    ledger.record(pid, teaching("20", date(2018, 3, 2)), by="employer:UNIT-001")
+    recorder = ledger.recorder
+    # As a store written before the index existed: no rows, not ready.
+    _forget_index(recorder)
+    ledger.close()
+
+    reopened = build_ledger(settings, clock=clock)
+    try:
+        assert reopened.recorder.index_ready()
+        assert reopened.record(pid, claim, by="employer:UNIT-001").status == "duplicate"
+        with pytest.raises(InvalidInput):
+            reopened.record(pid, teaching("5", date(2018, 3, 2)), by="employer:UNIT-001")
+    finally:
+        reopened.close()
+
+
+def _forget_index(recorder) -> None:
+    table = f"{recorder.events_table_name}_index"
+    if hasattr(recorder.datastore, "schema"):
+        schema = recorder.datastore.schema
+        with recorder.datastore.transaction(commit=True) as c:
+            c.execute(f'DELETE FROM "{schema}"."{table}"')
+            c.execute(f'UPDATE "{schema}"."{table}_state" SET ready = false')
+    else:
+        with recorder.datastore.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {table}")
+            c.execute(f"UPDATE {table}_state SET ready = 0")
