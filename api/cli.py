@@ -334,14 +334,14 @@ def verify(json: bool = typer.Option(False, "--json", help="print the report as 
 
 @app.command()
 def checkpoint(by: str = typer.Option("cli", help="who records it")) -> None:
-    """Record a Merkle root over every stream head now; publish the root it prints."""
+    """Record a Merkle root over the log now (hashing only what was appended); publish the root it prints."""
     services, audit = _audit()
     try:
         recorded = audit.checkpoint(by=by, channel=Channel.CLI)
     finally:
         services.close()
     console.print(f"checkpoint {recorded.originator_version}: position {recorded.position}, "
-                  f"{recorded.streams} streams\nroot [bold]{recorded.root}[/bold]")
+                  f"{recorded.streams} rows of the log\nroot [bold]{recorded.root}[/bold]")
 
 
 @app.command()
@@ -359,6 +359,23 @@ def prove(
     finally:
         services.close()
     typer.echo(json_module.dumps({"checkpoint": proof.checkpoint, **proof.to_dict()}, indent=2))
+
+
+@app.command()
+def consistency(
+    old: int = typer.Argument(..., help="the earlier checkpoint"),
+    new: int | None = typer.Argument(None, help="the later checkpoint (default: the latest)"),
+) -> None:
+    """Print a consistency proof (JSON, RFC 9162): the later checkpoint extends the earlier one."""
+    services, audit = _audit()
+    try:
+        proof = audit.consistency(old, new)
+    except LedgerError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+    typer.echo(json_module.dumps(dataclasses.asdict(proof), indent=2))
 
 
 @app.command("file-roster")

@@ -152,11 +152,24 @@ class VerdictList(Value):
 
 class CheckpointOut(Value):
     checkpoint: int = Field(description="its version on the checkpoint stream")
-    position: int = Field(description="the log position whose stream heads the root covers")
-    streams: int
+    position: int = Field(description="the log position the root covers")
+    streams: int = Field(description="how many leaves: rows of the log (tree \"log\") or stream heads (\"heads\")")
+    tree: str = Field(description='"log": RFC 9162 tree over the log\'s rows; "heads": over stream heads (older)')
     root: str
     recorded_at: datetime
     recorded_by: str
+
+
+class ConsistencyOut(Value):
+    """An RFC 9162 §2.1.4 consistency proof: the later checkpoint's tree extends the earlier one's."""
+
+    old: int
+    new: int
+    old_size: int
+    new_size: int
+    old_root: str
+    new_root: str
+    path: list[str]
 
 
 class ProofOut(Value):

@@ -17,6 +17,8 @@ from uuid import UUID
 from ce_ledger.application import Ledger
 from ce_ledger.audit import merkle
 from ce_ledger.audit.checkpoint import CHECKPOINTS, CheckpointRecorded, leaf
+from ce_ledger.audit.log_tree import LogTree
+from ce_ledger.audit.tree import Frontier, verify_consistency
 from ce_ledger.audit.collisions import REVIEWS, KeyCollision, KeyCollisionsFound, KeyIndex
 from ce_ledger.audit.replay import Replay, changes_since, rule_set_note
 from ce_ledger.audit.store import RawLog
@@ -31,6 +33,26 @@ Progress = Callable[[int], None]
 @dataclass(frozen=True)
 class CheckpointProof(merkle.InclusionProof):
     checkpoint: int = 0  # which checkpoint's root
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """RFC 9162 §2.1.4: that checkpoint ``new`` (``new_size`` leaves) extends checkpoint ``old``."""
+
+    old: int
+    new: int
+    old_size: int
+    new_size: int
+    old_root: str
+    new_root: str
+    path: tuple[str, ...]
+
+    def verify(self) -> bool:
+        try:
+            return verify_consistency(self.old_size, self.new_size, [bytes.fromhex(p) for p in self.path],
+                                      bytes.fromhex(self.old_root), bytes.fromhex(self.new_root))
+        except (TypeError, ValueError):
+            return False
 
 
 class VerificationReport(Value):
@@ -50,6 +72,7 @@ class Audit:
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
         self.log = RawLog(ledger.recorder, ledger.mapper)
+        self.tree = LogTree(ledger.recorder, self.log.plain)
 
     # -- verification ----------------------------------------------------------------
 
@@ -77,7 +100,7 @@ class Audit:
             breaks.extend(self._check_pin(pin))
         checkpoints = self._checkpoints()
         for checkpoint in checkpoints:
-            if self._root_at(checkpoint.position)[0] != checkpoint.root:
+            if checkpoint.tree == "heads" and self._root_at(checkpoint.position)[0] != checkpoint.root:
                 breaks.append(
                     Break(
                         stream_id=CHECKPOINTS,
@@ -87,11 +110,39 @@ class Audit:
                         f"{checkpoint.position} no longer hash to its root — a head was deleted or rewritten since",
                     )
                 )
+        breaks += self._check_log_checkpoints([c for c in checkpoints if c.tree == "log"])
         unique = tuple(dict.fromkeys(breaks))
         return VerificationReport(
             intact=not unique, streams=streams, events=events, verdict_pins=len(pins),
             checkpoints=len(checkpoints), breaks=unique, collisions=tuple(collisions), more_collisions=more,
         )
+
+    def _check_log_checkpoints(self, checkpoints: list[CheckpointRecorded]) -> list[Break]:
+        """Every log checkpoint in one pass over the log in position order: the tree is grown
+        leaf by leaf (its right edge only, ``Frontier``) and its root compared as each
+        checkpoint's position is passed. Many checkpoints cost what one costs."""
+        if not checkpoints:
+            return []
+        pending = sorted(checkpoints, key=lambda c: c.position)
+        frontier = Frontier()
+        breaks: list[Break] = []
+
+        def check(c: CheckpointRecorded) -> None:
+            if frontier.size != c.streams or frontier.root().hex() != c.root:
+                breaks.append(Break(
+                    stream_id=CHECKPOINTS, version=c.originator_version, kind="missing",
+                    detail=f"checkpoint {c.originator_version}: the first {c.streams} rows of the log, up to "
+                    f"position {c.position}, no longer hash to its root ({frontier.size} rows there now) — "
+                    "a row was deleted, inserted or rewritten since",
+                ))
+
+        for row in self.tree.rows(0, pending[-1].position):
+            while pending and row.id > pending[0].position:
+                check(pending.pop(0))
+            frontier.add(self.tree.leaf_data(row))
+        for c in pending:
+            check(c)
+        return breaks
 
     def record_findings(self, report: VerificationReport, *, by: str, channel: str = "direct") -> bool:
         """Keep what a verification found for the workbench's auditors: recorded when it differs
@@ -182,16 +233,18 @@ class Audit:
     # -- checkpoints -----------------------------------------------------------------
 
     def checkpoint(self, *, by: str, channel: str = "direct") -> CheckpointRecorded:
-        """Record the Merkle root over every stream head at the current position."""
+        """Record the Merkle root over the log up to the current position (``tree="log"``).
+        Hashes only the rows since the last stored chunk of the tree."""
         position = self.ledger.position()
-        root, leaves = self._root_at(position)
+        frontier = self.tree.grow(position)
         event = self.ledger.next_event(
             CheckpointRecorded,
             CHECKPOINTS,
             recorded_at=self.ledger.clock(),
             position=position,
-            streams=len(leaves),
-            root=root,
+            streams=frontier.size,
+            root=frontier.root().hex(),
+            tree="log",
             recorded_by=by,
             caused_by=by,
             channel=channel,
@@ -202,14 +255,56 @@ class Audit:
     def checkpoints(self) -> list[CheckpointRecorded]:
         return self._checkpoints()
 
+    def _checkpoint(self, number: int | None) -> CheckpointRecorded:
+        if number is not None:
+            found = self.ledger.events.get(CHECKPOINTS, gt=number - 1, lte=number) if number > 0 else []
+            chosen = next(iter(found), None)
+        else:
+            chosen = next(iter(self.ledger.events.get(CHECKPOINTS, desc=True, limit=1)), None)
+        if chosen is None:
+            raise NotFound("checkpoint", "no such checkpoint" if number else "no checkpoint recorded yet")
+        return chosen  # type: ignore[return-value]
+
     def prove(self, stream_id: UUID, checkpoint: int | None = None) -> CheckpointProof:
         """An inclusion proof of the stream's head in a checkpoint (default: the latest)."""
-        recorded = self._checkpoints()
-        if checkpoint is not None:
-            recorded = [c for c in recorded if c.originator_version == checkpoint]
-        if not recorded:
-            raise NotFound("checkpoint", "no such checkpoint" if checkpoint else "no checkpoint recorded yet")
-        chosen = recorded[-1]
+        chosen = self._checkpoint(checkpoint)
+        if chosen.tree == "heads":
+            return self._prove_head(stream_id, chosen)
+        head = self.ledger.recorder.head_at(stream_id, chosen.position)
+        if head is None:
+            raise NotFound("stream_id", f"stream {stream_id} had no events at position {chosen.position}")
+        tree = self.tree.tree()
+        if tree.root(chosen.streams).hex() != chosen.root:
+            raise Conflict("checkpoint", "the store no longer matches this checkpoint: run ce-ledger verify")
+        index = self.tree.leaf_index(head.id)
+        return CheckpointProof(
+            checkpoint=chosen.originator_version,
+            leaf=self.tree.leaf_data(head).decode(),
+            index=index,
+            size=chosen.streams,
+            path=tuple(h.hex() for h in tree.inclusion_path(index, chosen.streams)),
+            root=chosen.root,
+        )
+
+    def consistency(self, old: int, new: int | None = None) -> ConsistencyProof:
+        """That checkpoint ``new`` (default: the latest) extends checkpoint ``old`` (RFC 9162 §2.1.4)."""
+        before, after = self._checkpoint(old), self._checkpoint(new)
+        if "heads" in (before.tree, after.tree):
+            raise Conflict("checkpoint", "a checkpoint over stream heads (recorded before the log tree) has no "
+                           "consistency proof; prove a head in it instead")
+        if before.streams > after.streams:
+            raise Conflict("checkpoint", f"checkpoint {before.originator_version} is the later one")
+        tree = self.tree.tree()
+        if tree.root(after.streams).hex() != after.root:
+            raise Conflict("checkpoint", "the store no longer matches this checkpoint: run ce-ledger verify")
+        return ConsistencyProof(
+            old=before.originator_version, new=after.originator_version, old_size=before.streams,
+            new_size=after.streams, old_root=before.root, new_root=after.root,
+            path=tuple(h.hex() for h in tree.consistency_path(before.streams, after.streams)),
+        )
+
+    def _prove_head(self, stream_id: UUID, chosen: CheckpointRecorded) -> CheckpointProof:
+        """A proof in a checkpoint over stream heads, as it was made (reads every head)."""
         root, leaves = self._root_at(chosen.position)
         if root != chosen.root:
             raise Conflict("checkpoint", "the store no longer matches this checkpoint: run ce-ledger verify")

@@ -45,14 +45,19 @@ class Tree:
     def __init__(self, stored: Callable[[int, int], bytes | None], leaves: Callable[[int, int], list[bytes]]):
         self._stored = stored
         self._leaves = leaves
-        self._chunk: tuple[int, list[bytes]] | None = None  # the last chunk read, reused along a path
+        # Chunks read, reused along a path (a proof touches the leaf's chunk and the tail's, each
+        # several times); a few at most, so memory stays flat.
+        self._chunks: dict[int, list[bytes]] = {}
 
     def _leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes start .. end-1 (one chunk): its chunk is read whole, once per path."""
         first = start - start % CHUNK
-        if self._chunk is None or self._chunk[0] != first or len(self._chunk[1]) < end - first:
-            self._chunk = (first, self._leaves(first, first + CHUNK))
-        return self._chunk[1][start - first:end - first]
+        found = self._chunks.get(first)
+        if found is None or len(found) < end - first:
+            if len(self._chunks) >= 4:
+                self._chunks.pop(next(iter(self._chunks)))
+            found = self._chunks[first] = self._leaves(first, first + CHUNK)
+        return found[start - first:end - first]
 
     def hash(self, start: int, end: int) -> bytes:
         """MTH(D[start:end]) for a range that is a subtree of some tree (start aligned to it)."""
@@ -89,9 +94,9 @@ class Tree:
 
     def consistency_path(self, old: int, new: int) -> list[bytes]:
         """PROOF(m, D[n]) of RFC 9162 §2.1.4.1: that the tree of ``new`` leaves extends that of ``old``."""
-        if not 0 < old <= new:
+        if not 0 <= old <= new:
             raise ValueError(f"no consistency proof from {old} to {new} leaves")
-        if old == new:
+        if old in (0, new):  # every tree extends the empty tree, and itself
             return []
         return self._subproof(old, 0, new, True)
 
@@ -177,8 +182,10 @@ def verify_consistency(old: int, new: int, proof: Sequence[bytes], old_root: byt
     """RFC 9162 §2.1.4.2, step for step: whether ``proof`` shows the tree of ``new`` leaves with
     ``new_root`` extends the tree of ``old`` leaves with ``old_root``. Never raises."""
     try:
-        if isinstance(old, bool) or isinstance(new, bool) or not 0 < old <= new:
+        if isinstance(old, bool) or isinstance(new, bool) or not 0 <= old <= new:
             return False
+        if old == 0:  # every tree extends the empty tree
+            return not proof and hmac.compare_digest(old_root, EMPTY_ROOT)
         if old == new:
             return not proof and hmac.compare_digest(old_root, new_root)
         path = list(proof)

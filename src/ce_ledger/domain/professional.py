@@ -114,6 +114,9 @@ def terms_to_record(details: ActivityDetails) -> tuple[str, ...]:
     return terms
 
 
+PERSON_TERMS = ("person",)  # the person's own events: corrections and moves (a registration retry, a change)
+
+
 def terms_to_decide(activity_id: UUID) -> tuple[str, ...]:
     """What deciding on, unverifying or voiding an activity must see: that activity's events."""
     return (f"activity:{activity_id}",)
@@ -141,8 +144,10 @@ class Professional(Chained):
     employer_unit: str = ""
     transfer: TransferProposed | None = None  # proposed, not yet confirmed
     # False for a record loaded in part for one command (``in_part``): only the activities it
-    # asked for, the registration as first recorded, the head to link to.
+    # asked for, the head to link to, and the person as registered (and as corrected and moved
+    # since, when it asked for PERSON_TERMS: ``knows_person``).
     whole: bool = True
+    knows_person: bool = True
 
     def __post_init__(self) -> None:
         if self.series is None:
@@ -391,8 +396,8 @@ class Professional(Chained):
         return Outcome(activity_id, "recorded")
 
     def _require_whole(self) -> None:
-        if not self.whole:
-            raise RuntimeError("this record was loaded in part, for an activity command; load it whole")
+        if not (self.whole or self.knows_person):
+            raise RuntimeError("this record was loaded in part without the person's own events (PERSON_TERMS)")
 
     def _check_teaching_day(self, details: Teaching) -> None:
         taught = sum(
@@ -421,10 +426,12 @@ class Professional(Chained):
             return activity_terms(event)
         if isinstance(event, (ClaimDecided, ActivityVoided)):
             return activity_terms(self.activities[event.activity_id].recorded)
+        if isinstance(event, (RegistrationCorrected, TransferProposed, TransferConfirmed)):
+            return PERSON_TERMS
         return ()
 
     @classmethod
-    def in_part(cls, found: list[LedgerEvent], head: LedgerEvent) -> Professional:
+    def in_part(cls, found: list[LedgerEvent], head: LedgerEvent, *, person: bool = False) -> Professional:
         """A record for one command: its registration and the events the record index found for
         the command's terms (in order), and its head. What the command decides from, without
         reading the whole record; its version and digest are the head's, so what it triggers is
@@ -433,7 +440,7 @@ class Professional(Chained):
         if not isinstance(registration, ProfessionalRegistered):
             raise NotARecord(f"a record must open with registration, not {type(registration).__name__}")
         record = cls(registration.originator_id, head.originator_version, registration, head_digest=head.digest,
-                     whole=False)
+                     whole=False, knows_person=person)
         for event in found[1:]:
             record._mutate(event)
         return record
@@ -443,6 +450,7 @@ class Professional(Chained):
         copy = Professional(
             self.id, self.version, self.registration, head_digest=self.head_digest, name=self.name,
             series=self.series, employer_unit=self.employer_unit, transfer=self.transfer, whole=self.whole,
+            knows_person=self.knows_person,
         )
         copy.activities = {
             k: Activity(a.recorded, a.decision, a.void) for k, a in self.activities.items()

@@ -27,7 +27,7 @@ from ce_ledger.audit.verification import Break, Row, check_stream
 from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.events import LedgerEvent
 from ce_ledger.domain.identity import professional_id
-from ce_ledger.domain.professional import NotARecord, Outcome, Professional, project_professional
+from ce_ledger.domain.professional import PERSON_TERMS, NotARecord, Outcome, Professional, project_professional
 from ce_ledger.persistence import PYDANTIC_ENV
 from ce_ledger.rules.published import PUBLISHED
 from ce_ledger.rules.ruleset import Registry
@@ -206,7 +206,7 @@ class Store(Application[UUID]):
                 events = [to_domain(e) for e in part.found]  # type: ignore[arg-type]
                 head = events[-1] if events and events[-1].originator_version == part.head.originator_version else (
                     to_domain(part.head))  # type: ignore[arg-type]
-                records[pid] = Professional.in_part(events, head)
+                records[pid] = Professional.in_part(events, head, person=PERSON_TERMS[0] in wanted[pid])
             except NotARecord:  # another kind's stream (a verdict id, say)
                 records[pid] = None
         return records

@@ -23,6 +23,7 @@ from ce_ledger.domain.professional import (
     Outcome,
     Professional,
     project_professional,
+    PERSON_TERMS,
     terms_to_decide,
     terms_to_record,
 )
@@ -67,7 +68,7 @@ class Records(Store):
                 return Registered(pid, created=True)
             except IntegrityError:
                 pass  # registered concurrently: judge it as a retry
-        differ = self.professional(pid, copy=False).differs_from(registration.name, series, registration.employer_unit)
+        differ = self._in_part(pid, PERSON_TERMS).differs_from(registration.name, series, registration.employer_unit)
         if differ:
             raise Conflict(
                 differ[0],
@@ -122,7 +123,7 @@ class Records(Store):
         """Get the record, let it decide on a change to the person, save what it triggered."""
         for attempt in retrying():
             with attempt:
-                professional = self.professional(professional_id)
+                professional = self._in_part(professional_id, PERSON_TERMS)
                 now, today = self.now()
                 status = decide(professional, now, today)
                 if status == "recorded":

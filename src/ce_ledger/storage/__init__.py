@@ -20,7 +20,12 @@ library has no call for:
   term (an activity, a retry key, a day of teaching), written in the same transaction as
   the events through the library's ``_insert_events`` hook (``save(…, index=rows)``), and
   read by ``in_part``: what one command needs of a record, whatever the record's depth.
-  It is derived from the events and rebuilt from them (``index_ready``/``insert_index``).
+  It is derived from the events and rebuilt from them (``index_ready``/``insert_index``);
+- the **log tree** (``<events table>_tree`` and ``_chunks``): the stored hashes of complete
+  subtrees of the log's Merkle tree (``audit.tree``) and where each chunk of 256 leaves
+  lies in the log, so that a checkpoint hashes only new rows and a proof reads O(log n)
+  hashes; ``log_rows`` reads the log in position order, ``head_at`` a stream's head at
+  a position.
 
 Everything else goes through the library's public API. ``repository.py`` holds the
 one use of the library's private members (its fast-forward locks).
@@ -69,6 +74,10 @@ class InPart(NamedTuple):
     head: StoredEvent
 
 
+TreeRow = tuple[int, int, bytes]  # level, index, hash of a complete subtree (audit.tree)
+ChunkRow = tuple[int, int, int]  # chunk index, first and last log position of its 256 leaves
+
+
 class LedgerRecorder(Protocol):
     """What the ledger asks of a store beyond the library's ``ApplicationRecorder``."""
 
@@ -95,6 +104,20 @@ class LedgerRecorder(Protocol):
     def in_part(self, wanted: dict[UUID, list[int]]) -> dict[UUID, InPart]: ...
 
     def index_ready(self) -> bool: ...
+
+    def log_rows(self, after: int, stop: int, limit: int) -> list[LogRow]: ...
+
+    def head_at(self, stream: UUID, position: int) -> LogRow | None: ...
+
+    def tree_hash(self, level: int, index: int) -> bytes | None: ...
+
+    def tree_end(self) -> ChunkRow | None: ...
+
+    def chunk_at(self, position: int) -> ChunkRow | None: ...
+
+    def chunk(self, index: int) -> ChunkRow | None: ...
+
+    def insert_tree(self, nodes: Sequence[TreeRow], chunks: Sequence[ChunkRow]) -> None: ...
 
     def insert_index(self, rows: Sequence[IndexRow], *, ready: bool = False) -> None: ...
 

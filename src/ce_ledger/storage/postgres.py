@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from ce_ledger.storage import Head, IndexRow, InPart, LockedCreation, LogRow, RawRow, as_bytes
+from ce_ledger.storage import ChunkRow, Head, IndexRow, InPart, LockedCreation, LogRow, RawRow, TreeRow, as_bytes
 
 
 class LedgerRecorder(library.PostgresApplicationRecorder):
@@ -76,6 +76,23 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             SQL("INSERT INTO {s} SELECT NOT EXISTS (SELECT 1 FROM {t}) "
                 "WHERE NOT EXISTS (SELECT 1 FROM {s})").format(s=i_state, t=t),
         ]
+        tree = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(f"{self.events_table_name}_tree"))
+        chunks = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(f"{self.events_table_name}_chunks"))
+        self._tree, self._chunks = tree, chunks
+        self.sql_create_statements += [
+            SQL("CREATE TABLE IF NOT EXISTS {} (level integer, idx bigint, hash bytea, "
+                "PRIMARY KEY (level, idx))").format(tree),
+            SQL("CREATE TABLE IF NOT EXISTS {} (idx bigint PRIMARY KEY, first_position bigint UNIQUE, "
+                "last_position bigint)").format(chunks),
+        ]
+        self._log_rows = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {t} "
+            "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
+        ).format(t=t)
+        self._head_at = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {t} "
+            "WHERE originator_id = %s AND notification_id <= %s ORDER BY originator_version DESC LIMIT 1"
+        ).format(t=t)
         self._insert_index_rows = SQL(
             "INSERT INTO {i} SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::integer[]) ON CONFLICT DO NOTHING"
         ).format(i=i)
@@ -157,6 +174,44 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
     def index_ready(self) -> bool:
         rows = self._fetch(SQL("SELECT ready FROM {}").format(self._index_state), ())
         return bool(rows and rows[0][0])
+
+    # -- the log tree ------------------------------------------------------------------
+
+    def log_rows(self, after: int, stop: int, limit: int) -> list[LogRow]:
+        return [LogRow(i, o, v, t, bytes(s)) for i, o, v, t, s in self._fetch(self._log_rows, (after, stop, limit))]
+
+    def head_at(self, stream: UUID, position: int) -> LogRow | None:
+        rows = self._fetch(self._head_at, (stream, position))
+        return LogRow(rows[0][0], rows[0][1], rows[0][2], rows[0][3], bytes(rows[0][4])) if rows else None
+
+    def tree_hash(self, level: int, index: int) -> bytes | None:
+        rows = self._fetch(SQL("SELECT hash FROM {} WHERE level = %s AND idx = %s").format(self._tree), (level, index))
+        return bytes(rows[0][0]) if rows else None
+
+    def _chunk_row(self, where: str, params: Sequence[Any]) -> ChunkRow | None:
+        rows = self._fetch(SQL("SELECT idx, first_position, last_position FROM {} ").format(self._chunks) + SQL(where),
+                           params)
+        return tuple(rows[0]) if rows else None  # type: ignore[return-value]
+
+    def tree_end(self) -> ChunkRow | None:
+        return self._chunk_row("ORDER BY idx DESC LIMIT 1", ())
+
+    def chunk_at(self, position: int) -> ChunkRow | None:
+        return self._chunk_row("WHERE first_position <= %s ORDER BY first_position DESC LIMIT 1", (position,))
+
+    def chunk(self, index: int) -> ChunkRow | None:
+        return self._chunk_row("WHERE idx = %s", (index,))
+
+    def insert_tree(self, nodes: Sequence[TreeRow], chunks: Sequence[ChunkRow]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            if nodes:
+                curs.execute(SQL("INSERT INTO {} SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bytea[]) "
+                                 "ON CONFLICT DO NOTHING").format(self._tree),
+                             ([n[0] for n in nodes], [n[1] for n in nodes], [n[2] for n in nodes]), binary=True)
+            if chunks:
+                curs.execute(SQL("INSERT INTO {} SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) "
+                                 "ON CONFLICT DO NOTHING").format(self._chunks),
+                             ([c[0] for c in chunks], [c[1] for c in chunks], [c[2] for c in chunks]), binary=True)
 
     def in_part(self, wanted: dict[UUID, list[int]]) -> dict[UUID, InPart]:
         """What commands need of many records, in one query (see ``Professional.in_part``)."""

@@ -17,7 +17,17 @@ from uuid import UUID
 from eventsourcing import sqlite as library
 from eventsourcing.persistence import StoredEvent, Tracking
 
-from ce_ledger.storage import Head, IndexRow, LockedCreation, RawRow, StreamByStream, as_bytes
+from ce_ledger.storage import (
+    ChunkRow,
+    Head,
+    IndexRow,
+    LockedCreation,
+    LogRow,
+    RawRow,
+    StreamByStream,
+    TreeRow,
+    as_bytes,
+)
 
 
 class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
@@ -49,6 +59,10 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {self._index} (stream_id TEXT, term INTEGER, version INTEGER, "
             "PRIMARY KEY (stream_id, term, version)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self._index}_state (ready INTEGER NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.events_table_name}_tree (level INTEGER, idx INTEGER, hash BLOB, "
+            "PRIMARY KEY (level, idx)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self.events_table_name}_chunks (idx INTEGER PRIMARY KEY, "
+            "first_position INTEGER UNIQUE, last_position INTEGER)",
         ]
 
     def create_table(self) -> None:
@@ -87,6 +101,42 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
         rows = self._fetch(f"SELECT version FROM {self._index} WHERE stream_id = ? AND term IN ({marks})",
                            (stream.hex, *terms))
         return {v for (v,) in rows}
+
+    # -- the log tree ------------------------------------------------------------------
+
+    def log_rows(self, after: int, stop: int, limit: int) -> list[LogRow]:
+        rows = self._fetch(f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                           "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?", (after, stop, limit))
+        return [LogRow(n, UUID(o), v, t, as_bytes(s)) for n, o, v, t, s in rows]
+
+    def head_at(self, stream: UUID, position: int) -> LogRow | None:
+        rows = self._fetch(f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                           "WHERE originator_id = ? AND rowid <= ? ORDER BY originator_version DESC LIMIT 1",
+                           (stream.hex, position))
+        return LogRow(rows[0][0], stream, rows[0][2], rows[0][3], as_bytes(rows[0][4])) if rows else None
+
+    def tree_hash(self, level: int, index: int) -> bytes | None:
+        rows = self._fetch(f"SELECT hash FROM {self.events_table_name}_tree WHERE level = ? AND idx = ?", (level, index))
+        return bytes(rows[0][0]) if rows else None
+
+    def _chunk_row(self, where: str, params: Sequence[Any]) -> ChunkRow | None:
+        rows = self._fetch(f"SELECT idx, first_position, last_position FROM {self.events_table_name}_chunks {where}",
+                           params)
+        return tuple(rows[0]) if rows else None  # type: ignore[return-value]
+
+    def tree_end(self) -> ChunkRow | None:
+        return self._chunk_row("ORDER BY idx DESC LIMIT 1", ())
+
+    def chunk_at(self, position: int) -> ChunkRow | None:
+        return self._chunk_row("WHERE first_position <= ? ORDER BY first_position DESC LIMIT 1", (position,))
+
+    def chunk(self, index: int) -> ChunkRow | None:
+        return self._chunk_row("WHERE idx = ?", (index,))
+
+    def insert_tree(self, nodes: Sequence[TreeRow], chunks: Sequence[ChunkRow]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(f"INSERT OR IGNORE INTO {self.events_table_name}_tree VALUES (?, ?, ?)", nodes)
+            c.executemany(f"INSERT OR IGNORE INTO {self.events_table_name}_chunks VALUES (?, ?, ?)", chunks)
 
     def _fetch(self, query: str, params: Sequence[Any]) -> list[tuple]:
         with self.datastore.transaction(commit=False) as c:
