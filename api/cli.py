@@ -149,6 +149,7 @@ def import_file(
     kind: FileKind | None = typer.Option(None, help="the file's kind; default: told by its headers"),
     encoding: str | None = typer.Option(None, help="a CSV's encoding; default: UTF-8, else GB18030"),
     dry_run: bool = typer.Option(False, "--dry-run", help="check every row and report; record nothing"),
+    restart: bool = typer.Option(False, "--restart", help="send every row again, even after a stopped run"),
     by: str = typer.Option("committee:import", help="who confirms legacy uploads (recorded on each decision)"),
     json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
@@ -156,7 +157,8 @@ def import_file(
 
     Every row is checked like an API request; bad rows are listed with their row number,
     column and problem, the good ones are recorded, and importing the file again records
-    nothing new. Exit status 1 when any row was refused.
+    nothing new. A run that stopped (killed, a lost connection) is taken up where its last saved
+    batch ended: run the same command again. Exit status 1 when any row was refused.
     """
     from ce_ledger.imports.sheets import UnreadableFile
 
@@ -165,7 +167,7 @@ def import_file(
             task = progress.add_task(f"importing {file.name}", total=None)
             try:
                 done = services.importer(by=by).run(
-                    file, kind=kind, encoding=encoding, dry_run=dry_run,
+                    file, kind=kind, encoding=encoding, dry_run=dry_run, resume=not restart,
                     progress=lambda n, total: progress.update(task, completed=n, total=total),
                 )
             except UnreadableFile as e:

@@ -181,6 +181,8 @@ def import_summary(name: str, report) -> Text:
         done = f"would record {report.would_record}, already recorded {report.duplicate}"
     else:
         done = f"recorded {report.recorded}, already recorded {report.duplicate}"
+        if report.resumed:
+            done += f", {report.resumed} saved by the run that stopped"
     style = "yellow" if report.problems else "green"
     encoding = f", read as {report.encoding}" if report.encoding else ""
     return Text(

@@ -63,6 +63,9 @@ FOLLOWED_TOPICS = RECORD_TOPICS + [
     get_topic(cls) for cls in (*PROVIDER_EVENTS, ProgrammePlanned, UnitNamed, VerdictIssued)
 ]
 REBUILD_BATCH = 5000
+# Rows of whole streams built in memory before they are inserted: what bounds a rebuild's memory
+# (about 1 KB per activity), whatever the size of the log.
+REBUILD_GROUP = 100_000
 REBUILD_PARTS = 2  # the machines here have two cores
 PARTITION_FROM = 50_000  # below this, starting processes costs more than it saves
 
@@ -190,16 +193,34 @@ class TotalsProjection:
         return version, applied
 
     def build_part(self, version: int, end: int, part: int, parts: int, progress: Callable[[int], None]) -> int:
-        """Build one share of a new version up to ``end`` and insert its rows."""
-        changes, position, applied = Changes(), 0, 0
+        """Build one share of a new version up to ``end`` and insert its rows.
+
+        The log is read stream by stream (every row up to ``end``), and a group of whole
+        streams is settled and inserted once it holds REBUILD_GROUP rows: every row of the
+        view belongs to one stream (a person's, a verdict's, a unit's, a programme's), and an
+        activity is credited by its provider's standing as recorded now, whatever the order.
+        So memory holds one group, not the log."""
+        changes, applied, in_group, pending, stream = Changes(), 0, 0, [], None
         with _no_gc():
-            while position < end:
-                notifications, position = self._page(position, REBUILD_BATCH, end=end, part=(part, parts))
-                applied += self._decode_into(changes, notifications)
-                progress(position)
+            for row in self.log.stream_rows(end, FOLLOWED_TOPICS, REBUILD_BATCH, (part, parts)):
+                if row.originator_id != stream:  # a group ends only between streams
+                    stream = row.originator_id
+                    if len(pending) >= REBUILD_BATCH:
+                        in_group += self._decode_into(changes, pending)
+                        pending = []
+                    if in_group >= REBUILD_GROUP:
+                        self.updater.settle(changes)
+                        self.view.insert_all(version, changes)
+                        applied, in_group, changes = applied + in_group, 0, Changes()
+                        # Stream ids are uniform (UUIDs from hashes and random), so the share of
+                        # the id space passed is the share of the work done.
+                        progress(end * (stream.int >> 64) // 2**64)
+                pending.append(row)
+            in_group += self._decode_into(changes, pending)
             self.updater.settle(changes)
             self.view.insert_all(version, changes)
-        return applied
+        progress(end)
+        return applied + in_group
 
     def _build_in_processes(self, version: int, end: int, parts: int, progress: Callable[[int, int], None]) -> int:
         """Share 0 is built here while helper processes build the others."""

@@ -181,14 +181,15 @@ def load(n_people: int, seed: int, batch_people: int = 500) -> None:
                         items.append((pids[person.n], d))
                         fates.append(fate)
                 outcomes = ledger.record_batch(items, by="platform:region")
+                decisions, voids = [], []
                 for (pid, _), outcome, fate in zip(items, outcomes, fates, strict=True):
                     if fate in ("verify", "reject") and getattr(outcome, "status", None) == "recorded":
                         decision = Decision.VERIFIED if fate == "verify" else Decision.REJECTED
-                        ledger.decide(pid, outcome.activity_id, Verification(decision=decision, reason="核实"),
-                                      by="employer:region")
+                        decisions.append((pid, outcome.activity_id, Verification(decision=decision, reason="核实")))
                     elif fate == "void" and getattr(outcome, "status", None) == "recorded":
-                        ledger.void(pid, outcome.activity_id, Voiding(reason="抽查", decision_ref="抽查-1"),
-                                    by="auditor:region")
+                        voids.append((pid, outcome.activity_id, Voiding(reason="抽查", decision_ref="抽查-1")))
+                ledger.decide_batch(decisions, by="employer:region")
+                ledger.void_batch(voids, by="auditor:region")
                 count += len(items)
             took = time.perf_counter() - started
             depth += count / n_people

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -135,3 +136,54 @@ def test_files_past_the_stated_limits_are_refused_before_they_are_read(demo_ledg
     with pytest.raises(UnreadableFile, match="longer than 10,000"):
         Importer(demo_ledger, by="committee:import-test").run(long_cell)
     assert demo_ledger.position() == position
+
+
+def test_an_import_killed_midway_takes_up_where_its_last_batch_ended(tmp_path):
+    """A migration's file, killed after some batches: run again, it sends only the rest, and
+    nothing is recorded twice (the rows saved are found recorded either way)."""
+    import signal
+    import time
+
+    from ce_ledger.bootstrap import build_ledger
+    from ce_ledger.config import Settings
+    from tests.builders import id_number, registration
+
+    database = tmp_path / "ledger.sqlite"
+    env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"sqlite:///{database}"}
+    ledger = build_ledger(Settings(database_url=f"sqlite:///{database}"))
+    numbers = [id_number() for _ in range(40)]
+    for number in numbers:
+        ledger.register(registration(number), by="test")
+    ledger.close()
+    file = tmp_path / "platform-export.csv"
+    with file.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["身份证号", "学习记录编号", "课程编号", "课程名称", "学时", "完成日期"])
+        for n in range(6000):
+            w.writerow([numbers[n % 40], f"MIG-{n}", "GX-2018-01", "公需课", "1", f"2018-{n % 12 + 1:02d}-01"])
+    journal = tmp_path / f".{file.name}.ce-ledger-import"
+
+    first = subprocess.Popen([sys.executable, "-m", "api.cli", "import", str(file)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not journal.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    killed = first.poll() is None
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+    second = subprocess.run([sys.executable, "-m", "api.cli", "import", "--json", str(file)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    assert report["recorded"] + report["duplicate"] + report["resumed"] == 6000
+    if killed:
+        assert report["resumed"] >= 500 and report["recorded"] < 6000
+    assert not journal.exists()  # done: nothing to take up
+    ledger = build_ledger(Settings(database_url=f"sqlite:///{database}"))
+    try:
+        completed = [n for n in ledger.recorder.select_notifications(start=None, limit=100_000)
+                     if n.topic.endswith(":PublicCourseCompleted")]
+        assert len(completed) == 6000
+    finally:
+        ledger.close()

@@ -97,3 +97,19 @@ def _forget_index(recorder) -> None:
         with recorder.datastore.transaction(commit=True) as c:
             c.execute(f"DELETE FROM {table}")
             c.execute(f"UPDATE {table}_state SET ready = 0")
+
+
+def test_decisions_and_voids_in_batches_answer_item_by_item(ledger):
+    pid = ledger.register(registration(), by="platform").professional_id
+    claims = [ledger.record(pid, specialty("8", date(2018, 3, n)), by="employer:UNIT-001").activity_id
+              for n in (1, 2)]
+    course = ledger.record(pid, public("2", date(2018, 3, 3)), by="platform").activity_id
+    done = ledger.decide_batch([(pid, claims[0], VERIFIED), (pid, claims[1], VERIFIED), (pid, course, VERIFIED),
+                                (pid, claims[0], VERIFIED)], by="committee:1")
+    assert [getattr(r, "status", None) for r in done] == ["recorded", "recorded", None, "duplicate"]
+    assert isinstance(done[2], InvalidInput) and done[2].field == "activity_id"
+    void = Voiding(reason="重复录入", decision_ref="宁人社〔2019〕2号")
+    voided = ledger.void_batch([(pid, claims[1], void), (pid, claims[1], void)], by="auditor:1")
+    assert [r.status for r in voided] == ["recorded", "duplicate"]
+    whole = ledger.professional(pid, copy=False)
+    assert [whole.activities[c].status.value for c in claims] == ["verified", "voided"]

@@ -79,7 +79,7 @@ class Audit:
     def verify(self, progress: Progress | None = None) -> VerificationReport:
         """Walk every stream and recompute its chain; then check verdict pins and checkpoints."""
         breaks: list[Break] = []
-        pins: list[Pin] = []
+        pins = 0
         streams = events = 0
         plain = self.log.plain
         keys = KeyIndex()
@@ -88,7 +88,9 @@ class Audit:
                 rows = [Row(version, topic, plain(state)) for _, version, topic, state in group]
                 found, _ = check_stream(stream_id, rows, functools.partial(keys.add, stream_id))
                 breaks.extend(found)
-                pins.extend(_pins_in(rows))
+                for pin in _pins_in(rows):  # checked at once, not kept: memory stays flat with the store
+                    breaks.extend(self._check_pin(pin))
+                    pins += 1
                 streams += 1
                 events += len(rows)
                 if progress:
@@ -96,8 +98,6 @@ class Audit:
             collisions, more = keys.collisions()
         finally:
             keys.close()
-        for pin in pins:
-            breaks.extend(self._check_pin(pin))
         checkpoints = self._checkpoints()
         for checkpoint in checkpoints:
             if checkpoint.tree == "heads" and self._root_at(checkpoint.position)[0] != checkpoint.root:
@@ -113,7 +113,7 @@ class Audit:
         breaks += self._check_log_checkpoints([c for c in checkpoints if c.tree == "log"])
         unique = tuple(dict.fromkeys(breaks))
         return VerificationReport(
-            intact=not unique, streams=streams, events=events, verdict_pins=len(pins),
+            intact=not unique, streams=streams, events=events, verdict_pins=pins,
             checkpoints=len(checkpoints), breaks=unique, collisions=tuple(collisions), more_collisions=more,
         )
 

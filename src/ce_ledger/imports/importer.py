@@ -8,6 +8,9 @@ every row already recorded and records nothing new.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,10 +26,11 @@ from ce_ledger.domain.commands import Verification
 from ce_ledger.domain.details import ActivityDetails, PublicCourse, SpecialtyCredit
 from ce_ledger.domain.errors import Conflict, InvalidInput, LedgerError, NotFound
 from ce_ledger.domain.identity import IdNumber
-from ce_ledger.domain.professional import Outcome, Professional
+from ce_ledger.domain.professional import PERSON_TERMS, Outcome, Professional, terms_to_record
 from ce_ledger.domain.values import Channel, Code, Decision, Route, Text, Value, canonical_code
 from ce_ledger.imports.columns import COLUMNS, ROUTES, FileKind, detect, header_map
 from ce_ledger.imports.sheets import UnreadableFile, open_sheet
+from ce_ledger.services.records import NO_SUCH_PROFESSIONAL
 
 BATCH = 500
 LEGACY_BEFORE = date(2019, 1, 1)
@@ -58,6 +62,7 @@ class ImportReport:
     recorded: int = 0
     duplicate: int = 0
     would_record: int = 0  # in a dry run
+    resumed: int = 0  # rows recorded by an earlier run of the same file that stopped (checked, not sent again)
     problems: list[RowProblem] = field(default_factory=list)
     dry_run: bool = False
     encoding: str | None = None
@@ -72,6 +77,39 @@ class _Row:
     number: int
     professional_id: UUID
     details: ActivityDetails
+
+
+class Journal:
+    """How far an import of one file got: the last row whose batch was saved, kept beside the file
+    (``.NAME.ce-ledger-import``) so that an import stopped midway (killed, a lost connection)
+    starts again after it. Only for the same file: its size, modification time and first MiB
+    must match. Holds row numbers only. Without it, a second run still records nothing twice
+    (every row is found recorded); with it, the rows done are not sent again."""
+
+    def __init__(self, path: Path):
+        self.path = path.with_name(f".{path.name}.ce-ledger-import")
+        stat = path.stat()
+        with path.open("rb") as f:
+            head = hashlib.sha256(f.read(1 << 20)).hexdigest()
+        self.fingerprint = f"{stat.st_size}:{stat.st_mtime_ns}:{head}"
+
+    def done(self) -> int:
+        try:
+            saved = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return 0
+        return int(saved.get("row", 0)) if saved.get("file") == self.fingerprint else 0
+
+    def save(self, row: int) -> None:
+        try:
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            temporary.write_text(json.dumps({"file": self.fingerprint, "row": row}))
+            os.replace(temporary, self.path)  # never a half-written journal
+        except OSError:
+            pass  # a read-only directory: the import goes on, it only cannot resume
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 class LegacyByCommittee(Exception):
@@ -99,9 +137,12 @@ class Importer:
         kind: FileKind | None = None,
         encoding: str | None = None,
         dry_run: bool = False,
+        resume: bool = True,
         progress: Callable[[int, int], None] = lambda done, total: None,
     ) -> ImportReport:
         sheet = open_sheet(path, encoding)
+        journal = Journal(path)
+        done = journal.done() if resume and not dry_run else 0
         kind = kind or detect(sheet.headers)
         if kind is None:
             raise UnreadableFile(
@@ -117,17 +158,22 @@ class Importer:
         batch: list[_Row] = []
         for number, cells in sheet.rows:
             report.rows += 1
-            row = self._parse(kind, number, cells, fields, columns, report)
-            if row is not None:
+            row = self._parse(kind, number, cells, fields, columns, report)  # checked again: same problems
+            if row is not None and number <= done:
+                report.resumed += 1  # saved by the run that stopped
+            elif row is not None:
                 batch.append(row)
             if len(batch) >= BATCH:
                 self._flush(kind, batch, columns, report)
+                if not dry_run:
+                    journal.save(number)
                 batch = []
             progress(report.rows, sheet.total)
         self._flush(kind, batch, columns, report)
         if not dry_run:
             for code, name in self._units.items():
                 self.ledger.name_unit(code, name, by=self.by, channel=Channel.IMPORT)
+            journal.clear()
         progress(report.rows, report.rows)
         report.problems.sort(key=lambda p: p.row)
         return report
@@ -210,6 +256,7 @@ class Importer:
         else:
             channel = Channel.LEGACY_UPLOAD if kind is FileKind.LEGACY else Channel.IMPORT
             outcomes = self.ledger.record_batch([(r.professional_id, r.details) for r in rows], by=self.by, channel=channel)
+        legacy: list[tuple[_Row, Outcome]] = []
         for row, outcome in zip(rows, outcomes, strict=True):
             if isinstance(outcome, LedgerError):
                 report.problems.append(self._problem(row.number, outcome, columns))
@@ -221,21 +268,19 @@ class Importer:
             else:
                 report.duplicate += 1
             if kind is FileKind.LEGACY and outcome is not None and not report.dry_run:
-                self._verify_legacy(row, outcome, columns, report)
+                legacy.append((row, outcome))
+        if legacy:
+            self._verify_legacy(legacy, columns, report)
 
     def _of_unit(self, rows: list[_Row], columns: dict[str, str], report: ImportReport) -> list[_Row]:
         """In an employer's import, the rows for its own staff; the others are refused."""
         if self.unit is None:
             return rows
-        ours: dict[UUID, bool] = {}
+        people = self.ledger.in_part({row.professional_id: PERSON_TERMS for row in rows})  # unit as it stands now
+        ours = {pid: p is not None and canonical_code(p.employer_unit) == canonical_code(self.unit)
+                for pid, p in people.items()}
         kept = []
         for row in rows:
-            if row.professional_id not in ours:
-                try:
-                    unit = self.ledger.professional(row.professional_id, copy=False).employer_unit
-                    ours[row.professional_id] = canonical_code(unit) == canonical_code(self.unit)
-                except NotFound:
-                    ours[row.professional_id] = False
             if ours[row.professional_id]:
                 kept.append(row)
             else:
@@ -244,17 +289,15 @@ class Importer:
 
     def _check(self, rows: list[_Row]) -> list[Outcome | LedgerError | None]:
         """What recording would do, read-only: duplicate, a problem, or None (new)."""
-        records: dict[UUID, Professional | LedgerError] = {}
+        wanted: dict[UUID, list[str]] = {}
+        for row in rows:
+            wanted.setdefault(row.professional_id, []).extend(terms_to_record(row.details))
+        records: dict[UUID, Professional | None] = self.ledger.in_part(wanted)
         out: list[Outcome | LedgerError | None] = []
         for row in rows:
-            if row.professional_id not in records:
-                try:
-                    records[row.professional_id] = self.ledger.professional(row.professional_id, copy=False)
-                except NotFound as e:
-                    records[row.professional_id] = e
             record = records[row.professional_id]
-            if isinstance(record, LedgerError):
-                out.append(record)
+            if record is None:
+                out.append(NotFound(*NO_SUCH_PROFESSIONAL))
                 continue
             try:
                 self.ledger.check_programme(row.details)
@@ -263,14 +306,15 @@ class Importer:
                 out.append(e)
         return out
 
-    def _verify_legacy(self, row: _Row, outcome: Outcome, columns: dict[str, str], report: ImportReport) -> None:
+    def _verify_legacy(self, rows: list[tuple[_Row, Outcome]], columns: dict[str, str], report: ImportReport) -> None:
         verification = Verification(decision=Decision.VERIFIED, reason=LEGACY_REASON)
-        try:
-            # Named as what it is on the verdict line too: accepted by the old system, not checked by a person now.
-            self.ledger.decide(row.professional_id, outcome.activity_id, verification,
-                               by=f"legacy-upload:{self.by}", channel=Channel.LEGACY_UPLOAD)
-        except LedgerError as e:
-            report.problems.append(self._problem(row.number, e, columns))
+        # Named as what it is on the verdict line too: accepted by the old system, not checked by a person now.
+        decided = self.ledger.decide_batch([(row.professional_id, outcome.activity_id, verification)
+                                            for row, outcome in rows],
+                                           by=f"legacy-upload:{self.by}", channel=Channel.LEGACY_UPLOAD)
+        for (row, _), result in zip(rows, decided, strict=True):
+            if isinstance(result, LedgerError):
+                report.problems.append(self._problem(row.number, result, columns))
 
     @staticmethod
     def _problem(number: int, error: LedgerError, columns: dict[str, str]) -> RowProblem:

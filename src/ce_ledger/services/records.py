@@ -223,6 +223,69 @@ class Records(Store):
                 return self.save_outcome(outcome, professional)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def decide_batch(
+        self, items: Sequence[tuple[UUID, UUID, Verification]], *, by: str, channel: Channel = Channel.DIRECT
+    ) -> list[Outcome | LedgerError]:
+        """Many decisions in one transaction (a migration's, a committee's list): as ``decide``
+        item by item, each record read in part once."""
+        def deciding(aid: UUID, v: Verification) -> Callable[[Professional, datetime, date], Outcome]:
+            return lambda p, now, today: p.decide(aid, v.decision, by=by, reason=v.reason, now=now, today=today,
+                                                  channel=channel)
+
+        return self._batch_on_activities(
+            [(pid, aid, deciding(aid, v)) for pid, aid, v in items],
+            lambda pid, aid, i: self.decide(pid, aid, items[i][2], by=by, channel=channel),
+        )
+
+    def void_batch(
+        self, items: Sequence[tuple[UUID, UUID, Voiding]], *, by: str, channel: Channel = Channel.DIRECT
+    ) -> list[Outcome | LedgerError]:
+        """Many voids in one transaction: as ``void`` item by item."""
+        def voiding(aid: UUID, v: Voiding) -> Callable[[Professional, datetime, date], Outcome]:
+            return lambda p, now, today: p.void(aid, by=by, reason=v.reason, decision_ref=v.decision_ref, now=now,
+                                                today=today, channel=channel)
+
+        return self._batch_on_activities(
+            [(pid, aid, voiding(aid, v)) for pid, aid, v in items],
+            lambda pid, aid, i: self.void(pid, aid, items[i][2], by=by, channel=channel),
+        )
+
+    def _batch_on_activities(
+        self, items: list[tuple[UUID, UUID, Callable[[Professional, datetime, date], Outcome]]],
+        one: Callable[[UUID, UUID, int], Outcome],
+    ) -> list[Outcome | LedgerError]:
+        wanted: dict[UUID, list[str]] = {}
+        for pid, aid, _ in items:
+            wanted.setdefault(pid, []).extend(terms_to_decide(aid))
+        records = self.in_part(wanted)
+        now, today = self.now()
+        results: list[Outcome | LedgerError] = []
+        for pid, _, command in items:
+            try:
+                record = records[pid]
+                if record is None:
+                    raise NotFound(*NO_SUCH_PROFESSIONAL)
+                results.append(command(record, now, today))
+            except LedgerError as e:
+                results.append(e)
+        touched = [p for p in records.values() if p is not None]
+        index = [row for p in touched for row in index_rows(p)]
+        pending = [e for p in touched for e in p.collect_events()]
+        if not pending:
+            return [r if isinstance(r, LedgerError) else replace(r, position=self.position()) for r in results]
+        try:
+            recordings = self.save(Events(pending, index))
+        except IntegrityError:  # another writer got in first: item by item, each with its retry
+            out: list[Outcome | LedgerError] = []
+            for i, (r, (pid, aid, _)) in enumerate(zip(results, items, strict=True)):
+                try:
+                    out.append(r if isinstance(r, LedgerError) else one(pid, aid, i))
+                except LedgerError as e:
+                    out.append(e)
+            return out
+        position = max(r.notification.id for r in recordings)
+        return [r if isinstance(r, LedgerError) else replace(r, position=position) for r in results]
+
     # -- queries ---------------------------------------------------------------------
 
     def professional(self, professional_id: UUID, version: int | None = None, *, copy: bool = True) -> Professional:

@@ -95,6 +95,10 @@ class LedgerRecorder(Protocol):
 
     def raw_rows(self, page: int) -> Iterator[RawRow]: ...
 
+    def stream_rows(
+        self, stop: int, topics: Sequence[str], page: int, part: tuple[int, int] = (0, 1)
+    ) -> Iterator[LogRow]: ...
+
     def heads(self, position: int) -> list[Head]: ...
 
     def count_events(self) -> int: ...
@@ -145,6 +149,16 @@ class StreamByStream:
 
     def log_end(self) -> int:
         return self.max_notification_id() or 0  # type: ignore[attr-defined]
+
+    def stream_rows(
+        self, stop: int, topics: Sequence[str], page: int, part: tuple[int, int] = (0, 1)
+    ) -> Iterator[LogRow]:
+        """The log up to ``stop`` stream by stream (a rebuild keeps one group of whole streams in
+        memory at a time); here, from the log in position order, sorted (memory and tests)."""
+        if part != (0, 1):
+            raise ValueError("part: only PostgreSQL pages are split by stream")
+        rows = [r for r in self.log_page(0, stop, topics, max(stop, 1))]
+        yield from sorted(rows, key=lambda r: (r.originator_id, r.originator_version))
 
     def in_part(self, wanted: dict[UUID, list[int]]) -> dict[UUID, InPart]:
         found: dict[UUID, InPart] = {}

@@ -153,6 +153,25 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
                 return
             after = (rows[-1][0], rows[-1][1])
 
+    def stream_rows(
+        self, stop: int, topics: Sequence[str], page: int, part: tuple[int, int] = (0, 1)
+    ) -> Iterator[LogRow]:
+        """The log up to position ``stop`` stream by stream, in keyset pages over the primary key."""
+        if part != (0, 1):
+            raise ValueError("part: only PostgreSQL pages are split by stream")
+        marks = ", ".join("?" * len(topics))
+        query = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                 f"WHERE (originator_id, originator_version) > (?, ?) AND rowid <= ? AND topic IN ({marks}) "
+                 "ORDER BY originator_id, originator_version LIMIT ?")
+        after: tuple[Any, int] = ("", 0)
+        while True:
+            rows = self._fetch(query, (*after, stop, *topics, page))
+            for n, oid, version, topic, state in rows:
+                yield LogRow(n, UUID(oid), version, topic, as_bytes(state))
+            if len(rows) < page:
+                return
+            after = (rows[-1][1], rows[-1][2])
+
     def heads(self, position: int) -> list[Head]:
         return [Head(UUID(oid), version, as_bytes(state)) for oid, version, state in self._fetch(self._heads, (position,))]
 
