@@ -101,8 +101,12 @@ def project(
 
 
 @app.command()
-def rebuild(json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
-    """Build the totals view anew from position zero beside the current one, then switch readers."""
+def rebuild(
+    json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    keep_previous: bool = typer.Option(False, "--keep-previous", help="keep the version it replaces, for a rollback"),
+) -> None:
+    """Build the totals view anew from position zero beside the current one, then switch readers;
+    the version it replaces is compared with the new one, then dropped (unless --keep-previous)."""
     with build_services() as services:
         old = services.projection.current_version()
         with Progress(console=progress_console) as progress:
@@ -111,9 +115,10 @@ def rebuild(json: bool = typer.Option(False, "--json", help="print JSON instead 
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            new, applied = services.projection.rebuild(progress=advance)
+            new, applied = services.projection.rebuild(progress=advance, keep_previous=True)
         services.projection.catch_up(old)  # compare against an old version that is up to date
-        before, after = services.view.dump(old), services.view.dump(new)
+        before, after = services.view.digest(old), services.view.digest(new)
+        services.view.drop_retired(keep=1 if keep_previous else 0)
         if json:
             typer.echo(json_module.dumps({"old": old, "new": new, "applied": applied, "identical": before == after}))
             return

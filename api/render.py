@@ -80,9 +80,9 @@ def rebuild_table(old: int, new: int, applied: int, before: dict, after: dict) -
     table.add_column(f"v{old}", justify="right", overflow="fold")
     table.add_column(f"v{new}", justify="right", overflow="fold")
     table.add_column("identical", overflow="fold")
-    for name in ("people", "activities", "years"):
+    for name in ("people", "activities", "years"):  # (rows, digest) per table: see TotalsView.digest
         same = before[name] == after[name]
-        table.add_row(name, str(len(before[name])), str(len(after[name])), "[green]yes[/green]" if same else "[red]no[/red]")
+        table.add_row(name, f"{before[name][0]:,}", f"{after[name][0]:,}", "[green]yes[/green]" if same else "[red]no[/red]")
     return table
 
 

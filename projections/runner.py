@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -145,9 +146,12 @@ class TotalsProjection:
         stored = self.log.select_events(provider_stream(code))
         return project_provider(None, (self.mapper.to_domain_event(e) for e in stored))
 
-    def ensure_current(self) -> int:
+    def ensure_current(self, *, rebuild_now: bool = True) -> int:
         """Build a first version if there is none (an empty store makes an empty view), and
-        a new one if the current version credits by another rule-set than the configured one.
+        a new one if the current version credits by another rule-set than the configured one
+        (or was built by other code). With ``rebuild_now=False`` (a server starting) the current
+        version keeps serving and ``needs_rebuild`` says so: ``ce-ledger serve`` starts the rebuild
+        beside it, and readers switch when it is done.
 
         Server processes started together (`serve --workers 2`) all come here at once; on
         SQLite the losers of the race for the write lock are told "database is locked" at
@@ -157,8 +161,8 @@ class TotalsProjection:
             with attempt:
                 try:
                     version, rule_set_id = self.view.current()
-                    if rule_set_id != self.rule_set.id or self.view.built_with() != self._build_digest:
-                        return self.rebuild()[0]
+                    if self.needs_rebuild():
+                        return self.rebuild()[0] if rebuild_now else version
                     return version
                 except NoView:
                     version = self.view.create_version(self.rule_set.id, self._build_digest)
@@ -167,8 +171,14 @@ class TotalsProjection:
                     return version
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def needs_rebuild(self) -> bool:
+        """Whether the current version credits by another rule-set, or was built by other code."""
+        _, rule_set_id = self.view.current()
+        return rule_set_id != self.rule_set.id or self.view.built_with() != self._build_digest
+
     def rebuild(
-        self, progress: Callable[[int, int], None] = lambda done, total: None, *, parts: int | None = None
+        self, progress: Callable[[int, int], None] = lambda done, total: None, *, parts: int | None = None,
+        keep_previous: bool = False,
     ) -> tuple[int, int]:
         """Build a new version from position zero beside the current one, then switch.
 
@@ -176,7 +186,10 @@ class TotalsProjection:
         switch, so it needs no batch-by-batch durability. Streams are independent, so on
         PostgreSQL a large log is built in ``parts`` processes, each taking the records
         whose id falls in its share. The position is written last: a crash leaves an
-        unused version behind, never a current one. (Memory: about 1 KB per activity.)
+        unused version behind, never a current one. Memory holds one group of streams
+        (``build_part``). Once the new version serves, the retired ones are dropped (all but the
+        previous one with ``keep_previous``, for a rollback), after the time readers in other
+        processes keep the current version cached.
         """
         version = self.view.create_version(self.rule_set.id, self._build_digest)
         end = self.log.log_end()
@@ -190,6 +203,8 @@ class TotalsProjection:
         self.view.set_position(Tracking(tracking_name(version), end))
         self.view.switch_to(version)
         applied += self.catch_up(version)  # what arrived while building
+        time.sleep(getattr(self.view, "CURRENT_SECONDS", 0))  # other processes' readers move over
+        self.view.drop_retired(keep=1 if keep_previous else 0)
         return version, applied
 
     def build_part(self, version: int, end: int, part: int, parts: int, progress: Callable[[int], None]) -> int:

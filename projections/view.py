@@ -14,6 +14,8 @@ text: the view never sums in SQL, where SQLite would round through floats.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import time
 import zlib
@@ -199,6 +201,19 @@ class TotalsView:
                 ),
                 (version,),
             )
+
+    def drop_retired(self, keep: int = 0) -> list[int]:
+        """Drop the tables of retired versions, all but the ``keep`` newest (a rollback asked for);
+        their rows in ``totals_versions`` stay, marked 'dropped', as the view's history."""
+        with self.transaction(commit=True) as c:
+            c.execute(f"SELECT version FROM {self.table('totals_versions')} WHERE state = 'retired' ORDER BY version DESC")
+            retired = [row["version"] for row in c.fetchall()][keep:]
+            for version in retired:
+                for part in ("people", "activities", "years", "programmes", "units", "places", "verdicts"):
+                    c.execute(f"DROP TABLE IF EXISTS {self.table(f'totals_v{version}_{part}')}")
+                c.execute(self.sql(f"UPDATE {self.table('totals_versions')} SET state = 'dropped' WHERE version = %s"),
+                          (version,))
+        return retired
 
     def built_with(self) -> str:
         """How the current version was built (``build_digest``)."""
@@ -563,6 +578,28 @@ class TotalsView:
                 (unit,),
             )
             return sorted(r["professional_id"] for r in c.fetchall())
+
+    KEYS = {"people": "professional_id", "activities": "activity_id", "years": "professional_id, year",
+            "programmes": "code", "units": "code", "places": "professional_id, position", "verdicts": "verdict_id"}
+
+    def digest(self, version: int) -> dict[str, tuple[int, str]]:
+        """Per table of a version, its row count and a SHA-256 over its rows in key order: what
+        ``ce-ledger rebuild`` compares, reading the rows a page at a time (a whole-store job in
+        flat memory; ``dump`` is for tests)."""
+        out = {}
+        with self.transaction(commit=False) as c:
+            for name, columns in (
+                ("people", PEOPLE_COLUMNS), ("activities", ACTIVITY_COLUMNS), ("years", YEAR_COLUMNS),
+                ("programmes", PROGRAMME_COLUMNS), ("units", UNIT_COLUMNS), ("places", PLACE_COLUMNS),
+                ("verdicts", VERDICT_COLUMNS),
+            ):
+                h, n = hashlib.sha256(), 0
+                query = f"SELECT {', '.join(columns)} FROM {self.table(f'totals_v{version}_{name}')} ORDER BY {self.KEYS[name]}"
+                for row in self._stream(c, query, []):
+                    h.update(repr(tuple(str(row[col]) for col in columns)).encode())
+                    n += 1
+                out[name] = (n, h.hexdigest())
+        return out
 
     def dump(self, version: int) -> dict[str, list[tuple]]:
         """Every row of a version, sorted: for comparing two builds."""

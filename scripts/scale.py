@@ -124,7 +124,9 @@ def timed_requests(client: httpx.Client, calls: list[tuple[str, str, dict | None
 def run_size(pg: str, people: int, seed: int, keep: bool) -> dict:
     schema = create_schema(pg)
     env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"{pg}?schema={schema}", "CE_LEDGER_SECRET_KEY": SECRET,
-           "CE_LEDGER_VIEW_UPKEEP": "worker", "PYTHONUNBUFFERED": "1"}
+           "CE_LEDGER_VIEW_UPKEEP": "worker", "PYTHONUNBUFFERED": "1",
+           # One client asks for hundreds of proofs and verdicts here: not what the limits are for.
+           "CE_LEDGER_RATE_VERDICTS": "100000/minute", "CE_LEDGER_RATE_PROOFS": "100000/minute"}
     py = [sys.executable]
     steps: dict[str, dict] = {}
     try:
@@ -164,10 +166,7 @@ def run_size(pg: str, people: int, seed: int, keep: bool) -> dict:
             peak = Peak(server.pid)
             with httpx.Client(base_url=server.url, timeout=120) as c:
                 c.headers["Authorization"] = f"Bearer {auditor}"
-                # The proofs' rate limit is per token: a few at a time, as an auditor would ask.
-                proofs = []
-                for pid in sample[:20]:
-                    proofs += timed_requests(c, [("GET", f"/v1/ledger/proofs/{pid}", None)])
+                proofs = timed_requests(c, [("GET", f"/v1/ledger/proofs/{pid}", None) for pid in sample[:100]])
                 totals = timed_requests(c, [("GET", f"/v1/professionals/{p}/totals?from_year=2014&to_year=2018", None)
                                             for p in sample * 2])
                 c.headers["Authorization"] = f"Bearer {committee}"

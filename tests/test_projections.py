@@ -186,15 +186,15 @@ def test_rebuild_gives_the_rows_incremental_upkeep_gave(services, clock):
     claim = ledger.record(pid, specialty("30", date(2016, 1, 1)), by="test").activity_id
     ledger.decide(pid, claim, VERIFIED, by="e")
     old = services.projection.current_version()
-    new, applied = services.projection.rebuild()
+    new, applied = services.projection.rebuild(keep_previous=True)
     assert new == old + 1 and services.view.position(new) == ledger.position()
     assert applied == len(ledger.recorder.select_notifications(start=None, limit=10_000, topics=FOLLOWED_TOPICS))
     assert services.projection.current_version() == new
     assert services.view.dump(new) == services.view.dump(old)
     assert sum(len(rows) for rows in services.view.dump(new).values()) > 50
     if not services.settings.is_sqlite:  # PostgreSQL pages split by stream: build in two processes
-        split, _ = services.projection.rebuild(parts=2)
-        assert services.view.dump(split) == services.view.dump(old)
+        split, _ = services.projection.rebuild(parts=2, keep_previous=True)
+        assert services.view.dump(split) == services.view.dump(new)
 
 
 def test_a_rebuild_in_small_groups_of_streams_gives_the_same_rows(services, monkeypatch):
@@ -205,8 +205,24 @@ def test_a_rebuild_in_small_groups_of_streams_gives_the_same_rows(services, monk
     old = services.projection.current_version()
     monkeypatch.setattr(runner, "REBUILD_GROUP", 3)
     monkeypatch.setattr(runner, "REBUILD_BATCH", 2)
-    new, _ = services.projection.rebuild()
+    new, _ = services.projection.rebuild(keep_previous=True)
     assert services.view.dump(new) == services.view.dump(old)
+
+
+def test_a_rebuild_drops_the_version_it_replaced_unless_asked_to_keep_it(services):
+    demo.load(services.ledger)
+    first = services.projection.current_version()
+    kept, _ = services.projection.rebuild(keep_previous=True)
+    assert services.view.dump(first)  # kept for a rollback
+    newest, _ = services.projection.rebuild()
+    states = {}
+    with services.view.transaction(commit=False) as c:
+        c.execute(f"SELECT version, state FROM {services.view.table('totals_versions')}")
+        states = {row["version"]: row["state"] for row in c.fetchall()}
+    assert states == {first: "dropped", kept: "dropped", newest: "current"}
+    with pytest.raises(Exception):
+        services.view.dump(first)
+    assert services.view.digest(newest)["people"][0] == len(services.view.dump(newest)["people"])
 
 
 def test_a_view_built_to_another_table_shape_is_rebuilt_at_start(services, clock):
@@ -219,9 +235,10 @@ def test_a_view_built_to_another_table_shape_is_rebuilt_at_start(services, clock
         c.execute(services.view.sql(
             f"UPDATE {services.view.table('totals_versions')} SET digest = %s WHERE version = %s"
         ), (services.projection.rule_set.digest, old))
+    before = services.view.dump(old)
     with build_services(services.settings, clock=clock) as again:
         new = again.projection.current_version()
-        assert new == old + 1 and again.view.dump(new) == services.view.dump(old)
+        assert new == old + 1 and again.view.dump(new) == before
 
 
 def test_readers_see_the_old_version_until_the_new_one_is_complete(services):
