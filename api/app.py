@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -57,7 +59,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = services is None
-        app.state.services = services or build_services(settings or Settings())
+        # A server never waits for a rebuild: `ce-ledger serve` starts one beside it when needed.
+        app.state.services = services or build_services(settings or Settings(), rebuild_now=False)
         app.state.access = app.state.services.access
         settings_ = app.state.services.settings
         app.state.rate_limits = RateLimits(settings_)
@@ -65,6 +68,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.pdf_forms = PdfForms(settings_.form_cache, workers=settings_.pdf_workers, queue=settings_.pdf_queue,
                                        seconds=settings_.pdf_seconds, memory_mib=settings_.pdf_memory_mib)
         app.state.workbench_key = session_key(secret_key(app.state.services.settings))
+        # Tail latency was the cyclic garbage collector rescanning long-lived objects (rule-sets,
+        # cached records): with it, totals p99 was 62–300 ms against a p50 of a few ms; without,
+        # 17 ms. What start-up built is moved out of its reach, and the young generation is
+        # collected less often (requests make many short-lived objects and few cycles).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
         try:
             yield
         finally:

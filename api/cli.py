@@ -630,7 +630,15 @@ def serve(
     if settings.plain_http and host not in ("127.0.0.1", "localhost", "::1"):
         console.print("[red]CE_LEDGER_PLAIN_HTTP is for loopback only: serve on 127.0.0.1, or behind TLS[/red]")
         raise typer.Exit(2)
-    prepare_stores(settings)  # before the workers start: they would race to create them
+    if prepare_stores(settings):  # before the workers start: they would race to create them
+        # The view was built by another rule-set (or other code): serve it meanwhile, rebuild beside.
+        import subprocess
+        import sys
+
+        subprocess.Popen([sys.executable, "-m", "api.cli", "rebuild"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+        console.print("[yellow]the totals view is being rebuilt for the configured rule-set; the current "
+                      "version answers until it is done[/yellow]")
     if demo:
         services = build_services(settings)
         loaded = demo_data.load(services.ledger)

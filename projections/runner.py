@@ -66,7 +66,7 @@ FOLLOWED_TOPICS = RECORD_TOPICS + [
 REBUILD_BATCH = 5000
 # Rows of whole streams built in memory before they are inserted: what bounds a rebuild's memory
 # (about 1 KB per activity), whatever the size of the log.
-REBUILD_GROUP = 100_000
+REBUILD_GROUP = 20_000
 REBUILD_PARTS = 2  # the machines here have two cores
 PARTITION_FROM = 50_000  # below this, starting processes costs more than it saves
 

@@ -307,3 +307,21 @@ def test_people_are_found_by_part_of_their_name_on_both_stores(services):
     assert [r["name"] for r in services.view.search_people("伟", "U-S", 10)] == ["伟%_", "张伟"]
     assert [r["name"] for r in services.view.search_people("%_", None, 10)] == ["伟%_"]
     assert len(services.view.search_people("伟", None, 2)) == 2
+
+
+def test_a_server_starting_on_a_view_of_another_build_serves_it_while_it_is_rebuilt(services, clock):
+    """A rule-set change at start-up does not make the server wait: the old version keeps answering,
+    `prepare_stores` says a rebuild is due (``ce-ledger serve`` starts it beside the server)."""
+    from ce_ledger.bootstrap import build_services, prepare_stores
+
+    demo.load(services.ledger)
+    old = services.projection.current_version()
+    with services.view.transaction(commit=True) as c:
+        c.execute(services.view.sql(
+            f"UPDATE {services.view.table('totals_versions')} SET digest = %s WHERE version = %s"
+        ), ("built-by-another-release", old))
+    assert prepare_stores(services.settings)
+    with build_services(services.settings, clock=clock, rebuild_now=False) as serving:
+        assert serving.projection.current_version() == old and serving.projection.needs_rebuild()
+    with build_services(services.settings, clock=clock) as cli:  # `ce-ledger rebuild`'s way
+        assert cli.projection.current_version() == old + 1 and not cli.projection.needs_rebuild()

@@ -132,22 +132,28 @@ def build_read_side(settings: Settings, ledger: Ledger, *, create_tables: bool =
     return ReadSide(view, projection, Totals(view))
 
 
-def prepare_stores(settings: Settings) -> None:
+def prepare_stores(settings: Settings) -> bool:
     """Create every table, the view's first version and (SQLite) the key file, once, before
     server processes start: started together, they would race to create them (the library's
     "create if not exists" is not atomic; on a new SQLite view file the loser failed its start,
-    and uvicorn then stopped the worker already serving)."""
-    build_services(settings).close()
+    and uvicorn then stopped the worker already serving). True when the view must be rebuilt
+    (another rule-set configured, or other view code): the server does not wait for that."""
+    with build_services(settings, rebuild_now=False) as services:
+        return services.projection.needs_rebuild()
 
 
-def build_services(settings: Settings | None = None, *, read_side: bool = True, **ledger_overrides: Any) -> Services:
+def build_services(
+    settings: Settings | None = None, *, read_side: bool = True, rebuild_now: bool = True, **ledger_overrides: Any
+) -> Services:
+    """Everything, from settings. ``rebuild_now=False`` (a server): a view built by another rule-set
+    keeps serving until a rebuild started beside it switches readers over."""
     settings = settings or Settings()
     ledger = build_ledger(settings, **ledger_overrides)
     services = Services(settings, ledger, Audit(ledger), build_access(settings))
     if read_side:
         read = services.read = build_read_side(settings, ledger)
         with read.view.exclusive():  # processes starting together: one builds, the others find it
-            read.projection.ensure_current()
+            read.projection.ensure_current(rebuild_now=rebuild_now)
         if settings.upkeep == "inline":
             # The read side subscribes to the ledger's saves: on SQLite, which has no
             # subscriptions, a write returns only once the view shows it.

@@ -3,7 +3,7 @@
 ``tree.py`` is the arithmetic; this is where its two reads come from. Leaf ``i`` is the
 ``i``-th row of the log in position order (positions may have gaps: PostgreSQL's sequence
 skips the numbers of rolled-back inserts), so the store keeps, for each complete chunk of
-256 leaves, the positions of its first and last row (``_chunks``) beside the hashes of
+16 leaves (``tree.CHUNK``), the positions of its first and last row (``_chunks``) beside the hashes of
 complete subtrees (``_tree``). Everything here reads pages or single rows: memory does not
 grow with the log.
 """
@@ -19,7 +19,7 @@ from ce_ledger.audit.tree import CHUNK, Frontier, Tree, edge_of
 from ce_ledger.storage import ChunkRow, LedgerRecorder, LogRow, TreeRow
 
 PAGE = 5_000
-FLUSH = 64  # chunks stored per transaction while a checkpoint grows the tree
+FLUSH = 1024  # chunks stored per transaction while a checkpoint grows the tree
 
 
 def digest_of(plain_state: bytes) -> str:
@@ -79,7 +79,7 @@ class LogTree:
     # -- reading -------------------------------------------------------------------------
 
     def tree(self) -> Tree:
-        return Tree(self.recorder.tree_hash, self.leaf_hashes)
+        return Tree(self.recorder.tree_hash, self.leaf_hashes, self.recorder.tree_hashes)
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes ``start`` .. ``end``-1, all in one chunk: read from the chunk's rows."""
@@ -91,18 +91,19 @@ class LogTree:
             last = self.recorder.chunk(chunk - 1) if chunk else None
             if chunk and last is None:
                 raise LookupError(f"leaf {start} lies past the stored tree; record a checkpoint first")
-            rows = self.recorder.log_rows(last[2] if last else 0, 2**62, CHUNK)
+            base = chunk * CHUNK
+            rows = self.recorder.log_rows(last[2] if last else 0, 2**62, end - base)  # only up to the leaves asked
         hashes = [leaf_hash(self.leaf_data(r)) for r in rows]
         base = chunk * CHUNK
         return hashes[start - base:end - base]
 
     def leaf_index(self, position: int) -> int:
-        """The leaf of the row at log ``position``: its chunk's first leaf plus its place in the chunk."""
+        """The leaf of the row at log ``position``: its chunk's first leaf plus the rows before it
+        in the chunk (counted, not read)."""
         found = self.recorder.chunk_at(position)
         if found is not None and position <= found[2]:
             chunk, after = found[0], found[1] - 1
         else:
             chunk = found[0] + 1 if found is not None else 0
             after = found[2] if found is not None else 0
-        rows = self.recorder.log_rows(after, position, CHUNK)
-        return chunk * CHUNK + [r.id for r in rows].index(position)
+        return chunk * CHUNK + self.recorder.rows_between(after, position)

@@ -5,8 +5,9 @@ Leaf ``i`` is the ``i``-th row of the log in position order; its data is the tex
 Appending keeps the tree: a subtree that is complete never changes, so its hash is stored
 once (``TreeStore``) and a checkpoint after N new entries hashes those N entries and the
 O(log n) nodes above them. Like the tiles of C2SP ``tlog-tiles``, only subtrees of
-``CHUNK`` = 256 leaves and above are stored; the leaves inside a chunk are hashed again
-from the log's rows when a proof needs them (256 rows, read by position).
+``CHUNK`` = 16 leaves and above are stored (about 4 bytes per row of the log); the leaves
+inside a chunk are hashed again from the log's rows when a proof needs them (16 rows, read
+by position: a proof parsed 256 rows' JSON in 20 ms when chunks were 256 leaves).
 
 An inclusion proof (``inclusion_path``, RFC 9162 §2.1.3.1) and a consistency proof
 (``consistency_path``, §2.1.4.1) each read O(log n) stored hashes and at most two chunks'
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from ce_ledger.audit.merkle import leaf_hash, node_hash
 
-CHUNK_LEVEL = 8
+CHUNK_LEVEL = 4
 CHUNK = 1 << CHUNK_LEVEL  # leaves under one stored node of the lowest stored level
 
 EMPTY_ROOT = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")  # SHA-256("")
@@ -42,8 +43,11 @@ class Tree:
     ``leaves(start, end)``: the leaf hashes of leaves start .. end-1 (within one chunk).
     """
 
-    def __init__(self, stored: Callable[[int, int], bytes | None], leaves: Callable[[int, int], list[bytes]]):
+    def __init__(self, stored: Callable[[int, int], bytes | None], leaves: Callable[[int, int], list[bytes]],
+                 stored_many: Callable[[list[tuple[int, int]]], dict[tuple[int, int], bytes]] | None = None):
         self._stored = stored
+        self._stored_many = stored_many  # one read for all the nodes a proof needs, when the store can
+        self._known: dict[tuple[int, int], bytes] = {}
         self._leaves = leaves
         # Chunks read, reused along a path (a proof touches the leaf's chunk and the tail's, each
         # several times); a few at most, so memory stays flat.
@@ -66,7 +70,7 @@ class Tree:
             return EMPTY_ROOT
         if n & (n - 1) == 0 and start % n == 0 and n >= CHUNK:
             level = n.bit_length() - 1
-            found = self._stored(level, start >> level)
+            found = self._known.get((level, start >> level)) or self._stored(level, start >> level)
             if found is not None:
                 return found
         if n <= CHUNK and start // CHUNK == (end - 1) // CHUNK:
@@ -77,10 +81,46 @@ class Tree:
     def root(self, size: int) -> bytes:
         return self.hash(0, size)
 
+    def _prefetch(self, ranges: list[tuple[int, int]]) -> None:
+        """Read in one go the stored nodes that hashing these ranges will ask for."""
+        if self._stored_many is None:
+            return
+        keys: list[tuple[int, int]] = []
+
+        def walk(start: int, end: int) -> None:
+            n = end - start
+            if n < CHUNK:
+                return
+            if n & (n - 1) == 0 and start % n == 0:
+                level = n.bit_length() - 1
+                keys.append((level, start >> level))
+                return
+            k = split(n)
+            walk(start, start + k)
+            walk(start + k, end)
+
+        for start, end in ranges:
+            walk(start, end)
+        self._known.update(self._stored_many(keys))
+
+    def _siblings(self, m: int, start: int, end: int) -> list[tuple[int, int]]:
+        """The ranges whose hashes PATH(m, D[start:end]) lists (RFC 9162 §2.1.3.1)."""
+        out: list[tuple[int, int]] = []
+        while end - start > 1:
+            k = split(end - start)
+            if m < k:
+                out.append((start + k, end))
+                end = start + k
+            else:
+                out.append((start, start + k))
+                m, start = m - k, start + k
+        return out
+
     def inclusion_path(self, index: int, size: int) -> list[bytes]:
         """PATH(m, D[n]) of RFC 9162 §2.1.3.1, bottom up."""
         if not 0 <= index < size:
             raise IndexError(f"leaf index {index} is out of range for a tree of {size} leaves")
+        self._prefetch(self._siblings(index, 0, size))
         return self._path(index, 0, size)
 
     def _path(self, m: int, start: int, end: int) -> list[bytes]:

@@ -162,6 +162,23 @@ class Store(Application[UUID]):
         found = self.repository.get_shared(stream, projector, version)
         return deepcopy(found) if copy and version is None and self.repository.cache is not None else found
 
+    def aggregates_now(self, streams: list[UUID], projector: Any) -> dict[UUID, Any]:
+        """Many aggregates now, shared (do not change them): the cached ones brought up to date and
+        the others read, all in one query (a verdict reads a dozen CE bases; one query each was a
+        quarter of its time). A stream with no events is left out."""
+        cached = {s: self.repository.cached(s) for s in streams}
+        found = self.recorder.events_after({s: c.version if c is not None else 0 for s, c in cached.items()})
+        to_domain = self.mapper.to_domain_event
+        out: dict[UUID, Any] = {}
+        for stream, known in cached.items():
+            events = [to_domain(e) for e in found.get(stream, ())]  # type: ignore[arg-type]
+            if events:  # never changed in place: a new object replaces the cache entry
+                known = projector(deepcopy(known) if known is not None else None, events)
+                self.repository.remember(stream, known)
+            if known is not None:
+                out[stream] = known
+        return out
+
     def exists(self, stream: UUID) -> bool:
         return bool(self.recorder.select_events(stream, limit=1))
 
@@ -184,9 +201,10 @@ class Store(Application[UUID]):
         """Every break in these streams' hash chains (up to the given versions), from the rows as
         stored: what a command that concludes from a record checks before it trusts it."""
         breaks: list[Break] = []
+        plain = self.mapper.plain  # type: ignore[attr-defined]
+        found = self.recorder.events_after({stream: 0 for stream in streams})  # every stream in one query
         for stream, version in streams.items():
-            rows = self.recorder.select_events(stream, lte=version)
-            plain = self.mapper.plain  # type: ignore[attr-defined]
+            rows = [r for r in found.get(stream, ()) if version is None or r.originator_version <= version]
             breaks += check_stream(stream, (Row(r.originator_version, r.topic, plain(r.state)) for r in rows))[0]
         return breaks
 

@@ -76,6 +76,12 @@ class Providers(Store):
         register = ProviderRegister()
         typed = {a.recorded.provider_code for a in record.activities.values() if a.kind is ActivityKind.SPECIALTY}  # type: ignore[attr-defined]
         codes = {canonical_code(code) for code in typed}  # one spelling (reading 16)
+        if versions is None:  # now: every one in one query
+            now = self.aggregates_now([provider_stream(code) for code in sorted(codes)], project_provider)  # type: ignore[attr-defined]
+            for code in sorted(codes):
+                if provider_stream(code) in now:
+                    register[code] = now[provider_stream(code)]
+            return register
         for code in sorted(codes):
             stream = provider_stream(code)
             if versions is not None and stream not in versions:

@@ -81,17 +81,18 @@ class Verdicts(Store):
                 for _, p in sorted(providers.items())
             ),
         )
+        fingerprint = verdict.fingerprint  # canonical JSON of every line: taken once
         for attempt in retrying():
             with attempt:
                 now, _ = self.now()
                 issued = VerdictIssued.next_in_chain(
                     uuid4(), recorded_at=now, professional_id=professional_id, issued_by=by, caused_by=by, channel=channel,
-                    verdict=verdict, fingerprint=verdict.fingerprint, pins=pins,
+                    verdict=verdict, fingerprint=fingerprint, pins=pins,
                 )
                 filed = self.next_event(
                     VerdictFiled, verdict_index(professional_id), recorded_at=now, caused_by=by, channel=channel,
                     verdict_id=issued.originator_id, level=level, evaluation_year=evaluation_year,
-                    rule_set_id=verdict.rule_set.id, passed=verdict.passed, fingerprint=verdict.fingerprint,
+                    rule_set_id=verdict.rule_set.id, passed=verdict.passed, fingerprint=fingerprint,
                 )
                 self.save(Events([issued, filed]))
                 return issued

@@ -22,7 +22,7 @@ library has no call for:
   read by ``in_part``: what one command needs of a record, whatever the record's depth.
   It is derived from the events and rebuilt from them (``index_ready``/``insert_index``);
 - the **log tree** (``<events table>_tree`` and ``_chunks``): the stored hashes of complete
-  subtrees of the log's Merkle tree (``audit.tree``) and where each chunk of 256 leaves
+  subtrees of the log's Merkle tree (``audit.tree``) and where each chunk of 16 leaves
   lies in the log, so that a checkpoint hashes only new rows and a proof reads O(log n)
   hashes; ``log_rows`` reads the log in position order, ``head_at`` a stream's head at
   a position.
@@ -75,7 +75,7 @@ class InPart(NamedTuple):
 
 
 TreeRow = tuple[int, int, bytes]  # level, index, hash of a complete subtree (audit.tree)
-ChunkRow = tuple[int, int, int]  # chunk index, first and last log position of its 256 leaves
+ChunkRow = tuple[int, int, int]  # chunk index, first and last log position of its 16 leaves
 
 
 class LedgerRecorder(Protocol):
@@ -114,6 +114,10 @@ class LedgerRecorder(Protocol):
     def head_at(self, stream: UUID, position: int) -> LogRow | None: ...
 
     def tree_hash(self, level: int, index: int) -> bytes | None: ...
+
+    def tree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]: ...
+
+    def rows_between(self, after: int, before: int) -> int: ...
 
     def tree_end(self) -> ChunkRow | None: ...
 

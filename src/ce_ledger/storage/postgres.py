@@ -194,6 +194,18 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         rows = self._fetch(SQL("SELECT hash FROM {} WHERE level = %s AND idx = %s").format(self._tree), (level, index))
         return bytes(rows[0][0]) if rows else None
 
+    def tree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+        rows = self._fetch(SQL("SELECT t.level, t.idx, t.hash FROM unnest(%s::integer[], %s::bigint[]) AS k(level, idx) "
+                               "JOIN {} t ON t.level = k.level AND t.idx = k.idx").format(self._tree),
+                           ([k[0] for k in keys], [k[1] for k in keys]))
+        return {(level, idx): bytes(h) for level, idx, h in rows}
+
+    def rows_between(self, after: int, before: int) -> int:
+        return self._fetch(SQL("SELECT count(*) FROM {} WHERE notification_id > %s AND notification_id < %s")
+                           .format(self._table), (after, before))[0][0]
+
     def _chunk_row(self, where: str, params: Sequence[Any]) -> ChunkRow | None:
         rows = self._fetch(SQL("SELECT idx, first_position, last_position FROM {} ").format(self._chunks) + SQL(where),
                            params)

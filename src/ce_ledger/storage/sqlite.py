@@ -119,6 +119,18 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
         rows = self._fetch(f"SELECT hash FROM {self.events_table_name}_tree WHERE level = ? AND idx = ?", (level, index))
         return bytes(rows[0][0]) if rows else None
 
+    def tree_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found = {}
+        for level, index in keys:  # no round trip here: one indexed lookup each
+            got = self.tree_hash(level, index)
+            if got is not None:
+                found[level, index] = got
+        return found
+
+    def rows_between(self, after: int, before: int) -> int:
+        return self._fetch(f"SELECT count(*) FROM {self.events_table_name} WHERE rowid > ? AND rowid < ?",
+                           (after, before))[0][0]
+
     def _chunk_row(self, where: str, params: Sequence[Any]) -> ChunkRow | None:
         rows = self._fetch(f"SELECT idx, first_position, last_position FROM {self.events_table_name}_chunks {where}",
                            params)
