@@ -80,6 +80,15 @@ class NoView(LookupError):
     """No version of the view has been built yet."""
 
 
+
+# Every table of a view version: its name, its columns, its key (the order a digest reads it in).
+VERSION_TABLES = (
+    ("people", PEOPLE_COLUMNS, "professional_id"), ("activities", ACTIVITY_COLUMNS, "activity_id"),
+    ("years", YEAR_COLUMNS, "professional_id, year"), ("programmes", PROGRAMME_COLUMNS, "code"),
+    ("units", UNIT_COLUMNS, "code"), ("places", PLACE_COLUMNS, "professional_id, position"),
+    ("verdicts", VERDICT_COLUMNS, "verdict_id"),
+)
+
 class TotalsView:
     """Shared SQL; subclasses say how to name a table, write a parameter, and lock."""
 
@@ -209,7 +218,7 @@ class TotalsView:
             c.execute(f"SELECT version FROM {self.table('totals_versions')} WHERE state = 'retired' ORDER BY version DESC")
             retired = [row["version"] for row in c.fetchall()][keep:]
             for version in retired:
-                for part in ("people", "activities", "years", "programmes", "units", "places", "verdicts"):
+                for part, _, _ in VERSION_TABLES:
                     c.execute(f"DROP TABLE IF EXISTS {self.table(f'totals_v{version}_{part}')}")
                 c.execute(self.sql(f"UPDATE {self.table('totals_versions')} SET state = 'dropped' WHERE version = %s"),
                           (version,))
@@ -579,22 +588,15 @@ class TotalsView:
             )
             return sorted(r["professional_id"] for r in c.fetchall())
 
-    KEYS = {"people": "professional_id", "activities": "activity_id", "years": "professional_id, year",
-            "programmes": "code", "units": "code", "places": "professional_id, position", "verdicts": "verdict_id"}
-
     def digest(self, version: int) -> dict[str, tuple[int, str]]:
         """Per table of a version, its row count and a SHA-256 over its rows in key order: what
         ``ce-ledger rebuild`` compares, reading the rows a page at a time (a whole-store job in
         flat memory; ``dump`` is for tests)."""
         out = {}
         with self.transaction(commit=False) as c:
-            for name, columns in (
-                ("people", PEOPLE_COLUMNS), ("activities", ACTIVITY_COLUMNS), ("years", YEAR_COLUMNS),
-                ("programmes", PROGRAMME_COLUMNS), ("units", UNIT_COLUMNS), ("places", PLACE_COLUMNS),
-                ("verdicts", VERDICT_COLUMNS),
-            ):
+            for name, columns, key in VERSION_TABLES:
                 h, n = hashlib.sha256(), 0
-                query = f"SELECT {', '.join(columns)} FROM {self.table(f'totals_v{version}_{name}')} ORDER BY {self.KEYS[name]}"
+                query = f"SELECT {', '.join(columns)} FROM {self.table(f'totals_v{version}_{name}')} ORDER BY {key}"
                 for row in self._stream(c, query, []):
                     h.update(repr(tuple(str(row[col]) for col in columns)).encode())
                     n += 1
@@ -605,11 +607,7 @@ class TotalsView:
         """Every row of a version, sorted: for comparing two builds."""
         out = {}
         with self.transaction(commit=False) as c:
-            for name, columns in (
-                ("people", PEOPLE_COLUMNS), ("activities", ACTIVITY_COLUMNS), ("years", YEAR_COLUMNS),
-                ("programmes", PROGRAMME_COLUMNS), ("units", UNIT_COLUMNS), ("places", PLACE_COLUMNS),
-                ("verdicts", VERDICT_COLUMNS),
-            ):
+            for name, columns, _ in VERSION_TABLES:
                 c.execute(f"SELECT {', '.join(columns)} FROM {self.table(f'totals_v{version}_{name}')}")
                 out[name] = sorted(tuple(r[col] for col in columns) for r in c.fetchall())
         return out

@@ -84,6 +84,7 @@ class LogTree:
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes ``start`` .. ``end``-1, all in one chunk: read from the chunk's rows."""
         chunk = start // CHUNK
+        base = chunk * CHUNK
         found = self.recorder.chunk(chunk)
         if found is not None:
             rows = self.recorder.log_rows(found[1] - 1, found[2], CHUNK)
@@ -91,10 +92,8 @@ class LogTree:
             last = self.recorder.chunk(chunk - 1) if chunk else None
             if chunk and last is None:
                 raise LookupError(f"leaf {start} lies past the stored tree; record a checkpoint first")
-            base = chunk * CHUNK
             rows = self.recorder.log_rows(last[2] if last else 0, 2**62, end - base)  # only up to the leaves asked
         hashes = [leaf_hash(self.leaf_data(r)) for r in rows]
-        base = chunk * CHUNK
         return hashes[start - base:end - base]
 
     def leaf_index(self, position: int) -> int:
