@@ -30,7 +30,7 @@ def environment(settings: Settings, **more: str) -> dict[str, str]:
     return env
 
 
-def token(settings, role: str, name: str, unit: str | None = None) -> str:
+def token(settings, role: str, name: str, unit: str | None = None, professional: str | None = None) -> str:
     """A bearer token issued in this process (what `ce-ledger tokens issue` does, without
     starting Python again; the command itself is tested in test_api)."""
     from ce_ledger.access import Principal, Role
@@ -38,7 +38,7 @@ def token(settings, role: str, name: str, unit: str | None = None) -> str:
 
     access = build_access(settings)
     try:
-        return access.issue(Principal(role=Role(role), name=name, unit=unit))
+        return access.issue(Principal(role=Role(role), name=name, unit=unit, professional_id=professional))
     finally:
         access.close()
 

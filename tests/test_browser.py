@@ -25,8 +25,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-b
         "--lang=zh-CN"]  # as the users' browsers: dates in inputs read 年/月/日
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium for the module (a launch is about a second of CPU); each test its own page."""
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield launched
@@ -103,6 +104,16 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
         page.screenshot(path=str(OUTPUT / "4-phone-record.png"), full_page=True)
 
 
+def demo_store(settings: Settings) -> None:
+    """The demo records, loaded in this process (the first test loads them with `ce-ledger demo`,
+    as a newcomer does; a second Python start per test would only repeat that)."""
+    from ce_ledger.bootstrap import build_services
+
+    with build_services(settings) as services:
+        demo.load(services.ledger)
+        demo.load_programmes(services.ledger)
+
+
 def sign_in(page, base: str, token: str) -> None:
     page.context.clear_cookies()
     page.goto(f"{base}/workbench/sign-in")
@@ -133,7 +144,7 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     env = environment(settings)
-    subprocess.run([sys.executable, "-m", "api.cli", "demo"], env=env, check=True, capture_output=True, timeout=120)
+    demo_store(settings)
     ma, li = demo.PEOPLE[0].registration, demo.PEOPLE[1].registration
     unit_name = demo.UNIT_NAMES[ma.employer_unit]
     tokens = {"employer": token(settings, "employer", "人事处", unit=ma.employer_unit),
@@ -148,9 +159,7 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
                 "requires_foreign_language_exam": ma.requires_foreign_language_exam,
                 "requires_computer_exam": ma.requires_computer_exam, "own_ce_regulation": ma.own_ce_regulation,
                 "employer_unit": ma.employer_unit}).json()["professional_id"]  # registered by the demo: its id
-        professional = subprocess.run([sys.executable, "-m", "api.cli", "tokens", "issue", "--role", "professional",
-                                       "--professional", pid, "--name", ma.name], env=env, check=True,
-                                      capture_output=True, text=True).stdout.strip()
+        professional = token(settings, "professional", ma.name, professional=pid)
         page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN", accept_downloads=True)
 
         sign_in(page, base, professional)  # the professional: what is missing, and two claims
@@ -296,7 +305,7 @@ def test_the_inspection_in_a_browser(browser, tmp_path):
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     env = environment(settings)
-    subprocess.run([sys.executable, "-m", "api.cli", "demo"], env=env, check=True, capture_output=True, timeout=120)
+    demo_store(settings)
     committee, auditor = token(settings, "committee", "职改办"), token(settings, "auditor", "抽查组")
     OUTPUT.mkdir(exist_ok=True)
     shot = lambda page, name: page.screenshot(path=str(OUTPUT / f"inspection-{name}.png"), full_page=True)  # noqa: E731

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from fastapi import APIRouter, HTTPException, Request
-from pypinyin import lazy_pinyin
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 
@@ -30,7 +29,10 @@ from ce_ledger.domain.values import canonical, canonical_code
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
 def pinyin(name: str) -> list[str]:
-    """How Chinese names are ordered for people (by pinyin, not by code point)."""
+    """How Chinese names are ordered for people (by pinyin, not by code point). pypinyin is imported
+    on first use: its dictionaries cost a third of a second at every server and command start."""
+    from pypinyin import lazy_pinyin
+
     return lazy_pinyin(name)
 
 

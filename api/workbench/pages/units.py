@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from pypinyin import lazy_pinyin
 
 from ce_ledger.access import Principal, Role
 from ce_ledger.domain.values import Channel, canonical_code
 from api.routers.units import UnitName
 from api.workbench import session
-from api.workbench.pages.common import pages, render, require_role, router, unit_names
+from api.workbench.pages.common import pages, pinyin, render, require_role, router, unit_names
 
 UNITS_PAGE = 50
 
@@ -31,7 +30,7 @@ def units(request: Request, who: Principal, q: Annotated[str, Query(max_length=5
     needle = q.strip().casefold()
     if needle:
         found = [u for u in found if needle in u["code"].casefold() or needle in (u["name"] or "").casefold()]
-    found.sort(key=lambda u: (u["name"] is None, lazy_pinyin(u["name"] or ""), u["code"]))
+    found.sort(key=lambda u: (u["name"] is None, pinyin(u["name"] or ""), u["code"]))
     pages_ = max(1, -(-len(found) // UNITS_PAGE))
     return render(request, "units.html", who=who, q=q, units=found[(page - 1) * UNITS_PAGE:page * UNITS_PAGE],
                   total=len(found), page=page, pages=pages_)
