@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 from datetime import timedelta
+from enum import Enum
 import getpass
 import os
 import json as json_module
@@ -100,10 +101,17 @@ def project(
         projection.follow(stop)
 
 
+class RebuildOrder(str, Enum):
+    streams = "streams"
+    log = "log"
+
+
 @app.command()
 def rebuild(
     json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
     keep_previous: bool = typer.Option(False, "--keep-previous", help="keep the version it replaces, for a rollback"),
+    order: RebuildOrder | None = typer.Option(
+        None, "--order", help="read the log stream by stream or in position order (default: by the log's size)"),
 ) -> None:
     """Build the totals view anew from position zero beside the current one, then switch readers;
     the version it replaces is compared with the new one, then dropped (unless --keep-previous)."""
@@ -115,7 +123,8 @@ def rebuild(
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            new, applied = services.projection.rebuild(progress=advance, keep_previous=True)
+            new, applied = services.projection.rebuild(progress=advance, keep_previous=True,
+                                                         order=order.value if order else None)
         services.projection.catch_up(old)  # compare against an old version that is up to date
         before, after = services.view.digest(old), services.view.digest(new)
         services.view.drop_retired(keep=1 if keep_previous else 0)
