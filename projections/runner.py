@@ -69,11 +69,11 @@ REBUILD_BATCH = 5000
 REBUILD_GROUP = 20_000
 REBUILD_PARTS = 2  # the machines here have two cores
 PARTITION_FROM = 50_000  # below this, starting processes costs more than it saves
-# Past this many log rows a rebuild reads the log in position order, as the worker does (flat
-# 89-99 µs a row at every size measured), instead of stream by stream: stream order is not the
-# order rows lie on disk, and its cost per row grew with the store (67, 102, 240 µs a row at 0.5,
-# 1.5 and 5 million rows; docs/scale.md).
-LOG_ORDER_FROM = 1_500_000
+# Past this many log rows a rebuild reads the log in position order, as the worker does (a flat
+# cost a row at every size measured), instead of stream by stream: stream order is not the order
+# rows lie on disk, and its cost per row grew with the store (67, 102, 240 µs a row at 0.5, 1.5 and
+# 5 million rows). At 1.5 million rows position order already took 90 s against 102 (docs/scale.md).
+LOG_ORDER_FROM = 1_000_000
 
 
 def _retrying() -> Retrying:
