@@ -18,7 +18,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -183,7 +183,7 @@ class TotalsProjection:
 
     def rebuild(
         self, progress: Callable[[int, int], None] = lambda done, total: None, *, parts: int | None = None,
-        keep_previous: bool = False, order: str | None = None,
+        keep_previous: bool = False, order: Literal["streams", "log"] | None = None,
     ) -> tuple[int, int]:
         """Build a new version from position zero beside the current one, then switch.
 
@@ -204,21 +204,17 @@ class TotalsProjection:
         end = self.log.log_end()
         if order is None:
             order = "log" if end > LOG_ORDER_FROM and parts is None else "streams"
-        if order == "log":
+        if order == "log":  # each batch commits its rows and the version's position
             applied = self.catch_up(version, lambda position: progress(min(position, end), end))
-            self.view.switch_to(version)
-            applied += self.catch_up(version)  # what arrived since
-            time.sleep(getattr(self.view, "CURRENT_SECONDS", 0))
-            self.view.drop_retired(keep=1 if keep_previous else 0)
-            return version, applied
-        if parts is None:
-            big = self.log.partitionable and end > PARTITION_FROM and self.settings is not None
-            parts = REBUILD_PARTS if big else 1
-        if parts == 1:
-            applied = self.build_part(version, end, 0, 1, lambda position: progress(position, end))
         else:
-            applied = self._build_in_processes(version, end, parts, progress)
-        self.view.set_position(Tracking(tracking_name(version), end))
+            if parts is None:
+                big = self.log.partitionable and end > PARTITION_FROM and self.settings is not None
+                parts = REBUILD_PARTS if big else 1
+            if parts == 1:
+                applied = self.build_part(version, end, 0, 1, lambda position: progress(position, end))
+            else:
+                applied = self._build_in_processes(version, end, parts, progress)
+            self.view.set_position(Tracking(tracking_name(version), end))
         self.view.switch_to(version)
         applied += self.catch_up(version)  # what arrived while building
         time.sleep(getattr(self.view, "CURRENT_SECONDS", 0))  # other processes' readers move over

@@ -203,10 +203,9 @@ def report(results: list[dict]) -> None:
         table.add_row("serve: proof p50/p99", "", "{:.1f} / {:.1f} ms".format(*sv["proof_ms"]), f"{sv['mib']:.0f}")
         table.add_row("serve: totals p50/p99", "", "{:.1f} / {:.1f} ms".format(*sv["totals_ms"]), "")
         table.add_row("serve: verdict p50/p99", "", "{:.1f} / {:.1f} ms".format(*sv["verdict_ms"]), "")
-        if "first_ms" in sv:
-            first = sv["first_ms"]
-            table.add_row("serve: first proof/totals/verdict", "",
-                          f"{first['proof']:.0f} / {first['totals']:.0f} / {first['verdict']:.0f} ms", "")
+        first = sv["first_ms"]
+        table.add_row("serve: first proof/totals/verdict", "",
+                      f"{first['proof']:.0f} / {first['totals']:.0f} / {first['verdict']:.0f} ms", "")
         console.print(table)
         for line in r["steps"]["load"]["years"]:
             console.print(f"  {line}")

@@ -213,6 +213,19 @@ def test_a_rebuild_in_small_groups_of_streams_gives_the_same_rows(services, monk
     assert services.view.dump(new) == services.view.dump(old)
 
 
+def test_past_the_threshold_a_rebuild_reads_the_log_in_position_order(services, monkeypatch):
+    """The default order follows the log's size: past LOG_ORDER_FROM rows no stream-by-stream build."""
+    from projections import runner
+
+    demo.load(services.ledger)
+    old = services.projection.current_version()
+    monkeypatch.setattr(runner, "LOG_ORDER_FROM", 0)
+    monkeypatch.setattr(services.projection, "build_part", lambda *a, **k: pytest.fail("read stream by stream"))
+    new, _ = services.projection.rebuild(keep_previous=True)
+    assert services.projection.current_version() == new and services.view.position(new) == services.ledger.position()
+    assert services.view.dump(new) == services.view.dump(old)
+
+
 def test_a_rebuild_drops_the_version_it_replaced_unless_asked_to_keep_it(services):
     demo.load(services.ledger)
     first = services.projection.current_version()
