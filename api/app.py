@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +13,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from ce_ledger import collector
 from ce_ledger.config import Settings, secret_key
 from api import problems
 from ce_ledger.bootstrap import Services, build_services
@@ -68,13 +67,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.pdf_forms = PdfForms(settings_.form_cache, workers=settings_.pdf_workers, queue=settings_.pdf_queue,
                                        seconds=settings_.pdf_seconds, memory_mib=settings_.pdf_memory_mib)
         app.state.workbench_key = session_key(secret_key(app.state.services.settings))
-        # Tail latency was the cyclic garbage collector rescanning long-lived objects (rule-sets,
-        # cached records): with it, totals p99 was 62–300 ms against a p50 of a few ms; without,
-        # 17 ms. What start-up built is moved out of its reach, and the young generation is
-        # collected less often (requests make many short-lived objects and few cycles).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 50, 100)
+        collector.settle()  # the tail of reads was the collector rescanning start-up state
         try:
             yield
         finally:

@@ -176,7 +176,10 @@ def import_file(
     """
     from ce_ledger.imports.sheets import UnreadableFile
 
+    from ce_ledger import collector
+
     with build_services() as services:
+        collector.settle()  # a large file is a long run of batches, like a server's requests
         with Progress(console=progress_console, transient=True) as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
             try:

@@ -124,6 +124,7 @@ def main() -> int:
     if not pg:
         console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make bench-depth does)[/red]")
         return 2
+    from ce_ledger import collector
     from ce_ledger.bootstrap import build_ledger
     from ce_ledger.domain.commands import Registration
 
@@ -156,6 +157,7 @@ def main() -> int:
             over_http(server.url, token, batches(shallow_http[:BATCH], 1, 9 * 10**8), "warming up")
             for key in (("HTTP", 1), ("HTTP", args.depth)):
                 seconds[key] = over_http(server.url, token, work[key], f"HTTP, depth {key[1]}")
+        collector.settle()  # as `ce-ledger import` does before its batches (the server did at start)
         for key in (("bulk", 1), ("bulk", args.depth)):
             seconds[key] = bulk(ledger, pids, work[key], f"bulk, depth {key[1]}")
         ledger.close()

@@ -143,6 +143,7 @@ def write_files(n_people: int, seed: int, out: Path) -> None:
 
 
 def load(n_people: int, seed: int, batch_people: int = 500) -> None:
+    from ce_ledger import collector
     from ce_ledger.bootstrap import build_services
     from ce_ledger.config import Settings
     from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
@@ -170,6 +171,7 @@ def load(n_people: int, seed: int, batch_people: int = 500) -> None:
             pids.append(ledger.register(person.registration, by="committee:region").professional_id)
         print(f"registered {n_people:,} people in {time.perf_counter() - started:.1f} s", flush=True)
         everyone = list(people(n_people, seed))  # small: a registration each
+        collector.settle()  # as `ce-ledger import` and the server do before their long run of batches
         depth = 0
         for year in YEARS:
             started, count = time.perf_counter(), 0

@@ -349,3 +349,24 @@ def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, cloc
         assert len(ledger.professional(pid).activities) == 150
     finally:
         ledger.close()
+
+
+def test_a_write_does_not_wait_for_vacuum_or_analyze_of_the_log(ledger, pid, settings):
+    """(Auto)vacuum and analyze hold SHARE UPDATE EXCLUSIVE on the events table; the library's
+    EXCLUSIVE table lock waited for them (a second or more: the stalls of the scale runs). Writers
+    are kept in order by a lock of their own instead, so a write goes through while one runs."""
+    if not settings.database_url.startswith("postgres"):
+        pytest.skip("PostgreSQL's table locks")
+    import time
+
+    import psycopg
+
+    recorder = ledger.recorder
+    table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+    url = settings.database_url.split("?")[0]
+    with psycopg.connect(url) as maintenance:
+        maintenance.execute(f"LOCK TABLE {table} IN SHARE UPDATE EXCLUSIVE MODE")  # what VACUUM takes
+        started = time.monotonic()
+        ledger.record(pid, public("1", date(2016, 1, 1)), by="test")
+        assert time.monotonic() - started < 2  # the lock timeout is 5 s
+        maintenance.rollback()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from ce_ledger.domain.values import Channel
 from ce_ledger.domain.verdicts import VerdictIssued
@@ -23,7 +23,8 @@ router = APIRouter(tags=["verdicts"], route_class=ExactRoute)
 def _out(svc, issued: VerdictIssued) -> VerdictOut:
     v = issued.verdict
     return VerdictOut(
-        **v.model_dump(),
+        # Its parts as they are (validated models are taken as they are, not dumped and checked again).
+        **{name: getattr(v, name) for name in type(v).model_fields},
         verdict_id=issued.originator_id,
         issued_by=issued.issued_by,
         issued_at=issued.recorded_at,
@@ -32,6 +33,11 @@ def _out(svc, issued: VerdictIssued) -> VerdictOut:
         superseded_by=svc.ledger.superseded_by(v.rule_set.id, v.evaluation_year),
         in_chinese=verdict_in_chinese(v),
     )
+
+
+def _json(out: VerdictOut, status_code: int = 200) -> Response:
+    # A verdict is tens of kB (a line per activity): serialised once, not checked again by FastAPI.
+    return Response(out.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
 @router.post(
@@ -44,7 +50,7 @@ def issue(
     svc: Services_,
     who: Annotated[Principal, Depends(require(Role.COMMITTEE, Role.AUDITOR))],
     _: Annotated[None, Depends(limited("verdicts"))],
-) -> VerdictOut:
+) -> Response:
     """Evaluate the record now under the rule-set in force and record the verdict.
 
     Naming another published rule-set is refused (422 on `rule_set`): older ones serve only
@@ -53,15 +59,15 @@ def issue(
     issued = svc.ledger.issue_verdict(
         professional_id, body.level, body.evaluation_year, by=who.actor, rule_set=body.rule_set, channel=Channel.API
     )
-    return _out(svc, issued)
+    return _json(_out(svc, issued), status_code=201)
 
 
 @router.get("/v1/verdicts/{verdict_id}", response_model=VerdictOut, responses=responses(401, 403, 404))
-def read(verdict_id: UUID, svc: Services_, who: Principal_) -> VerdictOut:
+def read(verdict_id: UUID, svc: Services_, who: Principal_) -> Response:
     """A recorded verdict, as issued."""
     issued = svc.ledger.verdict(verdict_id)
     may_see(svc, who, issued.professional_id)
-    return _out(svc, issued)
+    return _json(_out(svc, issued))
 
 
 @router.get(
