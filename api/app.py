@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.add_middleware(problems.BodyLimit, limit=MAX_BODY_BYTES, larger={"/workbench/import": MAX_UPLOAD_BYTES})
     app.add_middleware(WorkbenchHeaders)
+    app.add_middleware(collector.Tending)
     app.router.route_class = ExactRoute
     problems.install(app)
     for module in (professionals, platform, verdicts, ledger, providers, programmes, units, inspections, filings):

@@ -275,3 +275,17 @@ def test_providers_over_http_name_the_rule_they_break(api):
     assert api.get("/v1/providers/NOPE-9").status_code == 404
     r = api.post(f"/v1/professionals/{api.pid}/specialty-credits", {**SPECIALTY, "certificate_no": "P-1", "programme_code": "NONE-1"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "programme_code"
+
+
+def test_every_so_many_requests_the_server_moves_what_survived_out_of_the_collectors_reach(shared_api):
+    """The cached records of a busy server are frozen a few at a time (``ce_ledger.collector``)
+    instead of piling up in the young generation until one collection scans them all."""
+    import gc
+
+    from ce_ledger.collector import TEND_EVERY
+
+    kept = [[n] for n in range(5_000)]  # what a request leaves behind that stays (a cached record)
+    before = gc.get_freeze_count()
+    for _ in range(TEND_EVERY):
+        assert shared_api.client.get("/v1/ping").status_code == 200
+    assert gc.get_freeze_count() >= before + len(kept)
