@@ -21,6 +21,9 @@ each followed by a totals read; docs/scale.md):
 from __future__ import annotations
 
 import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 THRESHOLDS = (10_000, 50, 100)
@@ -39,6 +42,31 @@ def tend() -> None:
     the collector's reach, before they pile up into one long pause."""
     gc.collect(1)
     gc.freeze()
+
+
+_lock = threading.Lock()
+_depth = 0  # threads inside ``paused()``
+_restore = False  # whether the collector was on when the first of them came in
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No cyclic collection while a batch is decided and saved: it makes many objects that live
+    until it is done and no cycles, and the collector only rescanned them. Counted across
+    threads: the collector is on again when the last of them is done (if it was on before)."""
+    global _depth, _restore
+    with _lock:
+        if _depth == 0:
+            _restore = gc.isenabled()
+            gc.disable()
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _restore:
+                gc.enable()
 
 
 class Tending:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID, uuid5
 
+from ce_ledger import collector
 from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
@@ -152,6 +153,12 @@ class Records(Store):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def record_batch(
+        self, items: Sequence[tuple[UUID, ActivityDetails]], *, by: str, channel: Channel = Channel.DIRECT
+    ) -> list[Outcome | LedgerError]:
+        with collector.paused():
+            return self._record_batch(items, by=by, channel=channel)
+
+    def _record_batch(
         self, items: Sequence[tuple[UUID, ActivityDetails]], *, by: str, channel: Channel = Channel.DIRECT
     ) -> list[Outcome | LedgerError]:
         """Record many activities in one transaction; one bad item never blocks the others.
