@@ -7,7 +7,8 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, SkipValidation
+from fastapi import Response
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from ce_ledger.domain.details import Degree, PublicCourse
 from ce_ledger.domain.identity import IdNumber
@@ -279,3 +280,10 @@ def provider_out(provider: Provider) -> ProviderOut:
 class ProgrammeOut(Programme):
     planned_by: str
     recorded_at: datetime
+
+
+def answer(body: BaseModel, status_code: int = 200) -> Response:
+    """A response body already built as its (validated) model, serialised once: FastAPI would
+    otherwise validate it again against the operation's ``response_model`` before serialising
+    it (a result per item of a batch, a line per activity of a verdict)."""
+    return Response(body.model_dump_json(), status_code=status_code, media_type="application/json")

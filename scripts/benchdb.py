@@ -63,14 +63,15 @@ class Served:
 
 
 @contextmanager
-def served(env: dict[str, str]) -> Iterator[Served]:
-    """A real ``ce-ledger serve`` on a free loopback port; yields its base URL and process id."""
+def served(env: dict[str, str], *args: str) -> Iterator[Served]:
+    """A real ``ce-ledger serve`` on a free loopback port (``args``: more options, e.g.
+    ``--workers 2``); yields its base URL and process id."""
     import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen([*CLI, "serve", "--port", str(port), *args], env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

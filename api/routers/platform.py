@@ -15,7 +15,7 @@ from ce_ledger.access import Principal, Role
 from api.deps import Services_, require
 from api.exact import ExactRoute
 from api.problems import FieldProblem, field_problems, responses
-from api.schemas import CompletionBatch, CompletionItem, CompletionResult, CompletionResults
+from api.schemas import CompletionBatch, CompletionItem, CompletionResult, CompletionResults, answer
 
 router = APIRouter(prefix="/v1/platform", tags=["platform"], route_class=ExactRoute)
 
@@ -29,13 +29,12 @@ def completions(
     """Record up to 1,000 completions; one result per item, in order. Retries are duplicates."""
     with collector.paused():  # a batch: many objects that live until it is answered, no cycles
         out = _completions(body, svc, who)
-    # Already validated: serialised once instead of checked again by FastAPI (a result per item).
-    return Response(out.model_dump_json(), media_type="application/json")
+    return answer(out)
 
 
 def _completions(body: CompletionBatch, svc: Any, who: Principal) -> CompletionResults:
     results: list[CompletionResult | None] = [None] * len(body.completions)
-    batch = []  # (index, professional id, course)
+    batch = []  # (index, professional id, course, whether its raw record id was checked)
     for i, raw in enumerate(body.completions):
         record_id = raw.get("record_id") if isinstance(raw, dict) else None
         # Echoed so the platform can match results to items, unless it could carry an ID number.
@@ -46,11 +45,14 @@ def _completions(body: CompletionBatch, svc: Any, who: Principal) -> CompletionR
             first = field_problems(e.errors(include_input=False))[0]
             results[i] = CompletionResult(record_id=record_id, status="rejected", error=first)
             continue
-        batch.append((i, svc.ledger.professional_id_for(item.id_number), item.course()))
-    outcomes = svc.ledger.record_batch([(pid, course) for _, pid, course in batch], by=who.actor, channel=Channel.API) if batch else []
+        batch.append((i, svc.ledger.professional_id_for(item.id_number), item.course(), record_id is not None))
+    outcomes = svc.ledger.record_batch([(pid, course) for _, pid, course, _ in batch], by=who.actor,
+                                       channel=Channel.API) if batch else []
     position = None
-    for (i, _, course), outcome in zip(batch, outcomes, strict=True):
-        results[i] = _result(None if holds_id_number(course.record_id) else course.record_id, outcome)
+    for (i, _, course, checked), outcome in zip(batch, outcomes, strict=True):
+        # Trimming cannot make an ID number appear: the raw id checked above needs no second look.
+        echo = course.record_id if checked or not holds_id_number(course.record_id) else None
+        results[i] = _result(echo, outcome)
         position = getattr(outcome, "position", None) or position
     return CompletionResults(results=results, position=position)  # type: ignore[arg-type]
 

@@ -22,7 +22,7 @@ from api.deps import Principal_, Services_, limited, may_enter, may_see, record_
 from api.exact import ExactRoute
 from api.problems import responses
 from api.workbench.pages import form_response
-from api.schemas import ActivityOutcome, DegreeBody, EventOut, History, PersonOut, Registered, TotalsOut
+from api.schemas import ActivityOutcome, DegreeBody, EventOut, History, PersonOut, Registered, TotalsOut, answer
 
 router = APIRouter(prefix="/v1/professionals", tags=["professionals"], route_class=ExactRoute)
 
@@ -206,8 +206,7 @@ async def totals(
         public_hours=t.credited.public_hours, total_hours=t.credited.total_hours,
         pending_claims=t.pending_claims, pending_hours=t.pending_hours, waived_by_degree=t.waived_by_degree,
     )
-    # Already a validated TotalsOut: serialise it once instead of letting FastAPI check it again.
-    return Response(out.model_dump_json(), media_type="application/json")
+    return answer(out)
 
 
 @router.get("/{professional_id}/history", response_model=History, responses=responses(401, 403, 404, 422))

@@ -14,7 +14,7 @@ from api.deps import Principal_, Services_, limited, may_see, require
 from api.exact import ExactRoute
 from api.labels import verdict_in_chinese
 from api.problems import responses
-from api.schemas import VerdictEntry, VerdictList, VerdictOut, VerdictRequest
+from api.schemas import VerdictEntry, VerdictList, VerdictOut, VerdictRequest, answer
 from ce_ledger.audit.replay import Replay
 
 router = APIRouter(tags=["verdicts"], route_class=ExactRoute)
@@ -33,11 +33,6 @@ def _out(svc, issued: VerdictIssued) -> VerdictOut:
         superseded_by=svc.ledger.superseded_by(v.rule_set.id, v.evaluation_year),
         in_chinese=verdict_in_chinese(v),
     )
-
-
-def _json(out: VerdictOut, status_code: int = 200) -> Response:
-    # A verdict is tens of kB (a line per activity): serialised once, not checked again by FastAPI.
-    return Response(out.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
 @router.post(
@@ -59,7 +54,7 @@ def issue(
     issued = svc.ledger.issue_verdict(
         professional_id, body.level, body.evaluation_year, by=who.actor, rule_set=body.rule_set, channel=Channel.API
     )
-    return _json(_out(svc, issued), status_code=201)
+    return answer(_out(svc, issued), status_code=201)
 
 
 @router.get("/v1/verdicts/{verdict_id}", response_model=VerdictOut, responses=responses(401, 403, 404))
@@ -67,7 +62,7 @@ def read(verdict_id: UUID, svc: Services_, who: Principal_) -> Response:
     """A recorded verdict, as issued."""
     issued = svc.ledger.verdict(verdict_id)
     may_see(svc, who, issued.professional_id)
-    return _json(_out(svc, issued))
+    return answer(_out(svc, issued))
 
 
 @router.get(
