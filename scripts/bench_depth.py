@@ -57,6 +57,13 @@ def batches(numbers: list[str], per_person: int, start: int) -> list[list[dict]]
     return [items[k:k + BATCH] for k in range(0, len(items), BATCH)]
 
 
+def interleaved(numbers: list[str], per_person: int, start: int, clients: int) -> list[list[dict]]:
+    """``batches`` for ``clients`` at once: batch k goes to client k % clients (``over_http``), and
+    each client's batches are about its own share of the people."""
+    shares = [batches(numbers[c::clients], per_person, start + c * 10**7) for c in range(clients)]
+    return [b for round_ in zip(*shares) for b in round_]
+
+
 def as_details(item: dict):
     from ce_ledger.domain.details import PublicCourse
 
@@ -160,14 +167,17 @@ def main() -> int:
         n_deep = args.deep * args.per_person
         work = {}
         for k, p in enumerate(paths):
-            work[p, 1] = batches(shallow[p], 1, (2 + 2 * k) * 10**8)[: n_deep // BATCH]
-            work[p, args.depth] = batches(deep[p], args.per_person, (3 + 2 * k) * 10**8)
+            # Two clients send batches about different people, as a platform's concurrent batches
+            # are (a person is in one of them): each client its half of the people.
+            clients = 2 if p == "HTTP ×2" else 1
+            work[p, 1] = interleaved(shallow[p], 1, (2 + 2 * k) * 10**8, clients)[: n_deep // BATCH]
+            work[p, args.depth] = interleaved(deep[p], args.per_person, (3 + 2 * k) * 10**8, clients)
         seconds = {}
         token = issue_token(env, "platform")
-        for path, server_args, clients in (("HTTP", (), 1), ("HTTP ×2", ("--workers", "2"), 2)):
+        for k, (path, server_args, clients) in enumerate((("HTTP", (), 1), ("HTTP ×2", ("--workers", "2"), 2))):
             with served(env, *server_args) as server:
-                over_http(server.url, token, batches(shallow[path][:BATCH * clients], 1, 9 * 10**8), "warming up",
-                          clients)
+                over_http(server.url, token, batches(shallow[path][:BATCH * clients], 1, (9 + k) * 10**9),
+                          "warming up", clients)
                 for depth in (1, args.depth):
                     seconds[path, depth] = over_http(server.url, token, work[path, depth], f"{path}, depth {depth}",
                                                      clients)
