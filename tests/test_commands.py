@@ -370,3 +370,26 @@ def test_a_write_does_not_wait_for_vacuum_or_analyze_of_the_log(ledger, pid, set
         ledger.record(pid, public("1", date(2016, 1, 1)), by="test")
         assert time.monotonic() - started < 2  # the lock timeout is 5 s
         maintenance.rollback()
+
+
+def test_a_batch_that_lost_a_race_is_decided_again_whole_before_item_by_item(memory_ledger, monkeypatch):
+    """Another writer saved first: the batch is decided again on fresh records and saved in one
+    transaction, not sent item by item (ten times the cost when two batches touch the same people)."""
+    from ce_ledger.services.base import IntegrityError, Store
+
+    ledger = memory_ledger
+    pids = [ledger.register(registration(), by="test").professional_id for _ in range(3)]
+    items = [(pid, public("1", date(2016, 1, 1))) for pid in pids]
+    save, lost = Store.save, []
+
+    def save_losing_once(self, *objs, **kwargs):
+        if not lost:
+            lost.append(True)
+            raise IntegrityError("another writer saved this version first")
+        return save(self, *objs, **kwargs)
+
+    monkeypatch.setattr(Store, "save", save_losing_once)
+    monkeypatch.setattr(type(ledger), "_record_or_error", lambda *a, **k: pytest.fail("fell back item by item"))
+    done = ledger.record_batch(items, by="test")
+    assert lost and [d.status for d in done] == ["recorded"] * 3
+    assert all(len(ledger.professional(pid).activities) == 1 for pid in pids)
