@@ -152,35 +152,40 @@ def main() -> int:
     try:
         ledger = build_ledger(settings(pg, schema))
         paths = ("HTTP", "HTTP ×2", "bulk")
-        numbers = id_numbers(len(paths) * (args.shallow + args.deep))
+        # Two clients send batches about different people, as a platform's concurrent batches are
+        # (a person is in one of them): each client has its own share of the people, and HTTP ×2
+        # twice the deep people at half the completions each, so that every batch of every row
+        # is BATCH different people.
+        clients = {p: 2 if p == "HTTP ×2" else 1 for p in paths}
+        n_deep_people = {p: args.deep * clients[p] for p in paths}
+        numbers = id_numbers(len(paths) * args.shallow + sum(n_deep_people.values()))
         pids = {}
         for number in track(numbers, description=f"registering {len(numbers)} people", console=console, transient=True):
             pids[number] = ledger.register(Registration(
                 id_number=number, name="专技", series="工程技术", requires_foreign_language_exam=False,
                 requires_computer_exam=False, own_ce_regulation=False, employer_unit="U-1"), by="platform").professional_id
         shallow = {p: numbers[k * args.shallow:(k + 1) * args.shallow] for k, p in enumerate(paths)}
-        deep_from = len(paths) * args.shallow
-        deep = {p: numbers[deep_from + k * args.deep:deep_from + (k + 1) * args.deep] for k, p in enumerate(paths)}
-        preload = batches([n for p in paths for n in deep[p]], args.depth, 10**8)
-        preload_s = bulk(ledger, pids, preload, f"loading {len(paths) * args.deep} records to depth {args.depth}")
-        console.print(f"preload: {len(paths) * args.deep * args.depth:,} activities in {preload_s:.0f} s")
+        deep, at = {}, len(paths) * args.shallow
+        for p in paths:
+            deep[p], at = numbers[at:at + n_deep_people[p]], at + n_deep_people[p]
+        everyone_deep = [n for p in paths for n in deep[p]]
+        preload = batches(everyone_deep, args.depth, 10**8)
+        preload_s = bulk(ledger, pids, preload, f"loading {len(everyone_deep)} records to depth {args.depth}")
+        console.print(f"preload: {len(everyone_deep) * args.depth:,} activities in {preload_s:.0f} s")
         n_deep = args.deep * args.per_person
         work = {}
         for k, p in enumerate(paths):
-            # Two clients send batches about different people, as a platform's concurrent batches
-            # are (a person is in one of them): each client its half of the people.
-            clients = 2 if p == "HTTP ×2" else 1
-            work[p, 1] = interleaved(shallow[p], 1, (2 + 2 * k) * 10**8, clients)[: n_deep // BATCH]
-            work[p, args.depth] = interleaved(deep[p], args.per_person, (3 + 2 * k) * 10**8, clients)
+            work[p, 1] = interleaved(shallow[p], 1, (2 + 2 * k) * 10**8, clients[p])[: n_deep // BATCH]
+            work[p, args.depth] = interleaved(deep[p], args.per_person // clients[p], (3 + 2 * k) * 10**8, clients[p])
         seconds = {}
         token = issue_token(env, "platform")
-        for k, (path, server_args, clients) in enumerate((("HTTP", (), 1), ("HTTP ×2", ("--workers", "2"), 2))):
+        for k, (path, server_args) in enumerate((("HTTP", ()), ("HTTP ×2", ("--workers", "2")))):
             with served(env, *server_args) as server:
-                over_http(server.url, token, batches(shallow[path][:BATCH * clients], 1, (9 + k) * 10**9),
-                          "warming up", clients)
+                n = clients[path]  # two batches a client first, so that each worker has served some
+                over_http(server.url, token, batches(shallow[path][:2 * BATCH * n], 1, (9 + k) * 10**9),
+                          "warming up", n)
                 for depth in (1, args.depth):
-                    seconds[path, depth] = over_http(server.url, token, work[path, depth], f"{path}, depth {depth}",
-                                                     clients)
+                    seconds[path, depth] = over_http(server.url, token, work[path, depth], f"{path}, depth {depth}", n)
         collector.settle()  # as `ce-ledger import` does before its batches (the server did at start)
         for key in (("bulk", 1), ("bulk", args.depth)):
             seconds[key] = bulk(ledger, pids, work[key], f"bulk, depth {key[1]}")

@@ -204,7 +204,7 @@ class Records(Store):
                 self.check_programme(details)  # type: ignore[attr-defined]
                 outcome, reservation = self._decide_activity(professional, details, now, today, None, by, channel)
             except LedgerError as e:
-                results.append(e)
+                results.append(e.with_traceback(None))  # a value now: no frame kept alive in a cycle
             else:
                 results.append(outcome)
                 reservations += reservation
@@ -293,7 +293,7 @@ class Records(Store):
                     raise NotFound(*NO_SUCH_PROFESSIONAL)
                 results.append(command(record, now, today))
             except LedgerError as e:
-                results.append(e)
+                results.append(e.with_traceback(None))  # a value now: no frame kept alive in a cycle
         touched = [p for p in records.values() if p is not None]
         index = [row for p in touched for row in index_rows(p)]
         pending = [e for p in touched for e in p.collect_events()]
@@ -369,7 +369,7 @@ class Records(Store):
         try:
             return self.record(pid, details, by=by, channel=channel)
         except LedgerError as e:
-            return e
+            return e.with_traceback(None)  # a value now: no frame kept alive in a cycle
 
     def _generation_after_clash(self, pid: UUID, details: ActivityDetails) -> int | None:
         """After a clash on a global key: may this person take it, and as which generation?

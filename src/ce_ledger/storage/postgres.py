@@ -27,6 +27,9 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        if self.datastore.enable_db_functions:
+            # The library's stored function inserts without our writers' lock and index rows.
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: the ledger inserts its own rows")
         t = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         self._table = t
         self._events_after = SQL(
@@ -176,7 +179,8 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         # (auto)vacuum and analyze of the table (SHARE UPDATE EXCLUSIVE): a writer then stalled until
         # the analyze ended or, after deadlock_timeout (1 s), PostgreSQL cancelled the autovacuum —
         # the one-second verdicts of the scale runs. Every insert into this table comes through
-        # this recorder, so a transaction-level advisory lock of its own gives the same order
+        # this recorder (a restore too; the library's stored insert function is refused at start),
+        # so a transaction-level advisory lock of its own gives the same order
         # (issued, then committed, one transaction at a time) without waiting for maintenance.
         for statement in self._writer_lock:
             curs.execute(statement, prepare=True)
@@ -303,6 +307,7 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         """A restore: each row under its own log position (the library numbers rows itself,
         and PostgreSQL's sequence leaves gaps that checkpoints refer past)."""
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as c:
+            self._lock_table(c)  # a writer like any other
             c.execute(SQL("UPDATE {} SET ready = false").format(self._index_state))  # rebuilt at the next start
             c.executemany(
                 SQL("INSERT INTO {} (notification_id, originator_id, originator_version, topic, state) "
