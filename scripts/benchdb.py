@@ -74,11 +74,15 @@ def served(env: dict[str, str], *args: str) -> Iterator[Served]:
     server = subprocess.Popen([*CLI, "serve", "--port", str(port), *args], env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        # A store with history and no view yet has its first view built before the server answers.
+        deadline = time.monotonic() + 600
+        while True:
             try:
                 if httpx.get(f"{url}/v1/ping").status_code == 200:
                     break
             except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start") from None
                 time.sleep(0.1)
         yield Served(url, server.pid)
     finally:
