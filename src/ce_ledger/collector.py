@@ -75,8 +75,9 @@ class Tending:
     """ASGI middleware: ``tend`` after every ``every``-th request, once its response is sent and
     nothing else is under way (no other request, no batch): what is frozen is never collected,
     and a request half done may hold a cycle that becomes garbage later (an exception and the
-    frame that keeps it). A server never quiet is tended anyway at twice the interval: left
-    longer, the cached records piled up again (a forms-under-load test's reads slowed past 100 ms)."""
+    frame that keeps it). A server never quiet is tended anyway at twice the interval, so that
+    cached records do not pile up again (with ten times, the forms-under-load test's reads went
+    past 100 ms in two full-suite runs of four; not shown to be the cause)."""
 
     def __init__(self, app: Any, every: int = TEND_EVERY):
         self.app, self.every = app, every
