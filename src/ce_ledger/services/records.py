@@ -158,12 +158,6 @@ class Records(Store):
     def record_batch(
         self, items: Sequence[tuple[UUID, ActivityDetails]], *, by: str, channel: Channel = Channel.DIRECT
     ) -> list[Outcome | LedgerError]:
-        with collector.paused():
-            return self._record_batch(items, by=by, channel=channel)
-
-    def _record_batch(
-        self, items: Sequence[tuple[UUID, ActivityDetails]], *, by: str, channel: Channel = Channel.DIRECT
-    ) -> list[Outcome | LedgerError]:
         """Record many activities in one transaction; one bad item never blocks the others.
 
         The optimistic path loads each record once and saves everything together. If
@@ -171,14 +165,15 @@ class Records(Store):
         batches at a time touching the same people: without it, one of them fell back item
         by item and cost ten times as much); if that is refused too (a key another record
         holds, say), it falls back to one command per item, each with its own retry, so the
-        outcome is the same, only slower.
+        outcome is the same, only slower. The collector is paused meanwhile (``collector.paused``).
         """
-        for attempt in range(BATCH_ATTEMPTS):
-            if attempt:
-                time.sleep(random.uniform(0, 0.02))  # let the other writer's transaction end
-            results, saved = self._try_batch(items, by, channel)
-            if saved:
-                return results
+        with collector.paused():
+            for attempt in range(BATCH_ATTEMPTS):
+                if attempt:
+                    time.sleep(random.uniform(0, 0.02))  # let the other writer's transaction end
+                results, saved = self._try_batch(items, by, channel)
+                if saved:
+                    return results
         return [  # each item that was not refused on its own: one command each
             r if isinstance(r, LedgerError) else self._record_or_error(pid, details, by, channel)
             for r, (pid, details) in zip(results, items, strict=True)
