@@ -166,6 +166,8 @@ def import_file(
     restart: bool = typer.Option(False, "--restart", help="send every row again, even after a stopped run"),
     by: str = typer.Option("committee:import", help="who confirms legacy uploads (recorded on each decision)"),
     json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    jobs: int | None = typer.Option(None, "--jobs", min=1, help="processes recording at once; default: one per core "
+                                    "(up to 4) for a file over 2 MiB on PostgreSQL, else 1 (SQLite: always 1)"),
 ) -> None:
     """Import public-course exports, employers' certificates or pre-2019 legacy uploads.
 
@@ -174,19 +176,27 @@ def import_file(
     nothing new. A run that stopped (killed, a lost connection) is taken up where its last saved
     batch ended: run the same command again. Exit status 1 when any row was refused.
     """
+    from ce_ledger.imports.parallel import OneWriterOnly, jobs_for, run_in_shares
     from ce_ledger.imports.sheets import UnreadableFile
 
     from ce_ledger import collector
 
     with build_services() as services:
+        try:
+            processes = jobs_for(services.settings, file, jobs)
+        except OneWriterOnly as e:
+            console.print(f"[red]--jobs: {e}[/red]")
+            raise typer.Exit(2) from None
         collector.settle()  # a large file is a long run of batches, like a server's requests
         with Progress(console=progress_console, transient=True) as progress:
-            task = progress.add_task(f"importing {file.name}", total=None)
+            shown = f"importing {file.name}" + (f" ({processes} processes)" if processes > 1 else "")
+            task = progress.add_task(shown, total=None)
+            options = {"kind": kind, "encoding": encoding, "dry_run": dry_run, "resume": not restart,
+                       "progress": lambda n, total: progress.update(task, completed=n, total=total)}
+            importer = services.importer(by=by)
             try:
-                done = services.importer(by=by).run(
-                    file, kind=kind, encoding=encoding, dry_run=dry_run, resume=not restart,
-                    progress=lambda n, total: progress.update(task, completed=n, total=total),
-                )
+                done = (run_in_shares(importer, services.settings, file, processes, **options) if processes > 1
+                        else importer.run(file, **options))
             except UnreadableFile as e:
                 console.print(f"[red]{file.name}: {e}[/red]")
                 raise typer.Exit(2) from None

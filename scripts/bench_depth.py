@@ -8,14 +8,17 @@ over HTTP and over the bulk path, against a COPY of rows shaped like the stored 
    "HTTP ×2": the server as deployed on this machine, one worker process per core
    (``--workers 2``), and the platform sending two batches at a time.
 3. Bulk path: the same, in process, through ``Records.record_batch`` (what ``ce-ledger import``
-   and the region loader call), on other shallow and deep people.
+   and the region loader call), on other shallow and deep people. Then "bulk ×2": as
+   ``ce-ledger import`` runs a large file on PostgreSQL here, one process per core, each
+   recording its own share of the people (``imports.parallel``).
 4. COPY: the rows those completions stored (same columns, same payloads, same size), copied
    with psycopg into a table made ``LIKE`` the events table ``INCLUDING ALL`` (same indexes).
 
 Bars (the region-scale issue): depth 75 costs at most 1.5 x depth 1, on every path; HTTP
 completions/s at least 0.05 of the COPY's rows/s (goal 0.1), the bulk path at least 0.1. The HTTP
 bar is judged on "HTTP ×2", the server as it is deployed here (a worker per core) with the platform
-sending two batches at once; one connection to one worker is shown beside it.
+sending two batches at once; one connection to one worker is shown beside it. The bulk bar is
+judged on "bulk ×2", the import as it runs here; one process is shown beside it.
 
 Usage: make bench-depth   (or: CE_LEDGER_TEST_POSTGRES_URL=postgresql://… python scripts/bench_depth.py)
        --shallow N --deep N --depth N to change the sizes.
@@ -77,6 +80,35 @@ def bulk(ledger, pids: dict[str, object], work: list[list[dict]], label: str) ->
         done = ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform")
         assert all(getattr(r, "status", None) == "recorded" for r in done), done[:3]
     return time.perf_counter() - started
+
+
+def _bulk_share(pg: str, schema: str, pids: dict, work: list[list[dict]], ready) -> float:
+    """One process of "bulk ×2": its own ledger, started and settled before the clock starts."""
+    from ce_ledger import collector
+    from ce_ledger.bootstrap import build_ledger
+
+    ledger = build_ledger(settings(pg, schema))
+    collector.settle()
+    ready.wait()
+    started = time.perf_counter()
+    for body in work:
+        done = ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform")
+        assert all(getattr(r, "status", None) == "recorded" for r in done), done[:3]
+    ledger.close()
+    return time.perf_counter() - started
+
+
+def bulk_in_processes(pg: str, schema: str, pids: dict, work: list[list[dict]], processes: int) -> float:
+    """Seconds for ``processes`` processes to record ``work`` (batch k to process k % processes),
+    each started beforehand: the slowest one's time."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(processes, mp_context=context) as pool:
+        ready = manager.Barrier(processes)
+        shares = [pool.submit(_bulk_share, pg, schema, pids, work[k::processes], ready) for k in range(processes)]
+        return max(s.result() for s in shares)
 
 
 def over_http(url: str, token: str, work: list[list[dict]], label: str, clients: int = 1) -> float:
@@ -151,12 +183,12 @@ def main() -> int:
            "CE_LEDGER_VIEW_UPKEEP": "worker"}
     try:
         ledger = build_ledger(settings(pg, schema))
-        paths = ("HTTP", "HTTP ×2", "bulk")
+        paths = ("HTTP", "HTTP ×2", "bulk", "bulk ×2")
         # Two clients send batches about different people, as a platform's concurrent batches are
         # (a person is in one of them): each client has its own share of the people, and HTTP ×2
         # twice the deep people at half the completions each, so that every batch of every row
         # is BATCH different people.
-        clients = {p: 2 if p == "HTTP ×2" else 1 for p in paths}
+        clients = {p: 2 if p.endswith("×2") else 1 for p in paths}
         n_deep_people = {p: args.deep * clients[p] for p in paths}
         numbers = id_numbers(len(paths) * args.shallow + sum(n_deep_people.values()))
         pids = {}
@@ -190,6 +222,9 @@ def main() -> int:
         for key in (("bulk", 1), ("bulk", args.depth)):
             seconds[key] = bulk(ledger, pids, work[key], f"bulk, depth {key[1]}")
         ledger.close()
+        for depth in (1, args.depth):
+            console.print(f"bulk ×2, depth {depth} …")
+            seconds["bulk ×2", depth] = bulk_in_processes(pg, schema, pids, work["bulk ×2", depth], 2)
         copy = copy_rate(pg, schema, COPY_ROWS)
     finally:
         drop_schema(pg, schema)
@@ -202,7 +237,7 @@ def report(work: dict, seconds: dict, copy: float, depth: int) -> int:
         table.add_column(col, justify="left" if col == "path" else "right")
     table.add_row("COPY of stored rows", "", "", "", f"{copy:,.0f}", "1.000", "")
     ok = True
-    for path in ("HTTP", "HTTP ×2", "bulk"):
+    for path in ("HTTP", "HTTP ×2", "bulk", "bulk ×2"):
         for d in (1, depth):
             n = sum(len(b) for b in work[path, d])
             rate = n / seconds[path, d]
@@ -211,10 +246,10 @@ def report(work: dict, seconds: dict, copy: float, depth: int) -> int:
             table.add_row(path, str(d), f"{n:,}", f"{1000 / rate:.3f}", f"{rate:,.0f}", f"{rate / copy:.3f}",
                           f"{ratio:.2f}" if d == depth else "")
             if d == depth:
-                ok &= ratio <= 1.5 and (path == "HTTP" or rate / copy >= (0.05 if path == "HTTP ×2" else 0.1))
+                ok &= ratio <= 1.5 and (path in ("HTTP", "bulk") or rate / copy >= (0.05 if path == "HTTP ×2" else 0.1))
     console.print(table)
     console.print(f"bars: deep ≤ 1.5 × shallow; HTTP ≥ 0.05 × COPY as deployed (HTTP ×2: a worker per core, "
-                  f"two batches at a time), bulk ≥ 0.1 × COPY → "
+                  f"two batches at a time), bulk ≥ 0.1 × COPY as run (bulk ×2: a process per core) → "
                   f"{'[green]meets[/green]' if ok else '[red]misses[/red]'}")
     return 0 if ok else 1
 

@@ -187,3 +187,75 @@ def test_an_import_killed_midway_takes_up_where_its_last_batch_ended(tmp_path):
         assert len(completed) == 6000
     finally:
         ledger.close()
+
+
+def test_a_large_file_in_two_processes_records_what_one_process_records(tmp_path):
+    """`ce-ledger import --jobs 2` on PostgreSQL: the file cut by person, each share in its own
+    process; the report and the records are those of a one-process import, and a second run of
+    either records nothing. SQLite refuses more than one process."""
+    import dataclasses
+    import uuid
+
+    import psycopg
+
+    from ce_ledger.bootstrap import build_ledger
+    from ce_ledger.config import Settings
+    from tests.builders import id_number, registration
+    from tests.conftest import TEST_KEY, postgres_url
+
+    numbers = [id_number() for _ in range(30)]
+    file = tmp_path / "platform-export.csv"
+    with file.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["身份证号", "学习记录编号", "课程编号", "课程名称", "学时", "完成日期", "单位代码", "单位名称"])
+        for n in range(1200):
+            w.writerow([numbers[n % 30].lower() if n % 7 == 0 else numbers[n % 30], f"PAR-{n}", "GX-2018-01",
+                        "公需课", "1.5", f"2018-{n % 12 + 1:02d}-01", "U-1", f"单位{n // 600}"])
+        w.writerow(["640102199001011235", "PAR-bad-id", "GX-2018-01", "公需课", "1", "2018-01-01", "", ""])
+        w.writerow([numbers[0], "PAR-bad-hours", "GX-2018-01", "公需课", "x", "2018-01-01", "", ""])
+        w.writerow([numbers[0], "PAR-0", "GX-2018-01", "公需课", "1.5", "2018-01-01", "", ""])  # a row again
+
+    schemas = [f"t_{uuid.uuid4().hex[:16]}" for _ in range(2)]
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        for schema in schemas:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        reports, counts = [], []
+        for schema, jobs in zip(schemas, ("2", "1"), strict=True):
+            url = f"{postgres_url()}?schema={schema}"
+            ledger = build_ledger(Settings(database_url=url, secret_key=TEST_KEY))
+            for number in numbers:
+                ledger.register(registration(number, unit="U-1"), by="test")
+            if jobs == "1":  # the one-process import, in this process
+                report = Importer(ledger, by="committee:import").run(file)
+                reports.append(json.loads(json.dumps(dataclasses.asdict(report), default=str)))
+            else:
+                env = {**os.environ, "CE_LEDGER_DATABASE_URL": url, "CE_LEDGER_SECRET_KEY": TEST_KEY}
+                run_ = [sys.executable, "-m", "api.cli", "import", "--json", "--jobs", jobs, str(file)]
+                out = subprocess.run(run_, env=env, capture_output=True, text=True, timeout=300)
+                assert out.returncode == 1, out.stderr  # two rows refused
+                reports.append(json.loads(out.stdout))
+                again = json.loads(subprocess.run(run_, env=env, capture_output=True, text=True, timeout=300).stdout)
+                assert (again["recorded"], again["duplicate"]) == (0, 1201)
+                assert not list(tmp_path.glob(".*ce-ledger-import*"))  # every share's journal cleared
+            per_person = []
+            for number in numbers:
+                record = ledger.professional(ledger.professional_id_for(number))
+                per_person.append(sorted(a.recorded.record_id for a in record.activities.values()))
+            counts.append(per_person)
+            assert ledger.unit("U-1").name == "单位1"  # the file's last naming stands
+            ledger.close()
+        two, one = reports
+        assert (two["rows"], two["recorded"], two["duplicate"]) == (1203, 1200, 1) == (
+            one["rows"], one["recorded"], one["duplicate"])
+        assert two["problems"] == one["problems"] and [p["row"] for p in two["problems"]] == [1202, 1203]
+        assert counts[0] == counts[1] and sum(map(len, counts[0])) == 1200
+    finally:
+        with psycopg.connect(postgres_url(), autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+    sqlite_env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}"}
+    refused = subprocess.run([sys.executable, "-m", "api.cli", "import", "--jobs", "2", str(file)], env=sqlite_env,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--jobs" in refused.stdout + refused.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -73,6 +74,22 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
+class Share:
+    """One of ``of`` processes importing a file together (``imports.parallel``): the rows whose ID
+    number falls to ``index``. All of a person's rows fall to one share, so they are recorded in
+    file order, and two processes never race for one record."""
+
+    index: int
+    of: int
+
+    def holds(self, raw_id: Any) -> bool:
+        # From the cell as written, before it is checked: a row whose ID is missing or bad falls to
+        # some share all the same, which reports it. Case and spaces do not move a person.
+        text = "" if raw_id is None else str(raw_id).strip().upper()
+        return zlib.crc32(text.encode()) % self.of == self.index
+
+
+@dataclass(frozen=True)
 class _Row:
     number: int
     professional_id: UUID
@@ -84,10 +101,12 @@ class Journal:
     (``.NAME.ce-ledger-import``) so that an import stopped midway (killed, a lost connection)
     starts again after it. Only for the same file: its size, modification time and first MiB
     must match. Holds row numbers only. Without it, a second run still records nothing twice
-    (every row is found recorded); with it, the rows done are not sent again."""
+    (every row is found recorded); with it, the rows done are not sent again. An import in
+    several processes keeps one per share (``Share``)."""
 
-    def __init__(self, path: Path):
-        self.path = path.with_name(f".{path.name}.ce-ledger-import")
+    def __init__(self, path: Path, share: Share | None = None):
+        suffix = f".{share.index + 1}-of-{share.of}" if share is not None and share.of > 1 else ""
+        self.path = path.with_name(f".{path.name}.ce-ledger-import{suffix}")
         stat = path.stat()
         with path.open("rb") as f:
             head = hashlib.sha256(f.read(1 << 20)).hexdigest()
@@ -128,7 +147,8 @@ class Importer:
         # and one not registered at all are refused in the same words (an employer may not learn
         # who another unit employs).
         self.unit = unit
-        self._units: dict[str, str] = {}  # the unit register's names this file gives (code → name)
+        # The unit register's names this file gives: code → (row, name); the last row's name stands.
+        self.units: dict[str, tuple[int, str]] = {}
 
     def run(
         self,
@@ -139,9 +159,12 @@ class Importer:
         dry_run: bool = False,
         resume: bool = True,
         progress: Callable[[int, int], None] = lambda done, total: None,
+        share: Share | None = None,
     ) -> ImportReport:
+        """Import the file, or with ``share`` only its rows that fall to it (the units the file
+        names are then left in ``units`` for the caller to name once all shares are done)."""
         sheet = open_sheet(path, encoding)
-        journal = Journal(path)
+        journal = Journal(path, share)
         done = journal.done() if resume and not dry_run else 0
         kind = kind or detect(sheet.headers)
         if kind is None:
@@ -156,7 +179,15 @@ class Importer:
         columns = {f: sheet.headers[i] for f, i in fields.items()}
         report = ImportReport(kind=kind, dry_run=dry_run, encoding=sheet.encoding)
         batch: list[_Row] = []
+        id_cell = fields.get("id_number")
+        seen = 0
         for number, cells in sheet.rows:
+            seen += 1
+            if share is not None and not share.holds(cells[id_cell] if id_cell is not None and id_cell < len(cells)
+                                                     else None):
+                if seen % BATCH == 0:
+                    progress(seen, sheet.total)
+                continue
             report.rows += 1
             row = self._parse(kind, number, cells, fields, columns, report)  # checked again: same problems
             if row is not None and number <= done:
@@ -168,15 +199,19 @@ class Importer:
                 if not dry_run:
                     journal.save(number)
                 batch = []
-            progress(report.rows, sheet.total)
+            progress(seen, sheet.total)
         self._flush(kind, batch, columns, report)
         if not dry_run:
-            for code, name in self._units.items():
-                self.ledger.name_unit(code, name, by=self.by, channel=Channel.IMPORT)
+            if share is None:
+                self.name_units(self.units)
             journal.clear()
-        progress(report.rows, report.rows)
+        progress(seen, seen)
         report.problems.sort(key=lambda p: p.row)
         return report
+
+    def name_units(self, units: dict[str, tuple[int, str]]) -> None:
+        for code, (_, name) in units.items():
+            self.ledger.name_unit(code, name, by=self.by, channel=Channel.IMPORT)
 
     # -- one row -------------------------------------------------------------------
 
@@ -237,7 +272,7 @@ class Importer:
             return self._problems(number, e, columns)
         if self.unit is not None and canonical_code(unit.unit_code) != canonical_code(self.unit):
             return [RowProblem(number, columns["unit_code"], f"an employer names its own unit {self.unit} only")]
-        self._units[canonical_code(unit.unit_code)] = unit.unit_name
+        self.units[canonical_code(unit.unit_code)] = (number, unit.unit_name)
         return []
 
     @staticmethod
