@@ -10,7 +10,8 @@ platform public courses, certificates (most verified, some rejected, some still 
 study tours, exam passes and degrees; about 1% voided.
 
 Loading goes year by year, the platform's and employers' way (each year's activities of 500 people
-in one batch), and prints the cost per activity for each year: the depth of the records grows by
+in one batch), in one process per core on PostgreSQL as `ce-ledger import` does a large file (``--jobs``),
+and prints the cost per activity for each year: the depth of the records grows by
 about 15 a year, so the figures show how a write's cost depends on how long the record already is
 (issue: region scale). Generation itself streams: memory does not grow with --people.
 """
@@ -142,8 +143,11 @@ def write_files(n_people: int, seed: int, out: Path) -> None:
                                      d.completed_on])
 
 
-def load(n_people: int, seed: int, batch_people: int = 500) -> None:
-    from ce_ledger import collector
+def load(n_people: int, seed: int, jobs: int, batch_people: int = 500) -> None:
+    """Load the region in ``jobs`` processes (as `ce-ledger import` does a large file on PostgreSQL:
+    one per core), each with its own share of the people; year by year, all of them together."""
+    import multiprocessing
+
     from ce_ledger.bootstrap import build_services
     from ce_ledger.config import Settings
     from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
@@ -165,18 +169,56 @@ def load(n_people: int, seed: int, batch_people: int = 500) -> None:
                     ledger.change_provider_status(f"NXB-{b:02d}", change, by="auditor:region")
                 except Exception:  # noqa: BLE001 - a second run: decided already
                     pass
+    context = multiprocessing.get_context("spawn")
+    step = context.Barrier(jobs + 1)  # the shares and this process meet before and after each phase
+    counts = context.Queue()
+    shares = [context.Process(target=_load_share, args=(k, jobs, n_people, seed, batch_people, step, counts))
+              for k in range(jobs)]
+    for share in shares:
+        share.start()
+    step.wait()  # every share started and settled
+    depth = 0.0
+    for phase in ("registered", *YEARS):
         started = time.perf_counter()
-        pids = []
-        for person in people(n_people, seed):
-            pids.append(ledger.register(person.registration, by="committee:region").professional_id)
-        print(f"registered {n_people:,} people in {time.perf_counter() - started:.1f} s", flush=True)
-        everyone = list(people(n_people, seed))  # small: a registration each
+        step.wait()  # go
+        step.wait()  # every share done with the phase
+        took = time.perf_counter() - started
+        count = sum(counts.get() for _ in shares)
+        if phase == "registered":
+            print(f"registered {count:,} people in {took:.1f} s ({jobs} processes)", flush=True)
+            continue
+        depth += count / n_people
+        print(f"{phase}: {count:,} activities in {took:.1f} s = {took / count * 1000:.2f} ms each "
+              f"(records now about {depth:.0f} deep)", flush=True)
+    for share in shares:
+        share.join()
+        if share.exitcode:
+            raise SystemExit(f"a loading process stopped (exit code {share.exitcode})")
+
+
+def _load_share(index: int, of: int, n_people: int, seed: int, batch_people: int, step, counts) -> None:
+    """One process's share: the people of every ``of``-th batch, from ``index``."""
+    from ce_ledger import collector
+    from ce_ledger.bootstrap import build_services
+    from ce_ledger.config import Settings
+
+    with build_services(Settings(), read_side=False) as services:
+        ledger = services.ledger
         collector.settle()  # as `ce-ledger import` and the server do before their long run of batches
-        depth = 0
+        everyone = list(people(n_people, seed))  # small: a registration each
+        chunks = [everyone[at:at + batch_people] for at in range(0, n_people, batch_people)][index::of]
+        step.wait()
+        step.wait()
+        pids = {}
+        for chunk in chunks:
+            for person in chunk:
+                pids[person.n] = ledger.register(person.registration, by="committee:region").professional_id
+        counts.put(sum(map(len, chunks)))
+        step.wait()
         for year in YEARS:
-            started, count = time.perf_counter(), 0
-            for at in range(0, n_people, batch_people):
-                chunk = everyone[at:at + batch_people]
+            step.wait()
+            count = 0
+            for chunk in chunks:
                 items, fates = [], []
                 for person in chunk:
                     for d, fate in activities(person, year, seed):
@@ -193,10 +235,8 @@ def load(n_people: int, seed: int, batch_people: int = 500) -> None:
                 ledger.decide_batch(decisions, by="employer:region")
                 ledger.void_batch(voids, by="auditor:region")
                 count += len(items)
-            took = time.perf_counter() - started
-            depth += count / n_people
-            print(f"{year}: {count:,} activities in {took:.1f} s = {took / count * 1000:.2f} ms each "
-                  f"(records now about {depth:.0f} deep)", flush=True)
+            counts.put(count)
+            step.wait()
 
 
 def main() -> None:
@@ -204,11 +244,20 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=336_000)
     parser.add_argument("--seed", type=int, default=2019)
     parser.add_argument("--files", type=Path, help="write import files into this directory instead of loading")
+    parser.add_argument("--jobs", type=int, help="loading processes (default: one per core on PostgreSQL, 1 on SQLite)")
     args = parser.parse_args()
     if args.files:
         write_files(args.people, args.seed, args.files)
     else:
-        load(args.people, args.seed)
+        load(args.people, args.seed, args.jobs or _default_jobs())
+
+
+def _default_jobs() -> int:
+    import os
+
+    from ce_ledger.config import Settings
+
+    return 1 if Settings().is_sqlite else min(4, os.cpu_count() or 1)
 
 
 if __name__ == "__main__":
