@@ -86,6 +86,64 @@ def test_a_store_without_its_index_builds_it_at_start(settings, clock):
         reopened.close()
 
 
+def test_a_store_whose_key_claims_were_events_builds_the_rows_at_start(settings, clock):
+    """Until December 2026 a claim on a global key was an ``ActivityKeyReserved`` event on the
+    key's own stream. Such a store has those events and no claim rows: at start the rows are
+    built from the activities (a claim taken again after a void under its next number), and one
+    credit across everyone holds as before."""
+    from ce_ledger.domain.events import ActivityKeyReserved
+    from ce_ledger.services.base import Events, key_stream
+
+    ledger = build_ledger(settings, clock=clock)
+    first, second, third = (ledger.register(registration(), by="platform").professional_id for _ in range(3))
+    cert = specialty("8", date(2018, 3, 1), cert="C-KEY")
+    held = ledger.record(first, cert, by="employer:UNIT-001")
+    ledger.void(first, held.activity_id, Voiding(reason="录错", decision_ref="更正-1"), by="auditor:a")
+    taken = ledger.record(second, cert, by="employer:UNIT-001")  # the void freed it: the second claim
+    course = ledger.record(first, public("2", date(2018, 4, 1), "PR-KEY-1"), by="platform")
+    claims = {k: ledger.key_claims(k) for k in (cert.canonical_key(), public("2", date(2018, 4, 1), "PR-KEY-1")
+                                                  .canonical_key())}
+    assert [(c.version, c.professional_id) for c in claims[cert.canonical_key()]] == [(1, first), (2, second)]
+    # The events the old code wrote beside them, on each key's own stream.
+    now, _ = ledger.now()
+    old, link = [], {}
+    for key, found in claims.items():
+        for c in found:
+            event = ActivityKeyReserved.next_in_chain(key_stream(key), link.get(key), recorded_at=now,
+                                                      professional_id=c.professional_id, activity_id=c.activity_id,
+                                                      caused_by="platform", channel="direct")
+            link[key] = event.link
+            old.append(event)
+    ledger.save(Events(old))
+    _forget_claims(ledger.recorder)
+    ledger.close()
+
+    reopened = build_ledger(settings, clock=clock)
+    try:
+        assert reopened.recorder.index_ready()
+        assert {k: reopened.key_claims(k) for k in claims} == claims
+        with pytest.raises(Conflict, match="reading 12"):
+            reopened.record(third, cert, by="employer:UNIT-001")
+        assert reopened.record(second, cert, by="employer:UNIT-001").status == "duplicate"
+        again = reopened.record(first, public("2", date(2018, 4, 1), "PR-KEY-1"), by="platform")
+        assert (again.activity_id, again.status, taken.status) == (course.activity_id, "duplicate", "recorded")
+    finally:
+        reopened.close()
+
+
+def _forget_claims(recorder) -> None:
+    table = f"{recorder.events_table_name}_keys"
+    if hasattr(recorder.datastore, "schema"):
+        schema = recorder.datastore.schema
+        with recorder.datastore.transaction(commit=True) as c:
+            c.execute(f'DELETE FROM "{schema}"."{table}"')
+            c.execute(f'UPDATE "{schema}"."{table}_state" SET ready = false')
+    else:
+        with recorder.datastore.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {table}")
+            c.execute(f"UPDATE {table}_state SET ready = 0")
+
+
 def _forget_index(recorder) -> None:
     table = f"{recorder.events_table_name}_index"
     if hasattr(recorder.datastore, "schema"):

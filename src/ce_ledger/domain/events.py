@@ -217,10 +217,12 @@ class ActivityVoided(ActivityDecided):
 
 
 class ActivityKeyReserved(LedgerEvent):
-    """On a key's own stream: who holds a globally unique retry key (reading 12, 13).
+    """On a key's own stream: who held a globally unique retry key (reading 12, 13).
 
-    Saved in the same transaction as the activity, so two people can never both
-    hold one platform record id or one certificate.
+    Written until December 2026, in the same transaction as the activity. A claim is now a
+    row beside the record index, unique by key and claim number (``storage.KeyClaim``), made
+    from the activity's own event (one event per activity). Stores written before keep these
+    events; they say what the rows built beside them say, and the read side skips them.
     """
 
     professional_id: UUID

@@ -129,6 +129,15 @@ def activity_id_for(professional_id: UUID, details: ActivityDetails, generation:
     return uuid5(ACTIVITY_NAMESPACE, scoped if generation == 0 else f"{scoped}#{generation}")
 
 
+def generation_of(professional_id: UUID, details: ActivityDetails, activity_id: UUID, tries: int = 1_000) -> int | None:
+    """The generation ``activity_id`` was made with (``activity_id_for``): almost always 0; one
+    more for each earlier claim on the same key that a void freed. None: not an id made here."""
+    for generation in range(tries):
+        if activity_id_for(professional_id, details, generation) == activity_id:
+            return generation
+    return None
+
+
 @dataclass
 class Professional(Chained):
     id: UUID

@@ -15,7 +15,7 @@ from copy import deepcopy
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -25,19 +25,27 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from ce_ledger.audit.verification import Break, Row, check_stream
 from ce_ledger.domain.aggregate import Chained
-from ce_ledger.domain.events import LedgerEvent
+from ce_ledger.domain.events import ActivityRecorded, LedgerEvent
 from ce_ledger.domain.identity import professional_id
-from ce_ledger.domain.professional import PERSON_TERMS, NotARecord, Outcome, Professional, project_professional
+from ce_ledger.domain.professional import (
+    PERSON_TERMS, NotARecord, Outcome, Professional, generation_of, project_professional,
+)
 from ce_ledger.persistence import PYDANTIC_ENV
 from ce_ledger.rules.published import PUBLISHED
 from ce_ledger.rules.ruleset import Registry
-from ce_ledger.storage import IndexRow, LedgerRecorder
+from ce_ledger.storage import IndexRow, KeyClaim, LedgerRecorder
 from ce_ledger.storage.repository import SharedCacheRepository
 
 E = TypeVar("E", bound=LedgerEvent)
 SaveSubscriber = Callable[[int], None]
 log = logging.getLogger(__name__)
 INDEX_PAGE = 2_000  # rows read (and index rows written) at a time while the index is built
+KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
+
+
+def key_stream(key: str) -> UUID:
+    """The id of a globally unique key (canonical spelling): what its claims are filed under."""
+    return uuid5(KEY_NAMESPACE, key)
 
 
 def term_key(term: str) -> int:
@@ -74,9 +82,10 @@ class Events:
 
     id = UUID(int=0)  # the library files each object it saves by id; these events name their own streams
 
-    def __init__(self, events: Iterable[LedgerEvent], index: Sequence[IndexRow] = ()):
+    def __init__(self, events: Iterable[LedgerEvent], index: Sequence[IndexRow] = (), keys: Sequence[KeyClaim] = ()):
         self.events = list(events)
         self.index = list(index)  # record-index rows for these events (``index_rows``), if any
+        self.keys = list(keys)  # claims on global keys the activities among them make, if any
 
     def collect_events(self) -> list[LedgerEvent]:
         return self.events
@@ -229,11 +238,17 @@ class Store(Application[UUID]):
                 records[pid] = None
         return records
 
+    def key_claims(self, key: str) -> list[KeyClaim]:
+        """Every claim on a global key (canonical spelling), the first first."""
+        return self.recorder.key_claims(key_stream(key))
+
     def build_index(self) -> None:
-        """Fill the record index from the events, for a store written before it existed or
-        restored from a backup: stream by stream in key order, one record in memory at a time."""
+        """Fill the record index and the key claims from the events, for a store written before
+        they existed or restored from a backup: stream by stream in key order, one record in
+        memory at a time."""
         log.warning("building the record index from the stored events (once; a large store takes a while)")
         rows: list[IndexRow] = []
+        claims: list[KeyClaim] = []
         stream: UUID | None = None
         record: Professional | None = None
         plain_ok = True
@@ -250,31 +265,46 @@ class Store(Application[UUID]):
                 continue
             if record is not None:
                 rows += [(stream, term_key(t), event.originator_version) for t in record.index_terms(event)]
-            if len(rows) >= INDEX_PAGE:
-                self.recorder.insert_index(rows)
-                rows = []
-        self.recorder.insert_index(rows, ready=True)
+                claims += self._claims_made(stream, event)
+            if len(rows) + len(claims) >= INDEX_PAGE:
+                self.recorder.insert_index(rows, keys=claims)
+                rows, claims = [], []
+        self.recorder.insert_index(rows, keys=claims, ready=True)
+
+    @staticmethod
+    def _claims_made(stream: UUID, event: LedgerEvent) -> list[KeyClaim]:
+        """The claim on a global key that recording this event made (none for other events)."""
+        if not isinstance(event, ActivityRecorded) or not event.key_is_global:
+            return []
+        generation = generation_of(stream, event, event.activity_id)
+        if generation is None:  # not an id this ledger makes: the audit reports the record
+            return []
+        return [KeyClaim(key_stream(event.canonical_key()), generation + 1, stream, event.activity_id)]
 
     # -- saving ----------------------------------------------------------------------------
 
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """The library's save, with the record-index rows of what is saved in the same transaction."""
+    def save(self, *objs: Any, keys: Sequence[KeyClaim] = (), **kwargs: Any) -> Any:
+        """The library's save, with the record-index rows and the key claims of what is saved
+        in the same transaction (a key another record holds fails it: IntegrityError)."""
         rows = [row for obj in objs for row in (obj.index if isinstance(obj, Events) else
                                                 index_rows(obj) if isinstance(obj, Chained) else ())]
         if rows:
             kwargs["index"] = rows
+        claims = [*keys, *(k for obj in objs if isinstance(obj, Events) for k in obj.keys)]
+        if claims:
+            kwargs["keys"] = claims
         return super().save(*objs, **kwargs)
 
     def _after_recorded(self, professional_id: UUID, details: Any, outcome: Outcome) -> Outcome:
         """After an activity is recorded: services.filings settles a claim its base filed already."""
         return outcome
 
-    def save_outcome(self, outcome: Outcome, *objs: Any) -> Outcome:
+    def save_outcome(self, outcome: Outcome, *objs: Any, keys: Sequence[KeyClaim] = ()) -> Outcome:
         """Save what the command triggered (if anything) and stamp the log position."""
         if outcome.status == "recorded":
-            recordings = self.save(*objs)
+            recordings = self.save(*objs, keys=keys)
             return replace(outcome, position=max(r.notification.id for r in recordings))
         return replace(outcome, position=self.position())
 
 
-__all__ = ["AggregateNotFoundError", "Events", "IntegrityError", "Store", "retrying", "utc_now"]
+__all__ = ["AggregateNotFoundError", "Events", "IntegrityError", "KeyClaim", "Store", "key_stream", "retrying", "utc_now"]

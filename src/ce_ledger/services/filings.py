@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from ce_ledger.domain.commands import Verification
 from ce_ledger.domain.details import ActivityDetails, SpecialtyCredit
 from ce_ledger.domain.errors import Conflict, InvalidInput, LedgerError, NotFound
-from ce_ledger.domain.events import ActivityKeyReserved
 from ce_ledger.domain.filing import (
     Certificate, CertificateFiled, CertificateWithdrawn, ProviderKeyRegistered, ProviderKeyRetired, SigningKey,
     StatusEntryFiled, certificate_key, filing_stream, keys_stream, status_stream,
@@ -28,7 +27,7 @@ from ce_ledger.domain.filing import (
 from ce_ledger.domain.professional import Outcome, Status, terms_to_decide
 from ce_ledger.domain.values import Channel, Decision, canonical_code
 from ce_ledger.services import credentials
-from ce_ledger.services.base import Events, Store, retrying
+from ce_ledger.services.base import Events, KeyClaim, Store, retrying
 
 
 @dataclass(frozen=True)
@@ -224,8 +223,8 @@ class Filings(Store):
 
     def _settle_filing(self, filed: CertificateFiled) -> bool:
         """A filing meets the claim already recorded for its certificate, if any."""
-        held = self.head(_claims_stream(filed))
-        if not isinstance(held, ActivityKeyReserved):
+        held = self._holder(filed)
+        if held is None:
             return False
         try:
             record = self.professional(held.professional_id, copy=False)  # type: ignore[attr-defined]
@@ -248,8 +247,8 @@ class Filings(Store):
             return None  # decided by a person meanwhile: theirs stands
 
     def _take_back(self, filed: CertificateFiled, withdrawn: CertificateWithdrawn) -> None:
-        held = self.head(_claims_stream(filed))
-        if not isinstance(held, ActivityKeyReserved):
+        held = self._holder(filed)
+        if held is None:
             return
         for attempt in retrying():
             with attempt:
@@ -261,6 +260,10 @@ class Filings(Store):
                 self.save_outcome(outcome, record)
                 return
 
+    def _holder(self, filed: CertificateFiled) -> KeyClaim | None:
+        """The last claim on the filed certificate (reading 12: one credit across everyone)."""
+        return next(reversed(self.key_claims(certificate_key(filed.provider_code, filed.certificate_no))), None)
+
     def filing_status(self, details: SpecialtyCredit, claimant: UUID) -> dict[str, Any]:
         """What the workbench shows on a claim: filed, signed, matching (or the differences), withdrawn."""
         filed, withdrawn = self.filing(details.provider_code, details.certificate_no)
@@ -268,12 +271,6 @@ class Filings(Store):
             return {"filed": False}
         return {"filed": True, "signed_with": filed.signed_with, "withdrawn": withdrawn.reason if withdrawn else None,
                 "differences": filed.differences(details, claimant), "filed_on": filed.recorded_at}
-
-
-def _claims_stream(filed: CertificateFiled) -> UUID:
-    from ce_ledger.services.records import key_stream
-
-    return key_stream(certificate_key(filed.provider_code, filed.certificate_no))
 
 
 def _number(item: Any) -> str | None:

@@ -15,7 +15,6 @@ from uuid import UUID, uuid4, uuid5
 from ce_ledger.audit.sampling import ALGORITHM, WEIGHTED, allocate, draw, sample_size
 from ce_ledger.audit.signals import Signal, risk_signals
 from ce_ledger.domain.errors import InvalidInput, NotFound
-from ce_ledger.domain.events import ActivityKeyReserved
 from ce_ledger.domain.inspection import (
     INSPECTION_NAMESPACE, Finding, FindingRecorded, Population, Sanction, SanctionImposed, SanctionTarget,
     SpotCheckDrawn, SpotCheckFiled, SpotCheckRequest, Stratum, findings_stream, sanctions_stream,
@@ -179,10 +178,7 @@ class Inspections(Store):
                 return None
 
         def claimants(key: str) -> int:
-            from ce_ledger.services.records import key_stream
-
-            holders = {e.professional_id for e in self.events.get(key_stream(key)) if isinstance(e, ActivityKeyReserved)}
-            return len(holders)
+            return len({claim.professional_id for claim in self.key_claims(key)})  # type: ignore[attr-defined]
 
         return risk_signals(issued.verdict, record.activities.values(), issued.recorded_at, provider, claimants)
 

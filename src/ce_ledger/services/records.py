@@ -1,9 +1,9 @@
 """Professionals' records: register, record activities (one or a batch), decide on a
 specialty claim, void; and read a record and its history.
 
-A certificate or platform record is one credit across everyone (reading 12): its key
-has a stream of its own, and the activity and the key's reservation are saved in one
-transaction, so two people can never both hold it.
+A certificate or platform record is one credit across everyone (reading 12): the activity
+and its claim on the key (a row unique by key and claim number, ``storage.KeyClaim``) are
+saved in one transaction, so two people can never both hold it.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from ce_ledger import collector
 from ce_ledger.domain.commands import Correction, Registration, Transfer, Verification, Voiding
 from ce_ledger.domain.details import ActivityDetails
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
-from ce_ledger.domain.events import ActivityKeyReserved, LedgerEvent, ProfessionalRegistered
+from ce_ledger.domain.events import LedgerEvent, ProfessionalRegistered
 from ce_ledger.domain.identity import mask
 from ce_ledger.domain.professional import (
     NotARecord,
@@ -31,15 +31,12 @@ from ce_ledger.domain.professional import (
     terms_to_record,
 )
 from ce_ledger.domain.values import Channel, Series
-from ce_ledger.services.base import AggregateNotFoundError, Events, IntegrityError, Store, index_rows, retrying
+from ce_ledger.services.base import (
+    AggregateNotFoundError, Events, IntegrityError, KeyClaim, Store, index_rows, key_stream, retrying,
+)
 
 BATCH_ATTEMPTS = 2  # a batch decided again once after a lost race, then item by item
-KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
 NO_SUCH_PROFESSIONAL = ("professional_id", "no such professional is registered")
-
-
-def key_stream(key: str) -> UUID:
-    return uuid5(KEY_NAMESPACE, key)
 
 
 @dataclass(frozen=True)
@@ -145,9 +142,9 @@ class Records(Store):
             with attempt:
                 professional = self._in_part(professional_id, terms_to_record(details))
                 now, today = self.now()
-                outcome, reservation = self._decide_activity(professional, details, now, today, generation, by, channel)
+                outcome, claims = self._decide_activity(professional, details, now, today, generation, by, channel)
                 try:
-                    done = self.save_outcome(outcome, professional, *reservation)
+                    done = self.save_outcome(outcome, professional, keys=claims)
                 except IntegrityError:
                     if details.key_is_global:
                         generation = self._generation_after_clash(professional_id, details)
@@ -189,7 +186,7 @@ class Records(Store):
             wanted.setdefault(pid, []).extend(terms_to_record(details))
         records = self.in_part(wanted)
         results: list[Outcome | LedgerError] = []
-        reservations: list[LedgerEvent] = []
+        claims: list[KeyClaim] = []
         now, today = self.now()
         for pid, details in items:
             professional = records[pid]
@@ -197,17 +194,17 @@ class Records(Store):
                 if professional is None:
                     raise NotFound(*NO_SUCH_PROFESSIONAL)
                 self.check_programme(details)  # type: ignore[attr-defined]
-                outcome, reservation = self._decide_activity(professional, details, now, today, None, by, channel)
+                outcome, claim = self._decide_activity(professional, details, now, today, None, by, channel)
             except LedgerError as e:
                 results.append(e.with_traceback(None))  # a value now: no frame kept alive in a cycle
             else:
                 results.append(outcome)
-                reservations += reservation
+                claims += claim
         touched = [p for p in records.values() if p is not None]
         index = [row for p in touched for row in index_rows(p)]
         pending = [e for p in touched for e in p.collect_events()]
         try:
-            recordings = self.save(Events(pending + reservations, index))
+            recordings = self.save(Events(pending, index, claims))
         except IntegrityError:
             return results, False
         position = max((r.notification.id for r in recordings), default=None) or self.position()
@@ -336,22 +333,16 @@ class Records(Store):
     def _decide_activity(
         self, professional: Professional, details: ActivityDetails, now: datetime, today: date,
         generation: int | None, by: str, channel: Channel,
-    ) -> tuple[Outcome, list[ActivityKeyReserved]]:
-        """The aggregate decides; a new activity with a global key also takes the key's next version."""
+    ) -> tuple[Outcome, list[KeyClaim]]:
+        """The aggregate decides; a new activity with a global key also makes the key's next claim
+        (who made it, and when, is on the activity's own event)."""
         if generation is None:
             generation = len(professional.keys.get(details.canonical_key(), []))
         outcome = professional.record(details, now=now, today=today, generation=generation, by=by, channel=channel)
         if outcome.status != "recorded" or not details.key_is_global:
             return outcome, []
-        stream = key_stream(details.canonical_key())
-        # A key is taken again only after a void (reading 13): rare, so its head is read here.
-        head = self.head(stream, generation) if generation else None
-        reservation = ActivityKeyReserved.next_in_chain(
-            stream, head.link if head else None,
-            recorded_at=now, professional_id=professional.id, activity_id=outcome.activity_id,
-            caused_by=by, channel=channel,
-        )
-        return outcome, [reservation]
+        return outcome, [KeyClaim(key_stream(details.canonical_key()), generation + 1, professional.id,
+                                  outcome.activity_id)]
 
     def _in_part(self, professional_id: UUID, terms: Sequence[str]) -> Professional:
         """The record loaded in part for one command (``Store.in_part``)."""
@@ -373,7 +364,7 @@ class Records(Store):
         Another person's live claim on it is a conflict; a voided one frees the key.
         """
         key = details.canonical_key()
-        last: ActivityKeyReserved | None = self.head(key_stream(key))  # type: ignore[assignment]
+        last = next(reversed(self.key_claims(key)), None)
         if last is None or last.professional_id == pid:
             return None  # our own record moved on; reload and decide again
         holder = self._in_part(last.professional_id, terms_to_decide(last.activity_id))
@@ -384,4 +375,4 @@ class Records(Store):
                 f"{key} is already credited to another professional; one certificate or "
                 "platform record is one credit (reading 12)",
             )
-        return last.originator_version
+        return last.version

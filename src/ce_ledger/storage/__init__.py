@@ -21,6 +21,13 @@ library has no call for:
   the events through the library's ``_insert_events`` hook (``save(…, index=rows)``), and
   read by ``in_part``: what one command needs of a record, whatever the record's depth.
   It is derived from the events and rebuilt from them (``index_ready``/``insert_index``);
+- the **key claims** (``<events table>_keys``): who holds each globally unique key (a
+  platform record id, a certificate; reading 12), one row per claim, unique by key and
+  claim number, written in the same transaction as the activity (``save(…, keys=claims)``)
+  so that two people can never both hold one; read by ``key_claims``. Derived from the
+  activities and rebuilt with the record index. (Until December 2026 each claim was an
+  ``ActivityKeyReserved`` event on the key's own stream: a second event per activity.
+  Stores written then keep those events, which say the same as the rows built beside them.)
 - the **log tree** (``<events table>_tree`` and ``_chunks``): the stored hashes of complete
   subtrees of the log's Merkle tree (``audit.tree``) and where each chunk of 16 leaves
   lies in the log, so that a checkpoint hashes only new rows and a proof reads O(log n)
@@ -65,6 +72,16 @@ class Head(NamedTuple):
 
 
 IndexRow = tuple[UUID, int, int]  # stream, term (a 64-bit hash, services.base.term_key), version
+
+
+class KeyClaim(NamedTuple):
+    """A claim on a globally unique key: the key's id (``services.base.key_stream``), the claim's
+    number (1, then one more each time a void freed the key and someone took it), its holder."""
+
+    key_id: UUID
+    version: int
+    professional_id: UUID
+    activity_id: UUID
 
 
 class InPart(NamedTuple):
@@ -127,7 +144,9 @@ class LedgerRecorder(Protocol):
 
     def insert_tree(self, nodes: Sequence[TreeRow], chunks: Sequence[ChunkRow]) -> None: ...
 
-    def insert_index(self, rows: Sequence[IndexRow], *, ready: bool = False) -> None: ...
+    def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None: ...
+
+    def key_claims(self, key_id: UUID) -> list[KeyClaim]: ...
 
 
 def as_bytes(state: object) -> bytes:

@@ -10,27 +10,44 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing import popo as library
+from eventsourcing.persistence import IntegrityError
 
-from ce_ledger.storage import Head, IndexRow, RawRow, StreamByStream
+from ce_ledger.storage import Head, IndexRow, KeyClaim, RawRow, StreamByStream
 
 
 class LedgerRecorder(StreamByStream, library.POPOApplicationRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._index: dict[tuple[UUID, int], set[int]] = {}
+        self._keys: dict[UUID, dict[int, KeyClaim]] = {}
+
+    def _assert_uniqueness(self, stored_events: Sequence[Any], **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        claims = kwargs.get("keys", ())
+        taken = [c for c in claims if c.version in self._keys.get(c.key_id, {})]
+        if taken or len({(c.key_id, c.version) for c in claims}) < len(claims):
+            raise IntegrityError(f"key already claimed: {(taken or claims)[0].key_id}")
 
     def _update_table(self, stored_events: Sequence[Any], **kwargs: Any) -> Any:
         ids = super()._update_table(stored_events, **kwargs)  # under the library's lock, after its checks
         self._add(kwargs.get("index", ()))
+        for claim in kwargs.get("keys", ()):
+            self._keys.setdefault(claim.key_id, {})[claim.version] = claim
         return ids
+
+    def key_claims(self, key_id: UUID) -> list[KeyClaim]:
+        with self._database_lock:
+            return [claim for _, claim in sorted(self._keys.get(key_id, {}).items())]
 
     def _add(self, rows: Sequence[IndexRow]) -> None:
         for stream, term, version in rows:
             self._index.setdefault((stream, term), set()).add(version)
 
-    def insert_index(self, rows: Sequence[IndexRow], *, ready: bool = False) -> None:
+    def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
         with self._database_lock:
             self._add(rows)
+            for claim in keys:
+                self._keys.setdefault(claim.key_id, {}).setdefault(claim.version, claim)
 
     def index_ready(self) -> bool:
         return True  # nothing outlives the process: the index is made with the events

@@ -19,7 +19,9 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from ce_ledger.storage import ChunkRow, Head, IndexRow, InPart, LockedCreation, LogRow, RawRow, TreeRow, as_bytes
+from ce_ledger.storage import (
+    ChunkRow, Head, IndexRow, InPart, KeyClaim, LockedCreation, LogRow, RawRow, TreeRow, as_bytes,
+)
 
 
 class LedgerRecorder(library.PostgresApplicationRecorder):
@@ -81,6 +83,10 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         i_state = SQL("{}.{}").format(Identifier(self.datastore.schema),
                                       Identifier(f"{self.events_table_name}_index_state"))
         self._index, self._index_state = i, i_state
+        keys = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(f"{self.events_table_name}_keys"))
+        keys_state = SQL("{}.{}").format(Identifier(self.datastore.schema),
+                                         Identifier(f"{self.events_table_name}_keys_state"))
+        self._keys, self._keys_state = keys, keys_state
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {i} (stream_id uuid, term bigint, version integer, "
                 "PRIMARY KEY (stream_id, term, version))").format(i=i),
@@ -89,7 +95,20 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             # its events when the application starts (services.base).
             SQL("INSERT INTO {s} SELECT NOT EXISTS (SELECT 1 FROM {t}) "
                 "WHERE NOT EXISTS (SELECT 1 FROM {s})").format(s=i_state, t=t),
+            # The key claims (see ce_ledger.storage), made ready the same way.
+            SQL("CREATE TABLE IF NOT EXISTS {k} (key_id uuid, version integer, professional_id uuid, "
+                "activity_id uuid, PRIMARY KEY (key_id, version))").format(k=keys),
+            SQL("CREATE TABLE IF NOT EXISTS {s} (ready boolean NOT NULL)").format(s=keys_state),
+            SQL("INSERT INTO {s} SELECT NOT EXISTS (SELECT 1 FROM {t}) "
+                "WHERE NOT EXISTS (SELECT 1 FROM {s})").format(s=keys_state, t=t),
         ]
+        # A claim is inserted plainly: one already taken fails the whole transaction (IntegrityError).
+        self._insert_claims = SQL(
+            "INSERT INTO {k} SELECT * FROM unnest(%b::uuid[], %b::integer[], %b::uuid[], %b::uuid[])"
+        ).format(k=keys)
+        self._key_claims = SQL(
+            "SELECT key_id, version, professional_id, activity_id FROM {k} WHERE key_id = %s ORDER BY version"
+        ).format(k=keys)
         tree = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(f"{self.events_table_name}_tree"))
         chunks = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(f"{self.events_table_name}_chunks"))
         self._tree, self._chunks = tree, chunks
@@ -173,6 +192,14 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             list(topics), b"".join(e.state for e in stored_events), [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events], codes, starts, sizes,
         ), binary=True)
+        claims = kwargs.get("keys", ())
+        if claims:
+            # Last in the pipeline: a key already taken fails the transaction here, with nothing
+            # after it. (First, in the library's ``_insert_events`` hook, its failure made the
+            # pipeline skip the writers' lock statements, whose preparation psycopg had counted
+            # as done: the next write failed with "prepared statement … does not exist".) On a cursor
+            # of its own: the library reads the new positions from this one's last statement.
+            curs.connection.execute(self._insert_claims, self._claim_columns(claims), binary=True, prepare=False)
 
     def _lock_table(self, curs: Any) -> None:
         # The library serialises writers with LOCK TABLE … IN EXCLUSIVE MODE, which also waits for
@@ -189,16 +216,28 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
     def _columns(rows: Sequence[IndexRow]) -> tuple[list, list, list]:
         return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
-    def insert_index(self, rows: Sequence[IndexRow], *, ready: bool = False) -> None:
+    @staticmethod
+    def _claim_columns(claims: Sequence[KeyClaim]) -> tuple[list, list, list, list]:
+        return [c[0] for c in claims], [c[1] for c in claims], [c[2] for c in claims], [c[3] for c in claims]
+
+    def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
         with self.datastore.transaction(commit=True) as curs:
             if rows:
                 curs.execute(self._insert_index_rows, self._columns(rows), binary=True)
+            if keys:
+                curs.execute(self._insert_claims + SQL(" ON CONFLICT DO NOTHING"), self._claim_columns(keys),
+                             binary=True)
             if ready:
                 curs.execute(SQL("UPDATE {} SET ready = true").format(self._index_state))
+                curs.execute(SQL("UPDATE {} SET ready = true").format(self._keys_state))
 
     def index_ready(self) -> bool:
-        rows = self._fetch(SQL("SELECT ready FROM {}").format(self._index_state), ())
+        rows = self._fetch(SQL("SELECT (SELECT bool_and(ready) FROM {}) AND (SELECT bool_and(ready) FROM {})")
+                           .format(self._index_state, self._keys_state), ())
         return bool(rows and rows[0][0])
+
+    def key_claims(self, key_id: UUID) -> list[KeyClaim]:
+        return [KeyClaim(*row) for row in self._fetch(self._key_claims, (key_id,))]
 
     # -- the log tree ------------------------------------------------------------------
 
@@ -308,7 +347,8 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         and PostgreSQL's sequence leaves gaps that checkpoints refer past)."""
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as c:
             self._lock_table(c)  # a writer like any other
-            c.execute(SQL("UPDATE {} SET ready = false").format(self._index_state))  # rebuilt at the next start
+            for state in (self._index_state, self._keys_state):  # rebuilt from these rows at the next start
+                c.execute(SQL("UPDATE {} SET ready = false").format(state))
             c.executemany(
                 SQL("INSERT INTO {} (notification_id, originator_id, originator_version, topic, state) "
                     "VALUES (%s, %s, %s, %s, %s)").format(self._table),

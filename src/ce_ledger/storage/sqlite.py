@@ -21,6 +21,7 @@ from ce_ledger.storage import (
     ChunkRow,
     Head,
     IndexRow,
+    KeyClaim,
     LockedCreation,
     LogRow,
     RawRow,
@@ -59,41 +60,65 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {self._index} (stream_id TEXT, term INTEGER, version INTEGER, "
             "PRIMARY KEY (stream_id, term, version)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self._index}_state (ready INTEGER NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self._keys} (key_id TEXT, version INTEGER, professional_id TEXT, "
+            "activity_id TEXT, PRIMARY KEY (key_id, version)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self._keys}_state (ready INTEGER NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name}_tree (level INTEGER, idx INTEGER, hash BLOB, "
             "PRIMARY KEY (level, idx)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name}_chunks (idx INTEGER PRIMARY KEY, "
             "first_position INTEGER UNIQUE, last_position INTEGER)",
         ]
 
+    @property
+    def _keys(self) -> str:
+        return f"{self.events_table_name}_keys"
+
     def create_table(self) -> None:
         with self.datastore.transaction(commit=True) as c:
-            c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"{self._index}_state",))
-            existed = c.fetchone() is not None
+            existed = {}
+            for state in (f"{self._index}_state", f"{self._keys}_state"):
+                c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (state,))
+                existed[state] = c.fetchone() is not None
             self._create_table(c)
-            if not existed:
-                # A new store's index is complete; one made before the index existed is built
-                # from its events when the application starts (services.base).
-                c.execute(f"SELECT 1 FROM {self.events_table_name} LIMIT 1")
-                c.execute(f"INSERT INTO {self._index}_state VALUES (?)", (int(c.fetchone() is None),))
+            for state, was in existed.items():
+                if not was:
+                    # A new store's index and key claims are complete; in one made before they
+                    # existed they are built from its events when the application starts (services.base).
+                    c.execute(f"SELECT 1 FROM {self.events_table_name} LIMIT 1")
+                    c.execute(f"INSERT INTO {state} VALUES (?)", (int(c.fetchone() is None),))
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         self._insert_index(c, kwargs.get("index", ()))
+        self._insert_claims(c, kwargs.get("keys", ()))  # one already taken fails the transaction
         return ids
+
+    def _insert_claims(self, c: Any, claims: Sequence[KeyClaim], *, again: bool = False) -> None:
+        if claims:
+            c.executemany(f"INSERT {'OR IGNORE ' if again else ''}INTO {self._keys} VALUES (?, ?, ?, ?)",
+                          [(k.hex, v, p.hex, a.hex) for k, v, p, a in claims])
+
+    def key_claims(self, key_id: UUID) -> list[KeyClaim]:
+        rows = self._fetch(f"SELECT key_id, version, professional_id, activity_id FROM {self._keys} "
+                           "WHERE key_id = ? ORDER BY version", (key_id.hex,))
+        return [KeyClaim(UUID(k), v, UUID(p), UUID(a)) for k, v, p, a in rows]
 
     def _insert_index(self, c: Any, rows: Sequence[IndexRow]) -> None:
         if rows:
             c.executemany(f"INSERT OR IGNORE INTO {self._index} VALUES (?, ?, ?)",
                           [(stream.hex, term, version) for stream, term, version in rows])
 
-    def insert_index(self, rows: Sequence[IndexRow], *, ready: bool = False) -> None:
+    def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_index(c, rows)
+            self._insert_claims(c, keys, again=True)
             if ready:
                 c.execute(f"UPDATE {self._index}_state SET ready = 1")
+                c.execute(f"UPDATE {self._keys}_state SET ready = 1")
 
     def index_ready(self) -> bool:
-        rows = self._fetch(f"SELECT ready FROM {self._index}_state", ())
+        rows = self._fetch(f"SELECT (SELECT min(ready) FROM {self._index}_state) AND "
+                           f"(SELECT min(ready) FROM {self._keys}_state)", ())
         return bool(rows and rows[0][0])
 
     def _indexed(self, stream: UUID, terms: list[int]) -> set[int]:
@@ -192,7 +217,8 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
 
     def insert_with_positions(self, rows: list[tuple[int, UUID, int, str, bytes]]) -> None:
         with self.datastore.transaction(commit=True) as c:
-            c.execute(f"UPDATE {self._index}_state SET ready = 0")  # rebuilt from these rows at the next start
+            for state in (f"{self._index}_state", f"{self._keys}_state"):  # rebuilt from these rows at the next start
+                c.execute(f"UPDATE {state} SET ready = 0")
             c.executemany(
                 f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, topic, state) "
                 "VALUES (?, ?, ?, ?, ?)",
