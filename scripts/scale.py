@@ -19,6 +19,9 @@ whose resident memory (every process of the tree, summed) is sampled every 0.1 s
 8. serve: a real server; inclusion proofs, totals and verdicts, each timed from the client,
    and the server's memory.
 
+``--steps`` runs some of them (the whole region: ``--people 336000 --steps load,verify,checkpoint,prove``,
+where ``prove`` times ``ce-ledger prove`` for a sample of records, with no server).
+
 Figures go to the console and, with ``--out``, to a JSON file; docs/scale.md holds a run's figures.
 """
 
@@ -121,7 +124,11 @@ def timed_requests(client: httpx.Client, calls: list[tuple[str, str, dict | None
     return out
 
 
-def run_size(pg: str, people: int, seed: int, keep: bool) -> dict:
+STEPS = ("load", "project", "rebuild", "verify", "checkpoint", "append", "serve", "prove")
+DEFAULT_STEPS = STEPS[:-1]
+
+
+def run_size(pg: str, people: int, seed: int, keep: bool, wanted: tuple[str, ...] = DEFAULT_STEPS) -> dict:
     schema = create_schema(pg)
     env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"{pg}?schema={schema}", "CE_LEDGER_SECRET_KEY": SECRET,
            "CE_LEDGER_VIEW_UPKEEP": "worker", "PYTHONUNBUFFERED": "1",
@@ -147,10 +154,21 @@ def run_size(pg: str, people: int, seed: int, keep: bool) -> dict:
                          "years": years}
         for name, cmd in (("project", ["project", "--once"]), ("rebuild", ["rebuild"]), ("verify", ["verify"]),
                           ("checkpoint", ["checkpoint"])):
+            if name not in wanted:
+                continue
             s, mib, out = measured([*CLI, *cmd], env, name)
             steps[name] = {"seconds": s, "mib": mib, "per": s / rows * 1e6, "unit": "µs/row"}
             if name == "verify":
                 steps[name]["intact"] = "intact" in out
+        if "prove" in wanted:  # each a process of its own: its start is most of it
+            for pid in sample[:5]:
+                s, mib, out = measured([*CLI, "prove", str(pid)], env, "prove")
+                steps.setdefault("prove", {"seconds": 0.0, "mib": 0.0, "per": 0.0, "unit": "s/proof (a process)"})
+                steps["prove"]["seconds"] += s
+                steps["prove"]["mib"] = max(steps["prove"]["mib"], mib)
+                steps["prove"]["per"] = steps["prove"]["seconds"] / 5
+        if "append" not in wanted:
+            return {"people": people, "activities": activities, "rows": rows, "bytes": size, "steps": steps}
         # Append 10,000 completions, then a second checkpoint: it costs the rows appended.
         s, mib, out = measured([*py, "scripts/scale_append.py", str(people), "10000"], env, "append")
         appended = int(out.strip().splitlines()[-1])
@@ -199,7 +217,12 @@ def report(results: list[dict]) -> None:
                 continue
             flag = "" if s.get("intact", True) else " (breaks!)"
             table.add_row(name + flag, f"{s['seconds']:.1f}", f"{s['per']:.3f} {s['unit']}", f"{s['mib']:.0f}")
-        sv = r["steps"]["serve"]
+        sv = r["steps"].get("serve")
+        if sv is None:
+            console.print(table)
+            for line in r["steps"]["load"]["years"]:
+                console.print(f"  {line}")
+            continue
         table.add_row("serve: proof p50/p99", "", "{:.1f} / {:.1f} ms".format(*sv["proof_ms"]), f"{sv['mib']:.0f}")
         table.add_row("serve: totals p50/p99", "", "{:.1f} / {:.1f} ms".format(*sv["totals_ms"]), "")
         table.add_row("serve: verdict p50/p99", "", "{:.1f} / {:.1f} ms".format(*sv["verdict_ms"]), "")
@@ -217,14 +240,19 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2019)
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep each size's schema")
+    parser.add_argument("--steps", default=",".join(DEFAULT_STEPS),
+                        help=f"which steps, comma-separated, of {', '.join(STEPS)} (default: all but prove; load always)")
     args = parser.parse_args()
+    wanted = tuple(args.steps.split(","))
+    if unknown := set(wanted) - set(STEPS):
+        parser.error(f"unknown steps: {', '.join(sorted(unknown))}")
     pg = postgres_url()
     if not pg:
         console.print("[red]needs PostgreSQL: set CE_LEDGER_TEST_POSTGRES_URL (make scale does)[/red]")
         return 2
     results = []
     for people in args.people or [3360, 10_000, 33_600]:
-        results.append(run_size(pg, people, args.seed, args.keep))
+        results.append(run_size(pg, people, args.seed, args.keep, wanted))
         report(results[-1:])
         if args.out:
             args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
