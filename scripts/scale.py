@@ -20,7 +20,8 @@ whose resident memory (every process of the tree, summed) is sampled every 0.1 s
    and the server's memory.
 
 ``--steps`` runs some of them (the whole region: ``--people 336000 --steps load,verify,checkpoint,prove``,
-where ``prove`` times ``ce-ledger prove`` for a sample of records, with no server).
+where ``prove`` times proofs and verdicts for a sample of records in one process, with no server:
+``scripts/scale_prove.py``).
 
 Figures go to the console and, with ``--out``, to a JSON file; docs/scale.md holds a run's figures.
 """
@@ -160,13 +161,12 @@ def run_size(pg: str, people: int, seed: int, keep: bool, wanted: tuple[str, ...
             steps[name] = {"seconds": s, "mib": mib, "per": s / rows * 1e6, "unit": "µs/row"}
             if name == "verify":
                 steps[name]["intact"] = "intact" in out
-        if "prove" in wanted:  # each a process of its own: its start is most of it
-            for pid in sample[:5]:
-                s, mib, out = measured([*CLI, "prove", str(pid)], env, "prove")
-                steps.setdefault("prove", {"seconds": 0.0, "mib": 0.0, "per": 0.0, "unit": "s/proof (a process)"})
-                steps["prove"]["seconds"] += s
-                steps["prove"]["mib"] = max(steps["prove"]["mib"], mib)
-                steps["prove"]["per"] = steps["prove"]["seconds"] / 5
+        if "prove" in wanted:  # no server: proofs and verdicts timed in one process (scale_prove.py)
+            s, mib, out = measured([*py, "scripts/scale_prove.py", *map(str, sample[:100])], env, "prove")
+            timed = json.loads(out.strip().splitlines()[-1])
+            steps["prove"] = {"seconds": s, "mib": mib, "per": quantile(timed["proof"][1:], 99), "unit": "ms p99/proof",
+                              "proof_ms": (quantile(timed["proof"][1:], 50), quantile(timed["proof"][1:], 99)),
+                              "verdict_ms": (quantile(timed["verdict"][1:], 50), quantile(timed["verdict"][1:], 99))}
         if "append" not in wanted:
             return {"people": people, "activities": activities, "rows": rows, "bytes": size, "steps": steps}
         # Append 10,000 completions, then a second checkpoint: it costs the rows appended.
@@ -218,6 +218,10 @@ def report(results: list[dict]) -> None:
             flag = "" if s.get("intact", True) else " (breaks!)"
             table.add_row(name + flag, f"{s['seconds']:.1f}", f"{s['per']:.3f} {s['unit']}", f"{s['mib']:.0f}")
         sv = r["steps"].get("serve")
+        if "prove" in r["steps"]:
+            pr = r["steps"]["prove"]
+            table.add_row("prove: proof p50/p99 (in process)", "", "{:.1f} / {:.1f} ms".format(*pr["proof_ms"]), "")
+            table.add_row("prove: verdict p50/p99 (evaluated)", "", "{:.1f} / {:.1f} ms".format(*pr["verdict_ms"]), "")
         if sv is None:
             console.print(table)
             for line in r["steps"]["load"]["years"]:
