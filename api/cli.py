@@ -174,9 +174,10 @@ def import_file(
     Every row is checked like an API request; bad rows are listed with their row number,
     column and problem, the good ones are recorded, and importing the file again records
     nothing new. A run that stopped (killed, a lost connection) is taken up where its last saved
-    batch ended: run the same command again. Exit status 1 when any row was refused.
+    batch ended: run the same command again. Exit status 1 when any row was refused, 2 when the
+    file cannot be read, 3 when one of several importing processes stopped (run it again).
     """
-    from ce_ledger.imports.parallel import OneWriterOnly, jobs_for, run_in_shares
+    from ce_ledger.imports.parallel import OneWriterOnly, ShareStopped, jobs_for, run_in_shares
     from ce_ledger.imports.sheets import UnreadableFile
 
     from ce_ledger import collector
@@ -200,6 +201,9 @@ def import_file(
             except UnreadableFile as e:
                 console.print(f"[red]{file.name}: {e}[/red]")
                 raise typer.Exit(2) from None
+            except ShareStopped as e:
+                console.print(f"[red]{file.name}: {e}[/red]")
+                raise typer.Exit(3) from None
     if json:
         typer.echo(json_module.dumps(dataclasses.asdict(done), ensure_ascii=False, indent=2))
     else:

@@ -22,6 +22,7 @@ import argparse
 import csv
 import random
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,9 +80,13 @@ def people(n_people: int, seed: int) -> Iterator[Person]:
     rnd = random.Random(seed)
     unit_rows, weights = units(n_people)
     codes = [u[0] for u in unit_rows]
+    # Every ID number distinct: person n has region n mod 18 and sequence n // 18 mod 1000, so people
+    # 18,000 apart share both; each of those ``laps`` gets birth dates of its own residue.
+    per_lap = len(REGIONS) * 1000
+    laps = -(-n_people // per_lap)
     for n in range(n_people):
         series = pick(rnd, SERIES)
-        born = date(1960, 1, 1) + timedelta(days=rnd.randrange(365 * 37))
+        born = date(1960, 1, 1) + timedelta(days=rnd.randrange(365 * 37 // laps) * laps + n // per_lap)
         first17 = f"{REGIONS[n % len(REGIONS)]}{born:%Y%m%d}{n // len(REGIONS) % 1000:03d}"
         yield Person(n, Registration(
             id_number=first17 + check_digit(first17),
@@ -176,6 +181,15 @@ def load(n_people: int, seed: int, jobs: int, batch_people: int = 500) -> None:
               for k in range(jobs)]
     for share in shares:
         share.start()
+
+    def watch() -> None:  # a share killed outright cannot abort the barrier itself
+        while not all(share.exitcode is not None for share in shares):
+            if any(share.exitcode not in (None, 0) for share in shares):
+                step.abort()
+                return
+            time.sleep(1)
+
+    threading.Thread(target=watch, daemon=True).start()
     step.wait()  # every share started and settled
     depth = 0.0
     for phase in ("registered", *YEARS):
@@ -198,6 +212,14 @@ def load(n_people: int, seed: int, jobs: int, batch_people: int = 500) -> None:
 
 def _load_share(index: int, of: int, n_people: int, seed: int, batch_people: int, step, counts) -> None:
     """One process's share: the people of every ``of``-th batch, from ``index``."""
+    try:
+        _load(index, of, n_people, seed, batch_people, step, counts)
+    except BaseException:
+        step.abort()  # the others and the parent stop waiting for this share
+        raise
+
+
+def _load(index: int, of: int, n_people: int, seed: int, batch_people: int, step, counts) -> None:
     from ce_ledger import collector
     from ce_ledger.bootstrap import build_services
     from ce_ledger.config import Settings

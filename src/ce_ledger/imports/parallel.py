@@ -34,6 +34,10 @@ class OneWriterOnly(ValueError):
     """More than one process asked of a store that takes one writer at a time."""
 
 
+class ShareStopped(RuntimeError):
+    """A share's process ended without a report (killed, out of memory)."""
+
+
 def jobs_for(settings: Settings, path: Path, asked: int | None) -> int:
     """How many processes import ``path``: as asked, else one per core (at most MAX_JOBS) for a
     large file on PostgreSQL, else one."""
@@ -93,7 +97,7 @@ def run_in_shares(
             except queue.Empty:
                 for k, worker in enumerate(workers):
                     if k not in reports and not worker.is_alive() and messages.empty():
-                        raise RuntimeError(f"import share {k + 1} of {jobs} stopped (exit code {worker.exitcode}); "
+                        raise ShareStopped(f"import share {k + 1} of {jobs} stopped (exit code {worker.exitcode}); "
                                            "run the same command again to take it up where it ended")
                 continue
             what, k, *rest = message
