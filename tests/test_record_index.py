@@ -131,17 +131,37 @@ def test_a_store_whose_key_claims_were_events_builds_the_rows_at_start(settings,
         reopened.close()
 
 
-def _forget_claims(recorder) -> None:
+def test_a_claim_row_deleted_behind_the_ledgers_back_is_found_by_verify(settings, clock):
+    """The claims are derived rows, not evidence (docs/audit.md): a forger who deletes one lets a
+    second person take the certificate, and `verify` lists the two live activities under one key."""
+    from ce_ledger.audit.service import Audit
+
+    ledger = build_ledger(settings, clock=clock)
+    try:
+        first, second = (ledger.register(registration(), by="platform").professional_id for _ in range(2))
+        cert = specialty("8", date(2018, 3, 1), cert="C-FORGED")
+        ledger.record(first, cert, by="employer:UNIT-001")
+        assert Audit(ledger).verify().collisions == ()
+        _forget_claims(ledger.recorder, ready=True)
+        assert ledger.record(second, cert, by="employer:UNIT-001").status == "recorded"
+        report = Audit(ledger).verify()
+        assert [(c.key, {a.professional_id for a in c.activities}) for c in report.collisions] == [
+            (cert.canonical_key(), {first, second})]
+    finally:
+        ledger.close()
+
+
+def _forget_claims(recorder, ready: bool = False) -> None:
     table = f"{recorder.events_table_name}_keys"
     if hasattr(recorder.datastore, "schema"):
         schema = recorder.datastore.schema
         with recorder.datastore.transaction(commit=True) as c:
             c.execute(f'DELETE FROM "{schema}"."{table}"')
-            c.execute(f'UPDATE "{schema}"."{table}_state" SET ready = false')
+            c.execute(f'UPDATE "{schema}"."{table}_state" SET ready = {str(ready).lower()}')
     else:
         with recorder.datastore.transaction(commit=True) as c:
             c.execute(f"DELETE FROM {table}")
-            c.execute(f"UPDATE {table}_state SET ready = 0")
+            c.execute(f"UPDATE {table}_state SET ready = {int(ready)}")
 
 
 def _forget_index(recorder) -> None:

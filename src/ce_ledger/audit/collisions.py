@@ -112,10 +112,10 @@ class KeyIndex:
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
             "CREATE TABLE keys (key TEXT, pid TEXT, activity TEXT, typed TEXT);"
-            "CREATE TABLE voided (activity TEXT PRIMARY KEY);"
+            "CREATE TABLE voided (pid TEXT, activity TEXT, PRIMARY KEY (pid, activity));"
         )
         self._keys: list[tuple[str, str, str, str]] = []
-        self._voided: list[tuple[str]] = []
+        self._voided: list[tuple[str, str]] = []
 
     def add(self, stream_id: UUID, topic: str, content: dict[str, Any]) -> None:
         """One stored event, as the chain check decoded it (each row is decoded once)."""
@@ -123,7 +123,7 @@ class KeyIndex:
         if cls is None:
             return
         if issubclass(cls, ActivityVoided):
-            self._voided.append((content["activity_id"],))
+            self._voided.append((str(stream_id), content["activity_id"]))
         else:
             details_class = cls.details_class
             try:
@@ -141,16 +141,20 @@ class KeyIndex:
 
     def _flush(self) -> None:
         self._db.executemany("INSERT INTO keys VALUES (?, ?, ?, ?)", self._keys)
-        self._db.executemany("INSERT OR IGNORE INTO voided VALUES (?)", self._voided)
+        self._db.executemany("INSERT OR IGNORE INTO voided VALUES (?, ?)", self._voided)
         self._keys, self._voided = [], []
 
     def collisions(self) -> tuple[list[KeyCollision], bool]:
         """Groups of live activities (not voided) sharing a key; whether there were more."""
         self._flush()
         self._db.execute("CREATE INDEX keys_key ON keys (key)")
-        live = "activity NOT IN (SELECT activity FROM voided)"
+        # A global key's activity id does not name its holder (a retry by anyone computes it), so
+        # an activity is its record and its id: two people holding one certificate under one id
+        # (a claim row deleted behind the ledger's back) is a collision too.
+        live = "NOT EXISTS (SELECT 1 FROM voided v WHERE v.pid = keys.pid AND v.activity = keys.activity)"
         keys = [k for (k,) in self._db.execute(
-            f"SELECT key FROM keys WHERE {live} GROUP BY key HAVING COUNT(DISTINCT activity) > 1 ORDER BY key LIMIT ?",
+            f"SELECT key FROM keys WHERE {live} GROUP BY key HAVING COUNT(DISTINCT pid || activity) > 1 "
+            "ORDER BY key LIMIT ?",
             (LIMIT + 1,),
         )]
         found = []

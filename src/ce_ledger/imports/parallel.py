@@ -41,11 +41,12 @@ class ShareStopped(RuntimeError):
 def jobs_for(settings: Settings, path: Path, asked: int | None) -> int:
     """How many processes import ``path``: as asked, else one per core (at most MAX_JOBS) for a
     large file on PostgreSQL, else one."""
+    shared = settings.database_url.startswith("postgres")  # processes that write to one store
     if asked is not None:
-        if asked > 1 and settings.is_sqlite:
+        if asked > 1 and not shared:
             raise OneWriterOnly("SQLite takes one writer at a time: --jobs 1 (or PostgreSQL for a parallel import)")
         return max(1, asked)
-    if settings.is_sqlite or path.stat().st_size < PARALLEL_FROM:
+    if not shared or path.stat().st_size < PARALLEL_FROM:
         return 1
     return max(1, min(MAX_JOBS, os.cpu_count() or 1))
 
@@ -136,7 +137,7 @@ def _run_share(job: _Job, messages: Any) -> None:
                 job.path, kind=job.kind, encoding=job.encoding, dry_run=job.dry_run, resume=job.resume,
                 share=job.share, progress=_throttled(messages, job.share.index),
             )
-        messages.put(("done", job.share.index, report, importer.units))
+            messages.put(("done", job.share.index, report, importer.units))  # before the store is closed
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
         messages.put(("failed", job.share.index, _picklable(e)))
 

@@ -25,7 +25,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from ce_ledger.audit.verification import Break, Row, check_stream
 from ce_ledger.domain.aggregate import Chained
-from ce_ledger.domain.events import ActivityRecorded, LedgerEvent
+from ce_ledger.domain.events import ActivityKeyReserved, ActivityRecorded, LedgerEvent
 from ce_ledger.domain.identity import professional_id
 from ce_ledger.domain.professional import (
     PERSON_TERMS, NotARecord, Outcome, Professional, generation_of, project_professional,
@@ -255,17 +255,26 @@ class Store(Application[UUID]):
         for raw in self.recorder.raw_rows(INDEX_PAGE):
             if raw.originator_id != stream:
                 stream, record, plain_ok = raw.originator_id, None, True
+            try:
+                event = self.mapper.to_domain_event(raw)  # type: ignore[arg-type]
+            except Exception:  # a row the mapper refuses: the audit reports it; the record stops here
+                plain_ok = False
+                continue
+            # Claims come from each event on its own, so that a record the projector refuses past
+            # some row still has every key it took claimed (else a second person could take one).
+            if isinstance(event, ActivityKeyReserved):  # a claim as a store written before December 2026 holds it
+                claims.append(KeyClaim(stream, event.originator_version, event.professional_id, event.activity_id))
+                continue
+            claims += self._claims_made(stream, event)
             if not plain_ok:
                 continue
             try:
-                event = self.mapper.to_domain_event(raw)  # type: ignore[arg-type]
                 record = project_professional(record, [event])
-            except Exception:  # not a record, or a row the mapper refuses: the audit reports those
+            except Exception:  # not a record (a verdict's stream, say), or a broken one: the audit reports it
                 plain_ok = False
                 continue
             if record is not None:
                 rows += [(stream, term_key(t), event.originator_version) for t in record.index_terms(event)]
-                claims += self._claims_made(stream, event)
             if len(rows) + len(claims) >= INDEX_PAGE:
                 self.recorder.insert_index(rows, keys=claims)
                 rows, claims = [], []
@@ -278,6 +287,8 @@ class Store(Application[UUID]):
             return []
         generation = generation_of(stream, event, event.activity_id)
         if generation is None:  # not an id this ledger makes: the audit reports the record
+            log.warning("activity %s on %s: no claim on its key rebuilt (its id is not one this ledger makes)",
+                        event.activity_id, stream)
             return []
         return [KeyClaim(key_stream(event.canonical_key()), generation + 1, stream, event.activity_id)]
 

@@ -365,14 +365,17 @@ class Records(Store):
         """
         key = details.canonical_key()
         last = next(reversed(self.key_claims(key)), None)
-        if last is None or last.professional_id == pid:
-            return None  # our own record moved on; reload and decide again
+        if last is None:
+            return None  # no claim after all: decide again
         holder = self._in_part(last.professional_id, terms_to_decide(last.activity_id))
         if holder.activities[last.activity_id].void is None:
+            if last.professional_id == pid:
+                return None  # our own record moved on: reload and decide again
             field = "record_id" if key.startswith("platform-record:") else "certificate_no"
             raise Conflict(
                 field,
                 f"{key} is already credited to another professional; one certificate or "
                 "platform record is one credit (reading 12)",
             )
+        # Freed by a void (ours or another's): the next claim, whatever this record counted.
         return last.version

@@ -171,14 +171,15 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
 
     # -- the record index ------------------------------------------------------------
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        # The library's hook, in the events' transaction and pipeline, before they are inserted.
-        super()._insert_events(curs, stored_events, **kwargs)
-        rows = kwargs.get("index", ())
-        if rows:
-            curs.execute(self._insert_index_rows, self._columns(rows), binary=True)
-
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        # The library's insert, in its transaction and pipeline, then the rows derived from the
+        # events (the record index, the key claims), all after the writers' lock: two batches
+        # never wait for each other's index rows (taken before the lock, in opposite orders,
+        # they could deadlock). A claim already taken fails the transaction at the last statement,
+        # with nothing after it: a statement skipped in an aborted pipeline is one psycopg may have
+        # counted as prepared ("prepared statement … does not exist" at its next use), so the two
+        # derived inserts are never prepared. They go on a cursor of their own: the library reads
+        # the new positions from this cursor's last statement.
         self._lock_table(curs)  # one writer at a time, so positions commit in the order they were issued
         self._notify_channel(curs)
         topics: dict[str, int] = {}
@@ -192,13 +193,10 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             list(topics), b"".join(e.state for e in stored_events), [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events], codes, starts, sizes,
         ), binary=True)
-        claims = kwargs.get("keys", ())
+        rows, claims = kwargs.get("index", ()), kwargs.get("keys", ())
+        if rows:
+            curs.connection.execute(self._insert_index_rows, self._columns(rows), binary=True, prepare=False)
         if claims:
-            # Last in the pipeline: a key already taken fails the transaction here, with nothing
-            # after it. (First, in the library's ``_insert_events`` hook, its failure made the
-            # pipeline skip the writers' lock statements, whose preparation psycopg had counted
-            # as done: the next write failed with "prepared statement … does not exist".) On a cursor
-            # of its own: the library reads the new positions from this one's last statement.
             curs.connection.execute(self._insert_claims, self._claim_columns(claims), binary=True, prepare=False)
 
     def _lock_table(self, curs: Any) -> None:
