@@ -235,7 +235,9 @@ def test_a_large_file_in_two_processes_records_what_one_process_records(tmp_path
                 out = subprocess.run(run_, env=env, capture_output=True, text=True, timeout=300)
                 assert out.returncode == 1, out.stderr  # two rows refused
                 reports.append(json.loads(out.stdout))
-                again = json.loads(subprocess.run(run_, env=env, capture_output=True, text=True, timeout=300).stdout)
+                second = subprocess.run(run_, env=env, capture_output=True, text=True, timeout=300)
+                assert second.returncode == 1, second.stdout[-2000:] + second.stderr[-2000:]
+                again = json.loads(second.stdout)
                 assert (again["recorded"], again["duplicate"]) == (0, 1201)
                 assert not list(tmp_path.glob(".*ce-ledger-import*"))  # every share's journal cleared
             per_person = []
