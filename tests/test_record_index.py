@@ -152,29 +152,23 @@ def test_a_claim_row_deleted_behind_the_ledgers_back_is_found_by_verify(settings
 
 
 def _forget_claims(recorder, ready: bool = False) -> None:
-    table = f"{recorder.events_table_name}_keys"
-    if hasattr(recorder.datastore, "schema"):
-        schema = recorder.datastore.schema
-        with recorder.datastore.transaction(commit=True) as c:
-            c.execute(f'DELETE FROM "{schema}"."{table}"')
-            c.execute(f'UPDATE "{schema}"."{table}_state" SET ready = {str(ready).lower()}')
-    else:
-        with recorder.datastore.transaction(commit=True) as c:
-            c.execute(f"DELETE FROM {table}")
-            c.execute(f"UPDATE {table}_state SET ready = {int(ready)}")
+    _forget(recorder, "keys", ready)
 
 
 def _forget_index(recorder) -> None:
-    table = f"{recorder.events_table_name}_index"
-    if hasattr(recorder.datastore, "schema"):
-        schema = recorder.datastore.schema
-        with recorder.datastore.transaction(commit=True) as c:
-            c.execute(f'DELETE FROM "{schema}"."{table}"')
-            c.execute(f'UPDATE "{schema}"."{table}_state" SET ready = false')
-    else:
-        with recorder.datastore.transaction(commit=True) as c:
-            c.execute(f"DELETE FROM {table}")
-            c.execute(f"UPDATE {table}_state SET ready = 0")
+    _forget(recorder, "index", False)
+
+
+def _forget(recorder, table: str, ready: bool) -> None:
+    """Empty a table derived from the events and set its readiness, as a store without it."""
+    table = f"{recorder.events_table_name}_{table}"
+    schema = getattr(recorder.datastore, "schema", None)
+    name = f'"{schema}"."{table}"' if schema else table
+    state = f'"{schema}"."{table}_state"' if schema else f"{table}_state"
+    flag = str(ready).lower() if schema else int(ready)  # PostgreSQL's boolean, SQLite's integer
+    with recorder.datastore.transaction(commit=True) as c:
+        c.execute(f"DELETE FROM {name}")
+        c.execute(f"UPDATE {state} SET ready = {flag}")
 
 
 def test_decisions_and_voids_in_batches_answer_item_by_item(ledger):

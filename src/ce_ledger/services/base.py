@@ -253,6 +253,9 @@ class Store(Application[UUID]):
         record: Professional | None = None
         plain_ok = True
         for raw in self.recorder.raw_rows(INDEX_PAGE):
+            if len(rows) + len(claims) >= INDEX_PAGE:  # whatever kind of stream filled them: bounded memory
+                self.recorder.insert_index(rows, keys=claims)
+                rows, claims = [], []
             if raw.originator_id != stream:
                 stream, record, plain_ok = raw.originator_id, None, True
             try:
@@ -275,9 +278,6 @@ class Store(Application[UUID]):
                 continue
             if record is not None:
                 rows += [(stream, term_key(t), event.originator_version) for t in record.index_terms(event)]
-            if len(rows) + len(claims) >= INDEX_PAGE:
-                self.recorder.insert_index(rows, keys=claims)
-                rows, claims = [], []
         self.recorder.insert_index(rows, keys=claims, ready=True)
 
     @staticmethod
