@@ -22,6 +22,7 @@ from api.headers import WorkbenchHeaders
 from api.ratelimit import RateLimits
 from api.routers import filings, inspections, ledger, platform, professionals, programmes, providers, units, verdicts
 from api.workbench import pages
+from api.workbench.pages.common import UnitNames
 from api.workbench.pdf import PdfForms
 from api.workbench.uploads import Uploads
 from api.workbench.session import session_key
@@ -52,20 +53,31 @@ def serve_docs_offline(app: FastAPI) -> None:
                               with_google_fonts=False)
 
 
+def use_services(app: FastAPI, services: Services | None) -> None:
+    """The services the app's next start uses (and does not close); None: its own, from settings."""
+    app.state.given_services = services
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """The app; ``services`` may be given (tests), else built from settings in the lifespan."""
+    """The app; ``services`` may be given (tests), else built from settings in the lifespan.
+
+    Given services are read from ``app.state.given_services`` at each start (``use_services``):
+    one app serves many tests' lifespans in turn. FastAPI builds an app's routes on its first
+    request (about 0.15 s of CPU), which a new app per test paid again every time."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own = services is None
+        given = app.state.given_services
+        own = given is None
         # A server never waits for a rebuild: `ce-ledger serve` starts one beside it when needed.
-        app.state.services = services or build_services(settings or Settings(), rebuild_now=False)
+        app.state.services = given or build_services(settings or Settings(), rebuild_now=False)
         app.state.access = app.state.services.access
         settings_ = app.state.services.settings
         app.state.rate_limits = RateLimits(settings_)
         app.state.uploads = Uploads(settings_.uploads)
         app.state.pdf_forms = PdfForms(settings_.form_cache, workers=settings_.pdf_workers, queue=settings_.pdf_queue,
                                        seconds=settings_.pdf_seconds, memory_mib=settings_.pdf_memory_mib)
+        app.state.unit_names = UnitNames(app.state.services.view)
         app.state.workbench_key = session_key(secret_key(app.state.services.settings))
         collector.settle()  # the tail of reads was the collector rescanning start-up state
         try:
@@ -83,6 +95,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="Continuing-education credits of professional technical staff (宁人社函〔2019〕148号)",
         lifespan=lifespan,
     )
+    use_services(app, services)
     app.add_middleware(problems.BodyLimit, limit=MAX_BODY_BYTES, larger={"/workbench/import": MAX_UPLOAD_BYTES})
     app.add_middleware(WorkbenchHeaders)
     app.add_middleware(collector.Tending)

@@ -17,19 +17,18 @@ from uuid import UUID
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 from rich.console import Console
-from rich.progress import Progress
 
 from ce_ledger.domain.values import Channel
-from ce_ledger import demo as demo_data
 from ce_ledger.config import Settings
 from ce_ledger.domain.errors import LedgerError
 from ce_ledger.domain.values import Level
 from ce_ledger.imports.columns import FileKind
 from ce_ledger.access import Principal, Role
 from ce_ledger.bootstrap import build_access, build_services, prepare_stores
-from api.render import breaks_table, collisions_table, import_problems_table, import_summary, programme_tables, rebuild_table, replay_panel, standing_table, verdict_panel
+
+# Each command imports what only it uses (the demo's data, api.render's tables, rich's progress bar
+# and tables): every start pays for what is imported here, `--help` and `keys` included.
 
 app = typer.Typer(help="ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号).")
 # Tables wrap (their columns fold) rather than cut: at 80 columns, or the terminal's width, or
@@ -44,6 +43,11 @@ def demo(
     json: bool = typer.Option(False, "--json", help="print each evaluation's canonical JSON, a line each"),
 ) -> None:
     """Load the demo professionals (once: reloading records nothing new) and print their verdicts."""
+    from rich.progress import Progress
+
+    from api.render import verdict_panel
+    from ce_ledger import demo as demo_data
+
     with build_services() as services:
         ledger = services.ledger
         with Progress(console=progress_console, transient=True) as progress:
@@ -69,6 +73,8 @@ def evaluate(
 ) -> None:
     """Evaluate one professional's record now and print what a verdict would say (nothing is
     recorded: a committee issues verdicts, over HTTP or in the workbench)."""
+    from api.render import verdict_panel
+
     with build_services() as services:
         ledger = services.ledger
         try:
@@ -115,6 +121,10 @@ def rebuild(
 ) -> None:
     """Build the totals view anew from position zero beside the current one, then switch readers;
     the version it replaces is compared with the new one, then dropped (unless --keep-previous)."""
+    from rich.progress import Progress
+
+    from api.render import rebuild_table
+
     with build_services() as services:
         old = services.projection.current_version()
         with Progress(console=progress_console) as progress:
@@ -144,6 +154,8 @@ def staff(
     json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """A unit's staff against one requirement, those furthest short first (from the totals view)."""
+    from api.render import standing_table
+
     with build_services() as services:
         try:
             standings = services.totals.unit(unit, level, year)
@@ -177,6 +189,9 @@ def import_file(
     batch ended: run the same command again. Exit status 1 when any row was refused, 2 when the
     file cannot be read, 3 when one of several importing processes stopped (run it again).
     """
+    from rich.progress import Progress
+
+    from api.render import import_problems_table, import_summary
     from ce_ledger.imports.parallel import OneWriterOnly, ShareStopped, jobs_for, run_in_shares
     from ce_ledger.imports.sheets import UnreadableFile
 
@@ -234,6 +249,8 @@ def _expected_header(settings: Settings, counts: dict[str, int]):
 @app.command()
 def export(file: Path = typer.Argument(..., dir_okay=False, help="the JSON-lines file to write")) -> None:
     """Write the whole event log (ledger and tokens) as JSON lines, in log order, as stored."""
+    from rich.progress import Progress
+
     from ce_ledger.backup import export_log
 
     settings = Settings()
@@ -260,6 +277,8 @@ def _count(recorder) -> int:
 @app.command("import-log")
 def import_log(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="a file from `ce-ledger export`")) -> None:
     """Restore an exported log into this (empty) store, each event under its own log position."""
+    from rich.progress import Progress
+
     from ce_ledger.backup import RestoreRefused, read_header, restore_log
 
     settings = Settings()
@@ -296,6 +315,7 @@ def report_programmes(
     json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """The knowledge-update programmes of a year: planned vs held classes and trainees (§2)."""
+    from api.render import programme_tables
     from projections.programmes import programme_report
 
     with build_services() as services:
@@ -322,6 +342,8 @@ def replay(
     json: bool = typer.Option(False, "--json", help="print the replay as JSON"),
 ) -> None:
     """Re-evaluate a recorded verdict from the record versions it pinned; exit 1 unless reproduced."""
+    from api.render import replay_panel
+
     services, audit = _audit()
     try:
         result = audit.replay(verdict_id)
@@ -342,6 +364,10 @@ def verify(json: bool = typer.Option(False, "--json", help="print the report as 
     """Recompute every stream's hash chain, verdict pins and checkpoints; exit 1 on any break.
     Also lists live activities whose keys are one key once compared in one spelling (reading 16),
     and records that finding for the workbench's auditors when it changed."""
+    from rich.progress import Progress
+
+    from api.render import breaks_table, collisions_table
+
     services, audit = _audit()
     try:
         with Progress(console=progress_console, transient=True) as progress:
@@ -419,6 +445,7 @@ def file_roster_command(
     json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
     """File a CE base's roster of certificates (备案): each row as over the API; a retry files nothing twice."""
+    from api.render import import_problems_table
     from ce_ledger.imports.roster import file_roster
     from ce_ledger.imports.sheets import UnreadableFile
 
@@ -459,6 +486,7 @@ def spot_check_draw(
 ) -> None:
     """Draw a spot check and record it (docs/inspection.md gives the procedure)."""
     from pydantic import ValidationError
+    from rich.table import Table
 
     from ce_ledger.domain.errors import InvalidInput
     from ce_ledger.domain.inspection import SpotCheckRequest
@@ -497,6 +525,8 @@ def spot_check_show(
     json: bool = typer.Option(False, "--json", help="print JSON lines, a sampled verdict each"),
 ) -> None:
     """The sample of a recorded spot check, with each verdict's latest finding."""
+    from rich.table import Table
+
     with build_services(Settings(), read_side=False) as services:
         ledger = services.ledger
         try:
@@ -549,6 +579,8 @@ def _operator() -> str:
 def list_tokens(json: bool = typer.Option(False, "--json", help="print JSON lines")) -> None:
     """Every token issued: id, role, binding, name, issued, expires, last used (the day), state
     (never the token itself)."""
+    from rich.table import Table
+
     access = build_access(Settings())
     try:
         found = access.tokens()
@@ -582,6 +614,8 @@ def list_lookups(
 ) -> None:
     """Lookups by ID number, newest first: who, when, which record (its keyed id), and whether
     it was one they may see. A run of misses from one token is someone guessing numbers."""
+    from rich.table import Table
+
     access = build_access(Settings())
     try:
         found = access.lookups(limit)
@@ -666,6 +700,10 @@ def serve(
         console.print("[yellow]the totals view is being rebuilt for the configured rule-set; the current "
                       "version answers until it is done[/yellow]")
     if demo:
+        from rich.table import Table
+
+        from ce_ledger import demo as demo_data
+
         services = build_services(settings)
         loaded = demo_data.load(services.ledger)
         demo_data.load_programmes(services.ledger)

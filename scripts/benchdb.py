@@ -76,14 +76,15 @@ def served(env: dict[str, str], *args: str) -> Iterator[Served]:
     try:
         # A store with history and no view yet has its first view built before the server answers.
         deadline = time.monotonic() + 600
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/ping").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
+        with httpx.Client(verify=False, trust_env=False) as client:  # one client: a new one loads the CA bundle
+            while True:
+                try:
+                    if client.get(f"{url}/v1/ping").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the server did not start") from None
+                    time.sleep(0.1)
         yield Served(url, server.pid)
     finally:
         server.terminate()

@@ -52,11 +52,12 @@ def test_sigkill_mid_stream_then_retries_leave_every_acknowledged_record_once(pg
     worker_log = (tmp_path / "worker.log").open("ab")
     worker = _worker(env, worker_log)
     numbers = [id_number() for _ in range(PEOPLE)]
-    for n in numbers:
-        r = httpx.post(f"{server.base}/v1/professionals", headers=headers, json={
-            "id_number": n, "name": "崩溃", "series": "工程技术", "requires_foreign_language_exam": False,
-            "requires_computer_exam": False, "own_ce_regulation": False, "employer_unit": "U-1"})
-        assert r.status_code == 201
+    with httpx.Client(headers=headers) as c:
+        for n in numbers:
+            r = c.post(f"{server.base}/v1/professionals", json={
+                "id_number": n, "name": "崩溃", "series": "工程技术", "requires_foreign_language_exam": False,
+                "requires_computer_exam": False, "own_ce_regulation": False, "employer_unit": "U-1"})
+            assert r.status_code == 201
     batches = [[{"record_id": f"K-{b}-{i}", "id_number": numbers[(b * 7 + i) % PEOPLE], "course_code": "GX",
                  "title": "公需课", "hours": "0.5", "completed_on": f"{2015 + i % 4}-0{1 + i % 9}-1{i % 10}"}
                 for i in range(BATCH)] for b in range(BATCHES)]

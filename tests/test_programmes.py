@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ce_ledger.access import Principal, Role
-from api.app import create_app
+from api.app import use_services
 from ce_ledger.domain.commands import Voiding
 from ce_ledger.domain.details import SpecialtyCredit
 from ce_ledger.domain.errors import Conflict, InvalidInput
@@ -101,11 +101,12 @@ def test_planning_again_is_a_retry_and_other_details_a_conflict(planned):
     assert e.value.field == "provider_code"
 
 
-def test_the_report_over_http_and_on_the_command_line(planned):
+def test_the_report_over_http_and_on_the_command_line(planned, http_app):
     ledger = planned.ledger
     pid = ledger.register(registration(), by="test").professional_id
     ledger.record(pid, certificate("GY-01", date(2019, 5, 17), 1), by="test")
-    with TestClient(create_app(services=planned)) as client:
+    use_services(http_app, planned)
+    with TestClient(http_app) as client:
         token = client.app.state.access.issue(Principal(role=Role.AUDITOR, name="a"))
         headers = {"Authorization": f"Bearer {token}"}
         body = client.get("/v1/programmes/report", params={"year": 2019}, headers=headers).json()

@@ -18,17 +18,18 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
-from ce_ledger.access import AccessRegistry
-from ce_ledger.application import Ledger
-from ce_ledger.audit.service import Audit
 from ce_ledger.config import Settings, persistence_env, secret_key
-from ce_ledger.rules.published import PUBLISHED
-from projections.queries import Totals
-from projections.runner import TotalsProjection
-from projections.view import PostgresTotalsView, SQLiteTotalsView, TotalsView
 
 if TYPE_CHECKING:  # openpyxl costs a third of a second to import; only an import needs it
     from ce_ledger.imports.importer import Importer
+    # Imported where used: a command that needs only the token registry (`ce-ledger tokens …`)
+    # then never loads the ledger's application, its events and rules, nor the view's code.
+    from ce_ledger.access import AccessRegistry
+    from ce_ledger.application import Ledger
+    from ce_ledger.audit.service import Audit
+    from projections.queries import Totals
+    from projections.runner import TotalsProjection
+    from projections.view import TotalsView
 
 
 @dataclass
@@ -97,12 +98,16 @@ def _sibling(settings: Settings, env: dict[str, str], suffix: str) -> dict[str, 
 
 
 def build_ledger(settings: Settings | None = None, **overrides: Any) -> Ledger:
+    from ce_ledger.application import Ledger
+
     settings = settings or Settings()
     return Ledger(persistence_env(settings), secret_key=secret_key(settings), timezone=settings.timezone, **overrides)
 
 
 def build_access(settings: Settings) -> AccessRegistry:
     """The token registry: its own small application (PostgreSQL table ``access_events``)."""
+    from ce_ledger.access import AccessRegistry
+
     env = persistence_env(settings)
     if settings.is_sqlite:
         _sibling(settings, env, ".access")
@@ -116,9 +121,13 @@ def build_view(settings: Settings, *, create_tables: bool = True) -> TotalsView:
     if not create_tables:
         env["CREATE_TABLE"] = "n"
     if settings.is_sqlite:
+        from projections.view import SQLiteTotalsView
+
         _sibling(settings, env, ".views")  # rebuilding or deleting the view never touches the ledger
         view_class: type[TotalsView] = SQLiteTotalsView
     else:
+        from projections.view_postgres import PostgresTotalsView  # psycopg: only on PostgreSQL
+
         env["POSTGRES_POOL_SIZE"] = str(min(4, settings.postgres_pool_size))
         view_class = PostgresTotalsView
     factory = InfrastructureFactory.construct(Environment("totals", env))
@@ -127,6 +136,10 @@ def build_view(settings: Settings, *, create_tables: bool = True) -> TotalsView:
 
 def build_read_side(settings: Settings, ledger: Ledger, *, create_tables: bool = True) -> ReadSide:
     """The totals view, the projection that keeps it, and the queries it answers."""
+    from ce_ledger.rules.published import PUBLISHED
+    from projections.queries import Totals
+    from projections.runner import TotalsProjection
+
     view = build_view(settings, create_tables=create_tables)
     projection = TotalsProjection(ledger, view, PUBLISHED.get(settings.view_rule_set), settings=settings)
     return ReadSide(view, projection, Totals(view))
@@ -149,6 +162,8 @@ def build_services(
     keeps serving until a rebuild started beside it switches readers over."""
     settings = settings or Settings()
     ledger = build_ledger(settings, **ledger_overrides)
+    from ce_ledger.audit.service import Audit
+
     services = Services(settings, ledger, Audit(ledger), build_access(settings))
     if read_side:
         read = services.read = build_read_side(settings, ledger)

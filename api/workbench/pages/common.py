@@ -81,10 +81,7 @@ class UnitNames:
 
 
 def unit_names(request: Request) -> UnitNames:
-    state = request.app.state
-    if getattr(state, "unit_names", None) is None:
-        state.unit_names = UnitNames(state.services.view)
-    return state.unit_names
+    return request.app.state.unit_names  # made at each start of the app (api/app.py)
 
 
 def hours_text(value: Decimal | None) -> str:

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Query, Request
 from fastapi.concurrency import run_in_threadpool
-import segno
 from fastapi.responses import HTMLResponse, Response
 
 from ce_ledger.access import Principal
@@ -31,6 +30,8 @@ PRINT_DATE = "__PRINT_DATE__"  # filled when the form is printed: the PDF is kep
 
 def _form_html(request: Request, who: Principal, professional_id: UUID, level: Level, year: int,
                part: int) -> tuple[str, str]:
+    import segno  # the QR code: only a printed form has one (a server start need not import it)
+
     svc = request.app.state.services
     may_see(svc, who, professional_id)
     form = assessment_form(svc.ledger, professional_id, level, year, part, svc.settings.form_lines_per_part)

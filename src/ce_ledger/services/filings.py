@@ -26,7 +26,8 @@ from ce_ledger.domain.filing import (
 )
 from ce_ledger.domain.professional import Outcome, Status, terms_to_decide
 from ce_ledger.domain.values import Channel, Decision, canonical_code
-from ce_ledger.services import credentials
+# ``ce_ledger.services.credentials`` (joserfc, cryptography: ~0.07 s to import) is imported where a
+# key or a signed credential is read: most processes never read one.
 from ce_ledger.services.base import Events, KeyClaim, Store, retrying
 
 
@@ -49,6 +50,8 @@ class Filings(Store):
 
     def register_key(self, code: str, key: SigningKey, *, by: str, channel: Channel = Channel.DIRECT
                      ) -> tuple[ProviderKeyRegistered, bool]:
+        from ce_ledger.services import credentials
+
         self._base(code)
         alg = credentials.key_algorithm(key.jwk)
         if key.valid_until is not None and key.valid_until <= key.valid_from:
@@ -108,6 +111,8 @@ class Filings(Store):
             signed_with = digest = None
             try:
                 if isinstance(item, str):
+                    from ce_ledger.services import credentials
+
                     if keys is None:
                         keys = self.keys_of(code)
                     payload, signed_with = credentials.verify(item, code, *keys)
@@ -189,6 +194,8 @@ class Filings(Store):
 
     def apply_status_list(self, code: str, compact: str, *, by: str, channel: Channel = Channel.DIRECT) -> list[str]:
         """The base's published status list (signed): every filed certificate whose bit is set is withdrawn."""
+        from ce_ledger.services import credentials
+
         self._base(code)
         payload, kid = credentials.verify(compact, code, *self.keys_of(code))
         withdrawn = []
