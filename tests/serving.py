@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from ce_ledger.config import Settings
+from tests import launcher
 
 
 def free_port() -> int:
@@ -44,14 +44,13 @@ def token(settings, role: str, name: str, unit: str | None = None, professional:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, check=True,
-                          capture_output=True, text=True, timeout=120).stdout.strip()
+    return launcher.run(list(args), env, check=True).stdout.strip()
 
 
 @dataclass
 class Server:
     base: str
-    process: subprocess.Popen
+    process: Any  # a forked process (tests/launcher.py) or a subprocess.Popen
     log: Path
     port: int
 
@@ -73,10 +72,7 @@ class Server:
 
 def start(env: dict[str, str], log: Path, *args: str, port: int | None = None) -> Server:
     port = port or free_port()
-    out = log.open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), *args], env=env,
-                               stdout=out, stderr=subprocess.STDOUT)
-    out.close()
+    process = launcher.popen(["serve", "--port", str(port), *args], env, log)
     server = Server(f"http://127.0.0.1:{port}", process, log, port)
     server.wait_ready()
     return server

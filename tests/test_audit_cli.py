@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 
 from ce_ledger.bootstrap import build_ledger
 from ce_ledger.config import Settings
 from ce_ledger.demo import load
 from ce_ledger.domain.commands import Voiding
+from tests import launcher
 from tests.tamper import Tamper
 from tests.test_audit import third_party_verify
 
 
 def cli(db, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"sqlite:///{db}"}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True, timeout=60)
+    return launcher.run(list(args), env, timeout=60)
 
 
 def test_the_audit_commands_on_the_demo(tmp_path):

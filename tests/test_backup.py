@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -20,6 +18,7 @@ from ce_ledger.audit.service import Audit
 from ce_ledger.backup import Header, RestoreRefused, export_log, key_check, restore_log
 from ce_ledger.config import Settings, secret_key
 from ce_ledger.domain.commands import Voiding
+from tests import launcher
 from tests.builders import Clock
 from tests.conftest import postgres_url
 
@@ -160,8 +159,7 @@ def test_the_export_and_import_log_commands(stores, tmp_path):
 
     def cli(settings: Settings, *args: str):
         env = {**os.environ, "CE_LEDGER_DATABASE_URL": settings.database_url, "CE_LEDGER_SECRET_KEY": SECRET}
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                              check=False, timeout=120)
+        return launcher.run(list(args), env)
 
     out = cli(src, "export", str(path))
     assert out.returncode == 0 and "events written" in out.stdout, out.stderr

@@ -1,9 +1,11 @@
 """End to end in a real headless Chromium (Debian's, driven by Playwright): sign in, find a
 person by ID number, issue a verdict, void one of its activities through the API, replay the
-verdict in the workbench and see the change highlighted. Screenshots go to test-output/."""
+verdict in the workbench and see the change highlighted. Screenshots go to test-output/ when
+asked (CE_LEDGER_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +21,14 @@ from tests.serving import environment, serving, token
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).parent.parent / "test-output"
+# Full-page screenshots of every step, for a person to look through: about a fifth of these tests'
+# time (PNG encoding in Chromium), so only when asked (`CE_LEDGER_SCREENSHOTS=1 make test`).
+SCREENSHOTS = os.environ.get("CE_LEDGER_SCREENSHOTS") == "1"
+
+
+def shot(page, name: str) -> None:
+    if SCREENSHOTS:
+            page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
 # As root Chromium needs --no-sandbox; the machine's network is closed, so no background traffic.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
@@ -41,7 +51,6 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
     committee = token(settings, "committee", "浏览器测试")
     auditor = token(settings, "auditor", "抽查")
     ma = demo.PEOPLE[0].registration
-    OUTPUT.mkdir(exist_ok=True)
     with serving(env, tmp_path / "server.log") as server:
         page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN")
         page.goto(f"{server.base}/workbench/")
@@ -54,12 +63,12 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
         page.get_by_role("button", name="查找", exact=True).click()
         expect(page.get_by_role("heading", name=f"{ma.name} 的继续教育记录")).to_be_visible()
         assert ma.id_number not in page.url and ma.id_number not in page.content()
-        page.screenshot(path=str(OUTPUT / "1-professional.png"), full_page=True)
+        shot(page, "1-professional")
 
         page.get_by_role("button", name="签发审验结果（中级，2019）").click()
         expect(page.get_by_role("heading", name="审验结果：合格")).to_be_visible()
         verdict_url = page.url
-        page.screenshot(path=str(OUTPUT / "2-verdict.png"), full_page=True)
+        shot(page, "2-verdict")
 
         # A spot-check finds the 2016 certificate forged: the auditor voids it (through the API).
         pid = verdict_url.rsplit("/", 1)[1]
@@ -81,7 +90,7 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
         expect(changed).to_contain_text("抽查发现证书系伪造")
         expect(page.locator("#since")).to_contain_text("当时合格，按今日记录不合格")
         assert changed.evaluate("row => getComputedStyle(row.cells[0]).backgroundColor") != "rgba(0, 0, 0, 0)"
-        page.screenshot(path=str(OUTPUT / "3-replay.png"), full_page=True)
+        shot(page, "3-replay")
 
         # Accessibility (axe-core): no serious or critical violation on the pages a person works in.
         axe = Axe()
@@ -101,7 +110,7 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
         for url in (f"{server.base}/workbench/", verdict_url, f"{server.base}/workbench/professionals/{professional_id}"):
             page.goto(url)
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
-        page.screenshot(path=str(OUTPUT / "4-phone-record.png"), full_page=True)
+        shot(page, "4-phone-record")
 
 
 def demo_store(settings: Settings) -> None:
@@ -149,8 +158,6 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
     unit_name = demo.UNIT_NAMES[ma.employer_unit]
     tokens = {"employer": token(settings, "employer", "人事处", unit=ma.employer_unit),
               "committee": token(settings, "committee", "评委会"), "auditor": token(settings, "auditor", "抽查")}
-    OUTPUT.mkdir(exist_ok=True)
-    shot = lambda page, name: page.screenshot(path=str(OUTPUT / f"roles-{name}.png"), full_page=True)  # noqa: E731
     with serving(env, tmp_path / "server.log") as server:
         base = server.base
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['committee']}"}) as c:
@@ -173,7 +180,7 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
             page.get_by_label("结业日期").fill(day)
             page.get_by_role("button", name="提交申报").click()
         expect(page.locator("#plain")).to_contain_text("3 项申报正等待单位审核")  # the demo left one
-        shot(page, "1-professional")
+        shot(page, "roles-1-professional")
 
         sign_in(page, base, tokens["employer"])  # the employer: its queue first
         page.get_by_role("link", name="待审核的申报").click()
@@ -184,7 +191,7 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         expect(page.get_by_role("status")).to_contain_text("1 项审核未通过")
         page.get_by_label(f"选择 {ma.name} 2018-10-20 的申报").check()
         page.get_by_label("审核意见").fill("证书核实无误")
-        shot(page, "2-employer-queue")
+        shot(page, "roles-2-employer-queue")
         page.get_by_role("button", name="勾选的审核通过").click()
         expect(page.get_by_role("status")).to_contain_text("1 项审核通过")
         queue = load_workbook(download(page, "导出 xlsx", tmp_path)).active
@@ -195,7 +202,7 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         page.locator("#t-last").fill("2018-06-08")
         page.get_by_label("实际天数（不含路途）").fill("5")
         page.locator("#t-doc").fill("NXJT-KC-2018-06")
-        shot(page, "3-employer-entries")
+        shot(page, "roles-3-employer-entries")
         page.get_by_role("button", name="登记考察交流").click()
         expect(page.get_by_text("宁东能源基地考察")).to_be_visible()
         page.goto(f"{base}/workbench/register")  # a new colleague, and one who moves here from Shizuishan
@@ -208,13 +215,13 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         page.get_by_label("调入日期").fill("2019-03-01")
         page.get_by_role("button", name="提出调动").click()
         expect(page.get_by_role("status")).to_contain_text("调动申请已提交")
-        shot(page, "4-employer-register")
+        shot(page, "roles-4-employer-register")
         page.goto(f"{base}/workbench/")
         page.get_by_role("button", name="查看").click()
         expect(page.get_by_role("heading", name=f"{unit_name}（{ma.employer_unit}） 人员达标情况")).to_be_visible()
         standing = load_workbook(download(page, "导出 xlsx", tmp_path)).active
         assert next(standing.values)[:2] == ("姓名", "公民身份号码")
-        shot(page, "5-employer-unit")
+        shot(page, "roles-5-employer-unit")
 
         sign_in(page, base, tokens["committee"])  # the committee: an import, people and units by name
         page.get_by_role("link", name="导入表格").click()
@@ -223,19 +230,19 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         expect(page.locator("#summary")).to_contain_text("试运行")
         page.get_by_role("button", name="确认导入").click()
         expect(page.locator("#summary")).to_contain_text("已记录")
-        shot(page, "6-committee-import")
+        shot(page, "roles-6-committee-import")
         page.goto(f"{base}/workbench/")
         page.get_by_label("姓名（可输入一部分）").fill("马")
         page.get_by_role("button", name="按姓名查找").click()
         expect(page.get_by_role("link", name=ma.name)).to_be_visible()
         expect(page.get_by_text(f"{unit_name}（{ma.employer_unit}）").first).to_be_visible()
-        shot(page, "7-committee-search")
+        shot(page, "roles-7-committee-search")
         page.goto(f"{base}/workbench/")
         page.get_by_role("link", name="单位名录").click()
         page.get_by_label("单位名称或代码（可输入一部分）").fill("医院")
         page.get_by_role("button", name="查找").click()
         expect(page.get_by_role("link", name=demo.UNIT_NAMES[li.employer_unit])).to_be_visible()
-        shot(page, "8-committee-units")
+        shot(page, "roles-8-committee-units")
         page.goto(f"{base}/workbench/")  # the move is confirmed for the old unit
         page.get_by_label("公民身份号码").fill(li.id_number)
         page.get_by_role("button", name="查找", exact=True).click()
@@ -250,7 +257,7 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         expect(page.get_by_text("工程技术（交通）").first).to_be_visible()
         page.get_by_role("button", name="签发审验结果（中级，2019）").click()
         expect(page.get_by_role("heading", name="审验结果：合格")).to_be_visible()
-        shot(page, "9-committee-verdict")
+        shot(page, "roles-9-committee-verdict")
 
         sign_in(page, base, professional)  # the professional prints the form
         page.goto(f"{base}/workbench/professionals/{pid}")
@@ -259,7 +266,7 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         assert pdf.ok and pdf.body()[:5] == b"%PDF-"
         page.get_by_role("link", name="继续教育考核表（打印）").click()
         expect(page.get_by_text(unit_name).first).to_be_visible()
-        shot(page, "10-professional-form")
+        shot(page, "roles-10-professional-form")
 
         sign_in(page, base, tokens["auditor"])  # the auditor: CE bases, a programme, collisions, a void
         page.get_by_role("link", name="继续教育基地").click()
@@ -276,7 +283,7 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         page.get_by_label("理由（责令整改、取消资格时）").fill("评估不合格")
         page.get_by_role("button", name="录入").click()
         expect(page.get_by_text("评估不合格")).to_be_visible()
-        shot(page, "11-auditor-provider")
+        shot(page, "roles-11-auditor-provider")
         page.goto(f"{base}/workbench/programmes?year=2019")
         page.get_by_label("项目代码").fill("GY-2019-09")
         page.get_by_label("项目名称").fill("智慧交通高级研修班")
@@ -285,15 +292,15 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
         page.get_by_label("承办基地代码").fill("NXJD-01")
         page.get_by_role("button", name="新增项目").click()
         expect(page.get_by_role("cell", name="智慧交通高级研修班")).to_be_visible()
-        shot(page, "12-auditor-programmes")
+        shot(page, "roles-12-auditor-programmes")
         page.goto(f"{base}/workbench/review")
         expect(page.get_by_role("heading").first).to_be_visible()
-        shot(page, "13-auditor-review")
+        shot(page, "roles-13-auditor-review")
         page.goto(f"{base}/workbench/professionals/{pid}")
         page.get_by_role("link", name="作废…").first.click()
         page.get_by_label("理由").fill("抽查发现证书系伪造")
         page.get_by_label("决定文号").fill("宁人社函〔2019〕抽查-13")
-        shot(page, "14-auditor-void")
+        shot(page, "roles-14-auditor-void")
         page.get_by_role("button", name="作废").click()
         expect(page.locator("tr.voided").first).to_be_visible()
 
@@ -307,8 +314,6 @@ def test_the_inspection_in_a_browser(browser, tmp_path):
     env = environment(settings)
     demo_store(settings)
     committee, auditor = token(settings, "committee", "职改办"), token(settings, "auditor", "抽查组")
-    OUTPUT.mkdir(exist_ok=True)
-    shot = lambda page, name: page.screenshot(path=str(OUTPUT / f"inspection-{name}.png"), full_page=True)  # noqa: E731
     with serving(env, tmp_path / "server.log") as server:
         base = server.base
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {committee}"}) as c:
@@ -327,10 +332,10 @@ def test_the_inspection_in_a_browser(browser, tmp_path):
         page.get_by_role("link", name="抽查审验结果").click()
         page.get_by_label("抽查比例（%）").fill("50")
         page.get_by_label("随机种子（留空自动生成）").fill("seed-browser-2019")
-        shot(page, "1-draw")
+        shot(page, "inspection-1-draw")
         page.get_by_role("button", name="抽取样本").click()
         expect(page.get_by_text("seed-browser-2019")).to_be_visible()
-        shot(page, "2-sample")
+        shot(page, "inspection-2-sample")
         page.locator("table").nth(1).get_by_role("link").first.click()
         expect(page.locator("#replayed")).to_contain_text("完全重现")
         page.get_by_label("核查结论").select_option("fraud_suspected")
@@ -344,11 +349,11 @@ def test_the_inspection_in_a_browser(browser, tmp_path):
         page.locator("#s-reason").fill("提供虚假学时证明")
         page.get_by_role("button", name="记录处理").click()
         expect(page.get_by_text("提供虚假学时证明").first).to_be_visible()
-        shot(page, "3-sampled-verdict")
+        shot(page, "inspection-3-sampled-verdict")
         page.get_by_role("link", name="返回样本").click()
         expect(page.get_by_text("涉嫌弄虚作假").first).to_be_visible()
         report = load_workbook(download(page, "导出抽查报告（xlsx）", tmp_path)).active
         assert any(row[5] == "涉嫌弄虚作假" for row in list(report.values)[1:])
         pdf = page.request.get(base + page.get_by_role("link", name="PDF").get_attribute("href"))
         assert pdf.ok and pdf.body()[:5] == b"%PDF-"
-        shot(page, "4-report")
+        shot(page, "inspection-4-report")

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -24,6 +23,7 @@ from ce_ledger.domain.events import PublicCourseCompleted
 from ce_ledger.domain.values import Level
 from tests.builders import id_number
 from tests.conftest import postgres_url
+from tests import launcher
 from tests.serving import environment, start, token
 
 PEOPLE, BATCHES, BATCH = 40, 16, 80
@@ -39,9 +39,8 @@ def pg_settings():
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def _worker(env: dict, log) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "project", "--batch-size", "50"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+def _worker(env: dict, log: Path):
+    return launcher.popen(["project", "--batch-size", "50"], env, log)
 
 
 def test_sigkill_mid_stream_then_retries_leave_every_acknowledged_record_once(pg_settings, tmp_path):
@@ -49,7 +48,7 @@ def test_sigkill_mid_stream_then_retries_leave_every_acknowledged_record_once(pg
     headers = {"Authorization": f"Bearer {token(pg_settings, 'platform', 'crash')}"}
     log = tmp_path / "server.log"
     server = start(env, log)
-    worker_log = (tmp_path / "worker.log").open("ab")
+    worker_log = tmp_path / "worker.log"
     worker = _worker(env, worker_log)
     numbers = [id_number() for _ in range(PEOPLE)]
     with httpx.Client(headers=headers) as c:
@@ -131,11 +130,9 @@ def test_sigkill_mid_stream_then_retries_leave_every_acknowledged_record_once(pg
         finally:
             worker.terminate()
             worker.wait(timeout=20)
-            worker_log.close()
         for n in numbers[:10]:
             pid = ledger.professional_id_for(n)
             verdict = ledger.evaluate(pid, Level.INTERMEDIATE, 2019)
             assert services.totals.window(pid, 2015, 2018).credited == verdict.credited
         assert Audit(ledger).verify().intact
-    assert subprocess.run([sys.executable, "-m", "api.cli", "verify"], env=env, capture_output=True,
-                          check=False, timeout=120).returncode == 0
+    assert launcher.run(["verify"], env).returncode == 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from ce_ledger.domain.professional import Status
 from ce_ledger.imports.columns import FileKind
 from ce_ledger.imports.importer import LEGACY_REASON, Importer
 from ce_ledger.imports.sheets import UnreadableFile
+from tests import launcher
 
 DATA = Path(__file__).parent / "data"
 
@@ -110,7 +109,7 @@ def test_the_import_command(tmp_path):
     env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}"}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True, check=False, timeout=120)
+        return launcher.run(list(args), env)
 
     assert cli("demo").returncode == 0
     out = cli("import", str(DATA / "certificates-gb18030.csv"))
@@ -141,7 +140,6 @@ def test_files_past_the_stated_limits_are_refused_before_they_are_read(demo_ledg
 def test_an_import_killed_midway_takes_up_where_its_last_batch_ended(tmp_path):
     """A migration's file, killed after some batches: run again, it sends only the rest, and
     nothing is recorded twice (the rows saved are found recorded either way)."""
-    import signal
     import time
 
     from ce_ledger.bootstrap import build_ledger
@@ -163,17 +161,15 @@ def test_an_import_killed_midway_takes_up_where_its_last_batch_ended(tmp_path):
             w.writerow([numbers[n % 40], f"MIG-{n}", "GX-2018-01", "公需课", "1", f"2018-{n % 12 + 1:02d}-01"])
     journal = tmp_path / f".{file.name}.ce-ledger-import"
 
-    first = subprocess.Popen([sys.executable, "-m", "api.cli", "import", str(file)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = launcher.popen(["import", str(file)], env, tmp_path / "first.log")
     deadline = time.monotonic() + 120
     while not journal.exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     killed = first.poll() is None
-    first.send_signal(signal.SIGKILL)
+    first.kill()  # SIGKILL
     first.wait()
 
-    second = subprocess.run([sys.executable, "-m", "api.cli", "import", "--json", str(file)], env=env,
-                            capture_output=True, text=True, timeout=300)
+    second = launcher.run(["import", "--json", str(file)], env, timeout=300)
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout)
     assert report["recorded"] + report["duplicate"] + report["resumed"] == 6000
@@ -231,11 +227,11 @@ def test_a_large_file_in_two_processes_records_what_one_process_records(tmp_path
                 reports.append(json.loads(json.dumps(dataclasses.asdict(report), default=str)))
             else:
                 env = {**os.environ, "CE_LEDGER_DATABASE_URL": url, "CE_LEDGER_SECRET_KEY": TEST_KEY}
-                run_ = [sys.executable, "-m", "api.cli", "import", "--json", "--jobs", jobs, str(file)]
-                out = subprocess.run(run_, env=env, capture_output=True, text=True, timeout=300)
+                run_ = ["import", "--json", "--jobs", jobs, str(file)]
+                out = launcher.run(run_, env, timeout=300)
                 assert out.returncode == 1, out.stderr  # two rows refused
                 reports.append(json.loads(out.stdout))
-                second = subprocess.run(run_, env=env, capture_output=True, text=True, timeout=300)
+                second = launcher.run(run_, env, timeout=300)
                 assert second.returncode == 1, second.stdout[-2000:] + second.stderr[-2000:]
                 again = json.loads(second.stdout)
                 assert (again["recorded"], again["duplicate"]) == (0, 1201)
@@ -258,6 +254,5 @@ def test_a_large_file_in_two_processes_records_what_one_process_records(tmp_path
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
     sqlite_env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}"}
-    refused = subprocess.run([sys.executable, "-m", "api.cli", "import", "--jobs", "2", str(file)], env=sqlite_env,
-                             capture_output=True, text=True, timeout=120)
+    refused = launcher.run(["import", "--jobs", "2", str(file)], sqlite_env)
     assert refused.returncode == 2 and "--jobs" in refused.stdout + refused.stderr

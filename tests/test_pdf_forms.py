@@ -1,5 +1,5 @@
 """The PDF form off the request path: rendered once per form and kept, bounded in time and memory,
-long records in parts, and ten forms at once (queued behind one renderer) leave a totals read fast (a real server)."""
+long records in parts, and four forms at once (queued behind one renderer) leave a totals read fast (a real server)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from api.workbench.pdf import PdfForms
 from tests.builders import id_number
 from tests.serving import environment, serving, token
 
-# Ten forms queue behind the one renderer for several seconds: long enough for 50 totals reads.
-FORMS = 10
+# Four forms queue behind the one renderer for a few seconds: long enough for 50 totals reads.
+FORMS = 4
 ROW = "<tr><td>公需课</td><td>2017-05-01</td><td>专业技术人员职业道德与诚信建设</td><td>27.5</td></tr>"
 
 

@@ -4,11 +4,11 @@ the known numbers are in no database file or dump, no log line, no response and 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
+from tests import launcher
 from tests.builders import id_number
 from tests.conftest import postgres_url
 from tests.serving import environment, serving, token
@@ -69,8 +69,7 @@ def test_no_clear_id_number_reaches_the_store_the_logs_or_a_response(settings, t
     sheet.write_text("身份证号,发证机构代码,证书编号,学习方式,学习内容,学时,结业日期\n"
                      + "".join(f"{n},NXJD-01,PII-S{i},培训班,研修,8,2017-03-01\n" for i, n in enumerate(known)),
                      encoding="utf-8")
-    outputs = [subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                              check=False, timeout=120)
+    outputs = [launcher.run(args, env)
                for args in (["import", str(sheet)], ["export", str(outside / "export.jsonl")], ["verify"])]
     assert outputs[0].returncode == 1 and "recorded 4" in outputs[0].stdout  # two bad rows, reported
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -19,6 +17,7 @@ from ce_ledger.domain.errors import Conflict, InvalidInput
 from ce_ledger.domain.programme import Programme, ProgrammeKind
 from ce_ledger.domain.provider import ProviderLevel
 from projections.programmes import programme_report
+from tests import launcher
 from tests.builders import VERIFIED, registration
 
 SEMINAR = Programme(code="GY-01", title="智能制造高级研修班", kind=ProgrammeKind.ADVANCED_SEMINAR, year=2019,
@@ -125,7 +124,6 @@ def test_the_report_over_http_and_on_the_command_line(planned, http_app):
     env = {**os.environ, "CE_LEDGER_DATABASE_URL": planned.settings.database_url, "COLUMNS": "160"}
     if planned.settings.secret_key is not None:
         env["CE_LEDGER_SECRET_KEY"] = planned.settings.secret_key.get_secret_value()
-    out = subprocess.run([sys.executable, "-m", "api.cli", "report", "programmes", "--year", "2019"],
-                         env=env, capture_output=True, text=True, check=False, timeout=60)
+    out = launcher.run(["report", "programmes", "--year", "2019"], env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "智能制造高级研修班" in out.stdout and "1 / 2" in out.stdout and "1 / 9 / 3000" in out.stdout

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 from ce_ledger.bootstrap import build_services
+from tests import launcher
 from tests.builders import VERIFIED, public, registration, specialty
 
 
-def _worker(settings) -> subprocess.Popen:
+def _worker(settings, log: Path):
     env = {
         **os.environ,
         "CE_LEDGER_DATABASE_URL": settings.database_url,
@@ -21,10 +21,7 @@ def _worker(settings) -> subprocess.Popen:
     }
     if settings.secret_key is not None:
         env["CE_LEDGER_SECRET_KEY"] = settings.secret_key.get_secret_value()
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "project", "--batch-size", "7"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    return launcher.popen(["project", "--batch-size", "7"], env, log)
 
 
 def _wait_until(condition, timeout: float = 60) -> None:
@@ -34,7 +31,7 @@ def _wait_until(condition, timeout: float = 60) -> None:
         time.sleep(0.01)
 
 
-def test_kill_9_mid_way_then_restart_counts_every_event_once(settings, clock):
+def test_kill_9_mid_way_then_restart_counts_every_event_once(settings, clock, tmp_path):
     worker_settings = settings.model_copy(update={"view_upkeep": "worker"})
     with build_services(worker_settings, clock=clock) as services:
         ledger, view, projection = services.ledger, services.view, services.projection
@@ -48,7 +45,7 @@ def test_kill_9_mid_way_then_restart_counts_every_event_once(settings, clock):
         version = projection.current_version()
         assert view.position(version) < 10  # the view starts behind: only a worker brings it up
 
-        worker = _worker(worker_settings)
+        worker = _worker(worker_settings, tmp_path / "worker.log")
         try:
             _wait_until(lambda: view.position(version) > end // 4)
             os.kill(worker.pid, signal.SIGKILL)
@@ -59,7 +56,7 @@ def test_kill_9_mid_way_then_restart_counts_every_event_once(settings, clock):
         killed_at = view.position(version)
         assert killed_at < end, "the worker finished before it could be killed: make the history longer"
 
-        worker = _worker(worker_settings)
+        worker = _worker(worker_settings, tmp_path / "worker.log")
         try:
             _wait_until(lambda: view.position(version) == end)
         finally:

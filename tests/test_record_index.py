@@ -185,3 +185,36 @@ def test_decisions_and_voids_in_batches_answer_item_by_item(ledger):
     assert [r.status for r in voided] == ["recorded", "duplicate"]
     whole = ledger.professional(pid, copy=False)
     assert [whole.activities[c].status.value for c in claims] == ["verified", "voided"]
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+def test_a_clash_psycopg_reports_early_is_still_a_clash(settings, clock, monkeypatch):
+    """Two writers of one record: the second's insert clashes. PostgreSQL may answer that before
+    the index rows are sent; psycopg then raises the clash from that later statement, before the
+    library's sync, and the transaction's end met a broken pipeline ("pipeline aborted", a 500 in
+    the two-server test under load) instead of the clash a command retries."""
+    import time
+
+    from eventsourcing.persistence import IntegrityError
+
+    from ce_ledger.storage.postgres import LedgerRecorder
+
+    ledger = build_ledger(settings, clock=clock)
+    try:
+        pid = ledger.register(registration(), by="test").professional_id
+        ledger.record(pid, public("1", date(2018, 1, 1), "PR-early"), by="test")
+        taken = ledger.recorder.select_events(pid)[-1]
+        columns = LedgerRecorder._columns
+
+        def answered_first(rows):
+            time.sleep(0.2)  # the clash's answer is in before the index rows go out
+            return columns(rows)
+
+        monkeypatch.setattr(LedgerRecorder, "_columns", staticmethod(answered_first))
+        with pytest.raises(IntegrityError):
+            ledger.recorder.insert_events([taken], index=[(pid, 1, taken.originator_version)])
+        monkeypatch.undo()
+        # And the connection serves the next command.
+        ledger.record(pid, public("1", date(2018, 1, 2), "PR-after"), by="test")
+    finally:
+        ledger.close()

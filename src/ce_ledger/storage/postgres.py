@@ -7,6 +7,7 @@ are not prepared: a generic plan for them sorts instead of walking the index.
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -194,10 +195,19 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             [e.originator_version for e in stored_events], codes, starts, sizes,
         ), binary=True)
         rows, claims = kwargs.get("index", ()), kwargs.get("keys", ())
-        if rows:
-            curs.connection.execute(self._insert_index_rows, self._columns(rows), binary=True, prepare=False)
-        if claims:
-            curs.connection.execute(self._insert_claims, self._claim_columns(claims), binary=True, prepare=False)
+        try:
+            if rows:
+                curs.connection.execute(self._insert_index_rows, self._columns(rows), binary=True, prepare=False)
+            if claims:
+                curs.connection.execute(self._insert_claims, self._claim_columns(claims), binary=True, prepare=False)
+        except psycopg.Error:
+            # A clash of the events' insert that PostgreSQL answered before these were sent is
+            # raised by psycopg here, before the library's sync: the pipeline is then still
+            # aborted and the transaction's end fails with "pipeline aborted", hiding the clash.
+            # Synced here, the clash goes up as the library's own path raises it.
+            with contextlib.suppress(psycopg.Error), curs.connection.pipeline() as pipeline:
+                pipeline.sync()
+            raise
 
     def _lock_table(self, curs: Any) -> None:
         # The library serialises writers with LOCK TABLE … IN EXCLUSIVE MODE, which also waits for
