@@ -203,7 +203,7 @@ class TotalsProjection:
             self.view.set_position(Tracking(tracking_name(version), end))
         self.view.switch_to(version)
         applied += self.catch_up(version)  # what arrived while building
-        time.sleep(getattr(self.view, "CURRENT_SECONDS", 0))  # other processes' readers move over
+        time.sleep(getattr(self.view, "current_seconds", 0))  # other processes' readers move over
         self.view.drop_retired(keep=1 if keep_previous else 0)
         return version, applied
 

@@ -63,14 +63,14 @@ class PostgresTotalsView(TotalsView, pg_store.TrackingRecorder):
         # batches are lost whole — rows and position together — and simply done again.
         cursor.execute("SET LOCAL synchronous_commit TO off")
 
-    CURRENT_SECONDS = 1.0
+    current_seconds = 1.0  # Settings.view_current_seconds (bootstrap.build_view)
 
     def read(self, pids: list[str], from_year: int, to_year: int) -> tuple[str, dict[str, Any]]:
         """One statement, one round trip (a window query is the API's hottest read).
 
-        The current version is remembered for a second: after a switch, a reader may
-        read the previous version — complete, like every version readers see — for up
-        to that long.
+        The current version is remembered for ``current_seconds`` (a second): after a switch,
+        a reader may read the previous version — complete, like every version readers see —
+        for up to that long.
         """
         version, rule_set = self._current_cached()
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
@@ -88,7 +88,7 @@ class PostgresTotalsView(TotalsView, pg_store.TrackingRecorder):
                 row = await c.fetchone()
                 if row is None:
                     raise NoView("the totals view has not been built: run `ce-ledger rebuild`")
-                cached = self._current = (time.monotonic() + self.CURRENT_SECONDS, row[0], row[1])
+                cached = self._current = (time.monotonic() + self.current_seconds, row[0], row[1])
             await c.execute(self._read_query(cached[1]), (pids, pids, from_year, to_year, pids))
             return cached[2], self._parse(pids, await c.fetchall())
 
@@ -143,7 +143,7 @@ class PostgresTotalsView(TotalsView, pg_store.TrackingRecorder):
         cached = getattr(self, "_current", None)
         if cached is None or cached[0] < now:
             version, rule_set = self.current()
-            cached = self._current = (now + self.CURRENT_SECONDS, version, rule_set)
+            cached = self._current = (now + self.current_seconds, version, rule_set)
         return cached[1], cached[2]
 
     def switch_to(self, version: int) -> None:

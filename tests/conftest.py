@@ -20,6 +20,9 @@ os.environ.setdefault("CE_LEDGER_PLAIN_HTTP", "true")
 # PDF forms are kept on disk; the tests' go to a temporary directory, not the user's data directory.
 os.environ.setdefault("CE_LEDGER_FORM_CACHE_DIR", tempfile.mkdtemp(prefix="ce-ledger-forms-"))
 os.environ.setdefault("CE_LEDGER_UPLOAD_DIR", tempfile.mkdtemp(prefix="ce-ledger-uploads-"))
+# A rebuild on PostgreSQL waits this long before dropping the version it replaced (readers in other
+# processes move over): a second, eight times in the suite's rebuilds, for stores nobody else reads.
+os.environ.setdefault("CE_LEDGER_VIEW_CURRENT_SECONDS", "0.1")
 
 
 def postgres_url() -> str:

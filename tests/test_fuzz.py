@@ -24,7 +24,7 @@ from ce_ledger.config import Settings
 from tests.conftest import BACKENDS, postgres_url
 from tests.serving import environment, serving, token
 
-EXAMPLES = 5  # per operation and mode: about 500 requests (CI time is bounded)
+EXAMPLES = 3  # per operation and mode: about 300 requests (the suite's time is bounded)
 SECRET = "fuzz-secret-key-0123456789abcdef0123"
 
 

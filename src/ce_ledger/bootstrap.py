@@ -131,7 +131,10 @@ def build_view(settings: Settings, *, create_tables: bool = True) -> TotalsView:
         env["POSTGRES_POOL_SIZE"] = str(min(4, settings.postgres_pool_size))
         view_class = PostgresTotalsView
     factory = InfrastructureFactory.construct(Environment("totals", env))
-    return factory.tracking_recorder(view_class)  # type: ignore[arg-type]
+    view = factory.tracking_recorder(view_class)
+    if not settings.is_sqlite:
+        view.current_seconds = settings.view_current_seconds  # type: ignore[attr-defined]
+    return view  # type: ignore[return-value]
 
 
 def build_read_side(settings: Settings, ledger: Ledger, *, create_tables: bool = True) -> ReadSide:

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # How the totals view keeps up: "inline" catches up inside each write (the default
     # on SQLite, which has no subscriptions), "worker" leaves it to `ce-ledger project`.
     view_upkeep: Literal["inline", "worker"] | None = None
+    # On PostgreSQL a reader remembers which view version is current this long (one query fewer a
+    # read); a rebuild waits as long after switching before it drops the version it replaced.
+    view_current_seconds: float = 1.0
     # Records kept decoded in memory (0: none); each is fast-forwarded from the store on use.
     cache_size: int = 2000
     # Encrypt stored event payloads (AES-GCM, the library's cipher): a base64 key of
