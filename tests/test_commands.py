@@ -306,6 +306,9 @@ def test_retry_keys_of_every_kind(ledger, pid, details, other_content):
     assert len(ledger.professional(pid).activities) == 1
 
 
+LONG, WRITES = 150, 50
+
+
 def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, clock):
     """Cached records are shared by threads: a reader must never see one being brought up to date
     (the library copied a cached record outside its lock: "dictionary changed size")."""
@@ -314,12 +317,13 @@ def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, cloc
     ledger = build_ledger(settings.model_copy(update={"cache_size": 100}), clock=clock)
     try:
         pid = ledger.register(registration(), by="test").professional_id
+        ledger.record_batch([(pid, public("0.5", date(2015, 1, 1) + timedelta(days=i))) for i in range(LONG)], by="test")
         errors: list[BaseException] = []
         done = threading.Event()
 
         def write() -> None:
             try:
-                for i in range(150):
+                for i in range(WRITES):
                     ledger.record(pid, public("0.5", date(2016, 1, 1) + timedelta(days=i)), by="test")
             except BaseException as e:  # noqa: BLE001 - reported below
                 errors.append(e)
@@ -335,6 +339,8 @@ def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, cloc
             except BaseException as e:  # noqa: BLE001 - reported below
                 errors.append(e)
 
+        # A long record first, without the readers (each copy of it takes a while: the window the race
+        # needs); then the writes they race with. 150 writes raced were 8–10 s of CPU under load.
         threads = [threading.Thread(target=write), *(threading.Thread(target=read, args=(i % 2 == 0,)) for i in range(4))]
         interval = sys.getswitchinterval()
         sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up at once
@@ -346,7 +352,7 @@ def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, cloc
         finally:
             sys.setswitchinterval(interval)
         assert errors == []
-        assert len(ledger.professional(pid).activities) == 150
+        assert len(ledger.professional(pid).activities) == LONG + WRITES
     finally:
         ledger.close()
 

@@ -23,7 +23,7 @@ def test_a_short_soak_has_no_errors_and_steady_memory(tmp_path):
     env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"{postgres_url()}?schema={schema}", "CE_LEDGER_SECRET_KEY": SECRET,
            "CE_LEDGER_VIEW_UPKEEP": "worker"}
     try:
-        figures = soak(env, 3.0, people=40, progress=False)
+        figures = soak(env, 2.0, people=40, progress=False)
     finally:
         with psycopg.connect(postgres_url(), autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
