@@ -35,6 +35,18 @@ def postgres_url() -> str:
     return url
 
 
+_admin: psycopg.Connection | None = None
+
+
+def admin() -> psycopg.Connection:
+    """One connection a worker for creating and dropping the tests' schemas (a new connection is
+    a process and a password exchange on the server: two a test were 200 of the suite's)."""
+    global _admin
+    if _admin is None or _admin.closed or _admin.broken:
+        _admin = psycopg.connect(postgres_url(), autocommit=True)
+    return _admin
+
+
 @pytest.fixture(params=BACKENDS)
 def settings(request, tmp_path):
     if request.param == "sqlite":
@@ -42,8 +54,7 @@ def settings(request, tmp_path):
         return
     url = postgres_url()
     schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+    admin().execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield Settings(
             database_url=f"{url}?schema={schema}",
@@ -52,8 +63,7 @@ def settings(request, tmp_path):
             postgres_pool_size=1,
         )
     finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin().execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture
