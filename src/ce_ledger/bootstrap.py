@@ -163,10 +163,10 @@ def build_services(
 ) -> Services:
     """Everything, from settings. ``rebuild_now=False`` (a server): a view built by another rule-set
     keeps serving until a rebuild started beside it switches readers over."""
-    settings = settings or Settings()
-    ledger = build_ledger(settings, **ledger_overrides)
     from ce_ledger.audit.service import Audit
 
+    settings = settings or Settings()
+    ledger = build_ledger(settings, **ledger_overrides)
     services = Services(settings, ledger, Audit(ledger), build_access(settings))
     if read_side:
         read = services.read = build_read_side(settings, ledger)
