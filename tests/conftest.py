@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -47,23 +49,29 @@ def admin() -> psycopg.Connection:
     return _admin
 
 
+@contextmanager
+def postgres_schema(prefix: str = "t") -> Iterator[str]:
+    """A schema of its own in the test database, dropped afterwards: its database URL."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    admin().execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{postgres_url()}?schema={schema}"
+    finally:
+        admin().execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture(params=BACKENDS)
 def settings(request, tmp_path):
     if request.param == "sqlite":
         yield Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
         return
-    url = postgres_url()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin().execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    with postgres_schema() as url:
         yield Settings(
-            database_url=f"{url}?schema={schema}",
+            database_url=url,
             secret_key="test-secret-key-of-at-least-32-characters",
             # One connection a pool (it grows on demand): opening connections was most of a test's setup.
             postgres_pool_size=1,
         )
-    finally:
-        admin().execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture

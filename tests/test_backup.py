@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import os
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from pydantic import SecretStr
 
@@ -20,7 +20,7 @@ from ce_ledger.config import Settings, secret_key
 from ce_ledger.domain.commands import Voiding
 from tests import launcher
 from tests.builders import Clock
-from tests.conftest import postgres_url
+from tests.conftest import postgres_schema
 
 SECRET = "backup-secret-key-0123456789abcdef0123"
 
@@ -28,21 +28,14 @@ SECRET = "backup-secret-key-0123456789abcdef0123"
 @pytest.fixture
 def stores(tmp_path):
     """Makes empty stores: ``stores("sqlite")`` or ``stores("postgres")``, dropped afterwards."""
-    schemas = []
+    with ExitStack() as schemas:
 
-    def make(kind: str, **over) -> Settings:
-        if kind == "sqlite":
-            return Settings(database_url=f"sqlite:///{tmp_path / uuid.uuid4().hex / 'ledger.sqlite'}", secret_key=SECRET, **over)
-        schema = f"b_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(postgres_url(), autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        schemas.append(schema)
-        return Settings(database_url=f"{postgres_url()}?schema={schema}", secret_key=SECRET, **over)
+        def make(kind: str, **over) -> Settings:
+            if kind == "sqlite":
+                return Settings(database_url=f"sqlite:///{tmp_path / uuid.uuid4().hex / 'ledger.sqlite'}", secret_key=SECRET, **over)
+            return Settings(database_url=schemas.enter_context(postgres_schema("b")), secret_key=SECRET, **over)
 
-    yield make
-    with psycopg.connect(postgres_url(), autocommit=True) as conn:
-        for schema in schemas:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        yield make
 
 
 def fill(settings: Settings):

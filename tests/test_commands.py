@@ -317,6 +317,8 @@ def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, cloc
     ledger = build_ledger(settings.model_copy(update={"cache_size": 100}), clock=clock)
     try:
         pid = ledger.register(registration(), by="test").professional_id
+        # A long record first, without the readers (each copy of it takes a while: the window the race
+        # needs); then the writes they race with. 150 writes raced were 8–10 s of CPU under load.
         ledger.record_batch([(pid, public("0.5", date(2015, 1, 1) + timedelta(days=i))) for i in range(LONG)], by="test")
         errors: list[BaseException] = []
         done = threading.Event()
@@ -339,8 +341,6 @@ def test_readers_and_writers_of_one_cached_record_in_many_threads(settings, cloc
             except BaseException as e:  # noqa: BLE001 - reported below
                 errors.append(e)
 
-        # A long record first, without the readers (each copy of it takes a while: the window the race
-        # needs); then the writes they race with. 150 writes raced were 8–10 s of CPU under load.
         threads = [threading.Thread(target=write), *(threading.Thread(target=read, args=(i % 2 == 0,)) for i in range(4))]
         interval = sys.getswitchinterval()
         sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up at once

@@ -8,12 +8,10 @@ import os
 import signal
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
 from ce_ledger.bootstrap import build_services
@@ -22,7 +20,7 @@ from ce_ledger.config import Settings
 from ce_ledger.domain.events import PublicCourseCompleted
 from ce_ledger.domain.values import Level
 from tests.builders import id_number
-from tests.conftest import postgres_url
+from tests.conftest import postgres_schema
 from tests import launcher
 from tests.serving import environment, start, token
 
@@ -31,12 +29,8 @@ PEOPLE, BATCHES, BATCH = 40, 16, 80
 
 @pytest.fixture
 def pg_settings():
-    schema = f"c_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url(), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield Settings(database_url=f"{postgres_url()}?schema={schema}", secret_key="crash-secret-key-0123456789abcdef0123")
-    with psycopg.connect(postgres_url(), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema("c") as url:
+        yield Settings(database_url=url, secret_key="crash-secret-key-0123456789abcdef0123")
 
 
 def _worker(env: dict, log: Path):

@@ -5,9 +5,8 @@ nothing. Bounded (a few examples per operation, derandomised) so it runs on ever
 
 from __future__ import annotations
 
-import uuid
+from contextlib import ExitStack, closing
 
-import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
@@ -21,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 
 from ce_ledger.bootstrap import build_ledger
 from ce_ledger.config import Settings
-from tests.conftest import BACKENDS, postgres_url
+from tests.conftest import BACKENDS, postgres_schema
 from tests.serving import environment, serving, token
 
 EXAMPLES = 3  # per operation and mode: about 300 requests (the suite's time is bounded)
@@ -33,26 +32,16 @@ SECRET = "fuzz-secret-key-0123456789abcdef0123"
 @pytest.fixture(scope="module", params=[b for b in BACKENDS if b == "sqlite"] or BACKENDS)
 def fuzzed(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
-    schema = None
-    if request.param == "sqlite":
-        settings = Settings(database_url=f"sqlite:///{folder / 'ledger.sqlite'}", secret_key=SECRET)
-    else:
-        schema = f"f_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(postgres_url(), autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        settings = Settings(database_url=f"{postgres_url()}?schema={schema}", secret_key=SECRET)
-    env = environment(settings)
-    tokens = {role: token(settings, role, f"fuzz-{role}")
-              for role in ("platform", "committee", "auditor")}
-    ledger = build_ledger(settings)
-    try:
-        with serving(env, folder / "server.log") as server:
-            yield server.base, tokens, ledger.position
-    finally:
-        ledger.close()
-        if schema:
-            with psycopg.connect(postgres_url(), autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with ExitStack() as stack:
+        url = (f"sqlite:///{folder / 'ledger.sqlite'}" if request.param == "sqlite"
+               else stack.enter_context(postgres_schema("f")))
+        settings = Settings(database_url=url, secret_key=SECRET)
+        env = environment(settings)
+        tokens = {role: token(settings, role, f"fuzz-{role}")
+                  for role in ("platform", "committee", "auditor")}
+        ledger = stack.enter_context(closing(build_ledger(settings)))
+        server = stack.enter_context(serving(env, folder / "server.log"))
+        yield server.base, tokens, ledger.position
 
 
 def role_for(method: str, path: str) -> str:

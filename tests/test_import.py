@@ -190,14 +190,11 @@ def test_a_large_file_in_two_processes_records_what_one_process_records(tmp_path
     process; the report and the records are those of a one-process import, and a second run of
     either records nothing. SQLite refuses more than one process."""
     import dataclasses
-    import uuid
-
-    import psycopg
 
     from ce_ledger.bootstrap import build_ledger
     from ce_ledger.config import Settings
     from tests.builders import id_number, registration
-    from tests.conftest import TEST_KEY, postgres_url
+    from tests.conftest import TEST_KEY, postgres_schema
 
     numbers = [id_number() for _ in range(30)]
     file = tmp_path / "platform-export.csv"
@@ -211,14 +208,9 @@ def test_a_large_file_in_two_processes_records_what_one_process_records(tmp_path
         w.writerow([numbers[0], "PAR-bad-hours", "GX-2018-01", "公需课", "x", "2018-01-01", "", ""])
         w.writerow([numbers[0], "PAR-0", "GX-2018-01", "公需课", "1.5", "2018-01-01", "", ""])  # a row again
 
-    schemas = [f"t_{uuid.uuid4().hex[:16]}" for _ in range(2)]
-    with psycopg.connect(postgres_url(), autocommit=True) as conn:
-        for schema in schemas:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    with postgres_schema() as first, postgres_schema() as second:
         reports, counts = [], []
-        for schema, jobs in zip(schemas, ("2", "1"), strict=True):
-            url = f"{postgres_url()}?schema={schema}"
+        for url, jobs in ((first, "2"), (second, "1")):
             ledger = build_ledger(Settings(database_url=url, secret_key=TEST_KEY))
             for number in numbers:
                 ledger.register(registration(number, unit="U-1"), by="test")
@@ -248,10 +240,6 @@ def test_a_large_file_in_two_processes_records_what_one_process_records(tmp_path
             one["rows"], one["recorded"], one["duplicate"])
         assert two["problems"] == one["problems"] and [p["row"] for p in two["problems"]] == [1202, 1203]
         assert counts[0] == counts[1] and sum(map(len, counts[0])) == 1200
-    finally:
-        with psycopg.connect(postgres_url(), autocommit=True) as conn:
-            for schema in schemas:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
     sqlite_env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}"}
     refused = launcher.run(["import", "--jobs", "2", str(file)], sqlite_env)

@@ -7,10 +7,9 @@ are not prepared: a generic plan for them sorts instead of walking the index.
 
 from __future__ import annotations
 
-import contextlib
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 from uuid import UUID
 
@@ -205,7 +204,7 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             # raised by psycopg here, before the library's sync: the pipeline is then still
             # aborted and the transaction's end fails with "pipeline aborted", hiding the clash.
             # Synced here, the clash goes up as the library's own path raises it.
-            with contextlib.suppress(psycopg.Error), curs.connection.pipeline() as pipeline:
+            with suppress(psycopg.Error), curs.connection.pipeline() as pipeline:
                 pipeline.sync()
             raise
 
