@@ -232,9 +232,12 @@ def _load(index: int, of: int, n_people: int, seed: int, batch_people: int, step
         step.wait()
         step.wait()
         pids = {}
-        for chunk in chunks:
-            for person in chunk:
-                pids[person.n] = ledger.register(person.registration, by="committee:region").professional_id
+        for chunk in chunks:  # a chunk's new records in one transaction, as a migration opens them
+            opened = ledger.register_batch([person.registration for person in chunk], by="committee:region")
+            for person, done in zip(chunk, opened, strict=True):
+                if isinstance(done, Exception):
+                    raise done
+                pids[person.n] = done.professional_id
         counts.put(sum(map(len, chunks)))
         step.wait()
         for year in YEARS:

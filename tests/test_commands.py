@@ -399,3 +399,28 @@ def test_a_batch_that_lost_a_race_is_decided_again_whole_before_item_by_item(mem
     done = ledger.record_batch(items, by="test")
     assert lost and [d.status for d in done] == ["recorded"] * 3
     assert all(len(ledger.professional(pid).activities) == 1 for pid in pids)
+
+
+def test_a_batch_of_registrations_gives_what_registering_one_by_one_gives(ledger):
+    """``register_batch`` (a migration's people): the new ones opened in one save, the rest as
+    ``register`` answers them — a retry, a conflict naming the field, a person twice in the batch,
+    a registration that names its unit."""
+    here = registration()
+    ledger.register(here, by="test")
+    fresh, twice = registration(), registration()
+    named = registration().model_copy(update={"employer_unit_name": "宁夏交通厅"})
+    renamed = here.model_copy(update={"name": "马小明"})
+    before = ledger.position()
+    done = ledger.register_batch([fresh, here, twice, renamed, twice, named], by="migration")
+    assert [getattr(r, "created", None) for r in done] == [True, False, True, None, False, True]
+    assert isinstance(done[3], Conflict) and done[3].field == "name"
+    assert done[0].professional_id == ledger.professional_id_for(fresh.id_number)
+    assert done[2].professional_id == done[4].professional_id
+    assert ledger.unit("UNIT-001").name == "宁夏交通厅"
+    for r in (fresh, twice, named):
+        record = ledger.professional(ledger.professional_id_for(r.id_number))
+        assert record.name == r.name and ledger.history(record.id)[0].caused_by == "migration"
+    assert ledger.position() > before
+    again = ledger.position()
+    assert [r.created for r in ledger.register_batch([fresh, twice], by="migration")] == [False, False]
+    assert ledger.position() == again  # a retried batch records nothing

@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey, OKPKey
 
 from ce_ledger.access import Principal, Role
 from ce_ledger.domain.provider import ProviderLevel, ProviderStatusChange
-from tests.builders import id_number
+from tests.builders import id_number, public, specialty
 
 BASE = "NXJD-01"
 SIGNED_AT = int(datetime(2018, 6, 1, tzinfo=UTC).timestamp())
@@ -120,6 +120,23 @@ def test_a_withdrawn_filing_takes_back_what_it_verified_and_old_verdicts_replay(
     ok = api.post(f"/v1/professionals/{api.pid}/specialty-credits/{made['activity_id']}/verification",
                   {"decision": "verified", "reason": "原件核实"}, "employer")
     assert ok.status_code == 201, ok.text
+
+
+def test_claims_recorded_in_a_batch_meet_their_filings_as_one_by_one(base):
+    """``record_batch`` (an import, a migration) reads the filings of all its claims in one query
+    and settles each as ``record`` does: filed and matching is verified by the filing; a claim that
+    contradicts its filing, one whose filing was withdrawn and one not filed wait for a person."""
+    api = base
+    file(api, certificate("ZS-B1", api.number), certificate("ZS-B2", api.number, hours="30"),
+         certificate("ZS-B3", api.number))
+    assert api.post(f"/v1/providers/{BASE}/filings/ZS-B3/withdrawal", {"reason": "证书信息有误"}, "provider").status_code == 201
+    pid = UUID(api.pid)
+    claims = [(pid, specialty("40", date(2018, 5, 4), cert=n, provider=BASE)) for n in ("ZS-B1", "ZS-B2", "ZS-B3", "ZS-B4")]
+    done = api.services.ledger.record_batch([*claims, (pid, public("2", date(2018, 5, 4)))], by="employer:U-1")
+    assert [status_of(api, str(o.activity_id)) for o in done[:4]] == [
+        ("verified", "filing:NXJD-01"), ("pending", None), ("pending", None), ("pending", None)]
+    assert done[0].position > done[1].position  # the verification came after the batch
+    assert done[4].status == "recorded"
 
 
 def test_only_the_base_itself_or_an_auditor_files(base):

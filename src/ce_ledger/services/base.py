@@ -310,6 +310,11 @@ class Store(Application[UUID]):
         """After an activity is recorded: services.filings settles a claim its base filed already."""
         return outcome
 
+    def _after_recorded_batch(self, done: Sequence[tuple[UUID, Any, Outcome]]) -> list[Outcome]:
+        """``_after_recorded`` for each activity a batch recorded (services.filings reads their
+        filings in one query)."""
+        return [self._after_recorded(pid, details, outcome) for pid, details, outcome in done]
+
     def save_outcome(self, outcome: Outcome, *objs: Any, keys: Sequence[KeyClaim] = ()) -> Outcome:
         """Save what the command triggered (if anything) and stamp the log position."""
         if outcome.status == "recorded":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -167,13 +168,7 @@ class Filings(Store):
         return FilingResult(certificate.certificate_no, "filed", signed_with=signed_with, verified_claim=settled)
 
     def filing(self, code: str, certificate_no: str) -> tuple[CertificateFiled | None, CertificateWithdrawn | None]:
-        filed = withdrawn = None
-        for event in self.events.get(filing_stream(code, certificate_no)):
-            if isinstance(event, CertificateFiled):
-                filed = event
-            elif isinstance(event, CertificateWithdrawn):
-                withdrawn = event
-        return filed, withdrawn
+        return _filed_and_withdrawn(self.events.get(filing_stream(code, certificate_no)))
 
     def withdraw_filing(self, code: str, certificate_no: str, reason: str, *, by: str,
                         channel: Channel = Channel.DIRECT) -> tuple[CertificateWithdrawn, bool]:
@@ -220,9 +215,25 @@ class Filings(Store):
 
     def _after_recorded(self, professional_id: UUID, details: ActivityDetails, outcome: Outcome) -> Outcome:
         """A claim just recorded meets its filing, if the base filed it already."""
-        if not isinstance(details, SpecialtyCredit) or outcome.status != "recorded":
+        if _claimed(details, outcome) is None:
             return outcome
-        filed, withdrawn = self.filing(details.provider_code, details.certificate_no)
+        return self._meet_filing(professional_id, details, outcome, *self.filing(details.provider_code, details.certificate_no))
+
+    def _after_recorded_batch(self, done: Sequence[tuple[UUID, Any, Outcome]]) -> list[Outcome]:
+        """As ``_after_recorded`` for each, with the filings of the batch's claims read in one query
+        (one query per certificate was a quarter of a migration's time)."""
+        streams = [_claimed(d, o) for _, d, o in done]
+        wanted = dict.fromkeys((s for s in streams if s is not None), 0)  # every version after 0: all
+        if not wanted:
+            return [outcome for _, _, outcome in done]
+        to_domain = self.mapper.to_domain_event
+        filings = {stream: _filed_and_withdrawn(map(to_domain, stored))
+                   for stream, stored in self.recorder.events_after(wanted).items()}  # type: ignore[attr-defined]
+        return [self._meet_filing(pid, d, o, *filings[s]) if s in filings else o
+                for (pid, d, o), s in zip(done, streams, strict=True)]
+
+    def _meet_filing(self, professional_id: UUID, details: SpecialtyCredit, outcome: Outcome,
+                     filed: CertificateFiled | None, withdrawn: CertificateWithdrawn | None) -> Outcome:
         if filed is None or withdrawn is not None or filed.differences(details, professional_id):
             return outcome
         done = self._verify_by(filed, professional_id, outcome.activity_id)
@@ -284,3 +295,20 @@ def _number(item: Any) -> str | None:
     if isinstance(item, dict):
         return item.get("certificate_no")
     return getattr(item, "certificate_no", None)
+
+
+def _claimed(details: Any, outcome: Outcome) -> UUID | None:
+    """The filing stream a just-recorded specialty claim would meet; None for anything else."""
+    if isinstance(details, SpecialtyCredit) and outcome.status == "recorded":
+        return filing_stream(details.provider_code, details.certificate_no)
+    return None
+
+
+def _filed_and_withdrawn(events: Iterable[Any]) -> tuple[CertificateFiled | None, CertificateWithdrawn | None]:
+    filed = withdrawn = None
+    for event in events:
+        if isinstance(event, CertificateFiled):
+            filed = event
+        elif isinstance(event, CertificateWithdrawn):
+            withdrawn = event
+    return filed, withdrawn

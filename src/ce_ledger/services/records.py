@@ -35,6 +35,23 @@ from ce_ledger.services.base import (
     AggregateNotFoundError, Events, IntegrityError, KeyClaim, Store, index_rows, key_stream, retrying,
 )
 
+def _series(registration: Registration) -> Series:
+    return Series(
+        name=registration.series,
+        requires_foreign_language_exam=registration.requires_foreign_language_exam,
+        requires_computer_exam=registration.requires_computer_exam,
+        own_ce_regulation=registration.own_ce_regulation,
+    )
+
+
+def _opened(pid: UUID, registration: Registration, now: datetime, today: date, by: str, channel: Channel) -> Professional:
+    """A new record for ``registration`` (not saved)."""
+    return Professional.register(
+        pid, masked_id=mask(registration.id_number), name=registration.name, series=_series(registration),
+        employer_unit=registration.employer_unit, now=now, today=today, by=by, channel=channel,
+    )
+
+
 BATCH_ATTEMPTS = 2  # a batch decided again once after a lost race, then item by item
 NO_SUCH_PROFESSIONAL = ("professional_id", "no such professional is registered")
 
@@ -51,18 +68,10 @@ class Records(Store):
     def register(self, registration: Registration, *, by: str, channel: Channel = Channel.DIRECT) -> Registered:
         """Open a record; the same registration again is a retry, other content a conflict."""
         pid = self.professional_id_for(registration.id_number)
-        series = Series(
-            name=registration.series,
-            requires_foreign_language_exam=registration.requires_foreign_language_exam,
-            requires_computer_exam=registration.requires_computer_exam,
-            own_ce_regulation=registration.own_ce_regulation,
-        )
+        series = _series(registration)
         if not self.exists(pid):
             now, today = self.now()
-            professional = Professional.register(
-                pid, masked_id=mask(registration.id_number), name=registration.name, series=series,
-                employer_unit=registration.employer_unit, now=now, today=today, by=by, channel=channel,
-            )
+            professional = _opened(pid, registration, now, today, by, channel)
             named = self._naming(registration, by, channel)
             try:
                 self.save(professional, *([Events([named])] if named else []))
@@ -83,6 +92,42 @@ class Records(Store):
             except IntegrityError:
                 pass  # named concurrently; the register holds one name or the other
         return Registered(pid, created=False)
+
+    def register_batch(
+        self, registrations: Sequence[Registration], *, by: str, channel: Channel = Channel.DIRECT
+    ) -> list[Registered | LedgerError]:
+        """Open many records in one transaction (a migration's people): one read for them all and
+        one save for the new ones. A registration that names its unit, a person already on record
+        or twice in the batch, or a lost race goes through ``register`` on its own, so every
+        outcome is the one ``register`` gives; one bad registration never blocks the others."""
+        pids = [self.professional_id_for(r.id_number) for r in registrations]
+        on_record = self.in_part({pid: PERSON_TERMS for pid in pids})
+        now, today = self.now()
+        opened: dict[UUID, Professional] = {}
+        results: list[Registered | LedgerError | None] = []
+        for pid, registration in zip(pids, registrations, strict=True):
+            if on_record[pid] is not None or pid in opened or registration.employer_unit_name is not None:
+                results.append(None)  # on its own, below
+                continue
+            try:
+                opened[pid] = _opened(pid, registration, now, today, by, channel)
+            except LedgerError as e:
+                results.append(e.with_traceback(None))
+            else:
+                results.append(Registered(pid, created=True))
+        if opened:
+            try:
+                self.save(*opened.values())
+            except IntegrityError:  # another writer opened one of them meanwhile: each on its own
+                results = [None if isinstance(r, Registered) else r for r in results]
+        return [r if r is not None else self._register_or_error(registration, by, channel)
+                for r, registration in zip(results, registrations, strict=True)]
+
+    def _register_or_error(self, registration: Registration, by: str, channel: Channel) -> Registered | LedgerError:
+        try:
+            return self.register(registration, by=by, channel=channel)
+        except LedgerError as e:
+            return e.with_traceback(None)  # a value now: no frame kept alive in a cycle
 
     def _naming(self, registration: Registration, by: str, channel: Channel) -> object | None:
         if registration.employer_unit_name is None:
@@ -208,8 +253,10 @@ class Records(Store):
         except IntegrityError:
             return results, False
         position = max((r.notification.id for r in recordings), default=None) or self.position()
-        return [r if isinstance(r, LedgerError) else self._after_recorded(pid, details, replace(r, position=position))
-                for r, (pid, details) in zip(results, items, strict=True)], True
+        settled = iter(self._after_recorded_batch([
+            (pid, details, replace(r, position=position))
+            for r, (pid, details) in zip(results, items, strict=True) if not isinstance(r, LedgerError)]))
+        return [r if isinstance(r, LedgerError) else next(settled) for r in results], True
 
     def decide(
         self, professional_id: UUID, activity_id: UUID, verification: Verification, *, by: str,
