@@ -8,13 +8,25 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
 CLI = [sys.executable, "-m", "api.cli"]
+
+
+def start_cli(args: list[str], env: dict[str, str]) -> Any:
+    """`ce-ledger ARGS` started in a process of its own, its output discarded (a server, a worker).
+    The scripts' way; the tests pass their own (forked from a process that imported the code)."""
+    return subprocess.Popen([*CLI, *args], env=env, stdout=subprocess.DEVNULL)
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> str:
+    """`ce-ledger ARGS` run to its end: what it printed."""
+    return subprocess.run([*CLI, *args], env=env, check=True, capture_output=True, text=True).stdout
 
 
 def postgres_url() -> str:
@@ -63,7 +75,7 @@ class Served:
 
 
 @contextmanager
-def served(env: dict[str, str], *args: str) -> Iterator[Served]:
+def served(env: dict[str, str], *args: str, start: Callable[[list[str], dict[str, str]], Any] = start_cli) -> Iterator[Served]:
     """A real ``ce-ledger serve`` on a free loopback port (``args``: more options, e.g.
     ``--workers 2``); yields its base URL and process id."""
     import httpx
@@ -71,7 +83,7 @@ def served(env: dict[str, str], *args: str) -> Iterator[Served]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([*CLI, "serve", "--port", str(port), *args], env=env, stdout=subprocess.DEVNULL)
+    server = start(["serve", "--port", str(port), *args], env)
     url = f"http://127.0.0.1:{port}"
     try:
         # A store with history and no view yet has its first view built before the server answers.
@@ -91,6 +103,5 @@ def served(env: dict[str, str], *args: str) -> Iterator[Served]:
         server.wait(timeout=20)
 
 
-def issue_token(env: dict[str, str], role: str) -> str:
-    return subprocess.run([*CLI, "tokens", "issue", "--role", role], env=env, check=True,
-                          capture_output=True, text=True).stdout.strip()
+def issue_token(env: dict[str, str], role: str, run: Callable[[list[str], dict[str, str]], str] = run_cli) -> str:
+    return run(["tokens", "issue", "--role", role], env).strip()

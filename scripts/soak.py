@@ -13,23 +13,25 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from benchdb import (
-    CLI,
     create_schema,
     drop_schema,
     id_numbers,
     issue_token,
     postgres_url,
+    run_cli,
     served,
+    start_cli,
 )
 from rich.console import Console
 from rich.progress import Progress
@@ -71,13 +73,15 @@ def _children(pid: int) -> list[int]:
 
 
 def soak(env: dict[str, str], seconds: float, *, writers: int = 2, readers: int = 4, people: int = 200,
-         batch: int = 100, progress: bool = True) -> Figures:
-    """Run the load against a server started here on the store ``env`` names; a worker keeps the view."""
+         batch: int = 100, progress: bool = True, start: Callable[[list[str], dict[str, str]], Any] = start_cli,
+         run: Callable[[list[str], dict[str, str]], str] = run_cli) -> Figures:
+    """Run the load against a server started here on the store ``env`` names; a worker keeps the view.
+    ``start`` and ``run`` start the `ce-ledger` processes (``benchdb.start_cli``, ``run_cli``)."""
     figures = Figures()
-    platform, auditor = issue_token(env, "platform"), issue_token(env, "auditor")
-    worker = subprocess.Popen([*CLI, "project"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    platform, auditor = issue_token(env, "platform", run), issue_token(env, "auditor", run)
+    worker = start(["project"], env)
     try:
-        with served(env) as server:
+        with served(env, start=start) as server:
             url, server_pid = server.url, server.pid
             numbers = id_numbers(people)
             pids = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -19,9 +21,20 @@ BACKENDS = os.environ.get("CE_LEDGER_TEST_BACKENDS", "sqlite,postgres").split(",
 # The test client and the servers the tests start speak plain HTTP on loopback: the workbench's
 # cookie must come back (its Secure default is tested on its own, in test_workbench).
 os.environ.setdefault("CE_LEDGER_PLAIN_HTTP", "true")
-# PDF forms are kept on disk; the tests' go to a temporary directory, not the user's data directory.
-os.environ.setdefault("CE_LEDGER_FORM_CACHE_DIR", tempfile.mkdtemp(prefix="ce-ledger-forms-"))
-os.environ.setdefault("CE_LEDGER_UPLOAD_DIR", tempfile.mkdtemp(prefix="ce-ledger-uploads-"))
+# PDF forms and uploads are kept on disk; the tests' go to temporary directories, not the user's
+# data directory, removed when the process that made them exits (360 were left after a day's runs).
+_made_by = os.getpid()
+
+
+def _scratch(variable: str, prefix: str) -> None:
+    if variable in os.environ:
+        return
+    folder = os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(lambda: os.getpid() == _made_by and shutil.rmtree(folder, ignore_errors=True))
+
+
+_scratch("CE_LEDGER_FORM_CACHE_DIR", "ce-ledger-forms-")
+_scratch("CE_LEDGER_UPLOAD_DIR", "ce-ledger-uploads-")
 # A rebuild on PostgreSQL waits this long before dropping the version it replaced (readers in other
 # processes move over): a second, eight times in the suite's rebuilds, for stores nobody else reads.
 os.environ.setdefault("CE_LEDGER_VIEW_CURRENT_SECONDS", "0.1")

@@ -164,16 +164,18 @@ def build_services(
     """Everything, from settings. ``rebuild_now=False`` (a server): a view built by another rule-set
     keeps serving until a rebuild started beside it switches readers over."""
     from ce_ledger.audit.service import Audit
+    from ce_ledger.storage import creating
 
     settings = settings or Settings()
-    ledger = build_ledger(settings, **ledger_overrides)
-    services = Services(settings, ledger, Audit(ledger), build_access(settings))
-    if read_side:
-        read = services.read = build_read_side(settings, ledger)
-        with read.view.exclusive():  # processes starting together: one builds, the others find it
-            read.projection.ensure_current(rebuild_now=rebuild_now)
-        if settings.upkeep == "inline":
-            # The read side subscribes to the ledger's saves: on SQLite, which has no
-            # subscriptions, a write returns only once the view shows it.
-            ledger.subscribe(read.projection.follow_save)
+    with creating(persistence_env(settings)):  # one creation lock for every store built here
+        ledger = build_ledger(settings, **ledger_overrides)
+        services = Services(settings, ledger, Audit(ledger), build_access(settings))
+        read = services.read = build_read_side(settings, ledger) if read_side else None
+        if read is not None:
+            with read.view.exclusive():  # processes starting together: one builds, the others find it
+                read.projection.ensure_current(rebuild_now=rebuild_now)
+    if read is not None and settings.upkeep == "inline":
+        # The read side subscribes to the ledger's saves: on SQLite, which has no
+        # subscriptions, a write returns only once the view shows it.
+        ledger.subscribe(read.projection.follow_save)
     return services

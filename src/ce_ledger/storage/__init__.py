@@ -212,6 +212,16 @@ class StreamByStream:
         ]
 
 
+def creating(env: dict[str, str]) -> AbstractContextManager[None]:
+    """Held while a process builds every store it needs (``bootstrap.build_services``): on
+    PostgreSQL the schema's creation lock, taken once for all of them (see ``LockedCreation``)."""
+    if env.get("PERSISTENCE_MODULE") == "ce_ledger.storage.postgres":
+        from ce_ledger.storage.postgres import creating as on_postgres  # psycopg: only on PostgreSQL
+
+        return on_postgres(env)
+    return nullcontext()
+
+
 class LockedCreation:
     """A factory whose recorders create their tables one process at a time (``creation_lock``):
     the library's "create if not exists" is not atomic, and processes started together on a
