@@ -218,3 +218,22 @@ def test_a_clash_psycopg_reports_early_is_still_a_clash(settings, clock, monkeyp
         ledger.record(pid, public("1", date(2018, 1, 2), "PR-after"), by="test")
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+def test_a_start_on_postgres_opens_one_connection_a_pool_and_one_to_create(settings, monkeypatch):
+    """Every server, worker and command starts this way. The stores' creation lock is taken once
+    for all of them (it was a connection per store and recorder), and each pool opens with its
+    connection ready (on its first request it had grown by one more): 4 connections, not 10."""
+    import psycopg
+
+    from ce_ledger.bootstrap import build_services
+
+    made: list[str] = []
+    pooled, plain = psycopg.Connection.connect, psycopg.connect
+    monkeypatch.setattr(psycopg.Connection, "connect", classmethod(
+        lambda cls, *a, **k: made.append("pool") or pooled.__func__(cls, *a, **k)))
+    monkeypatch.setattr(psycopg, "connect", lambda *a, **k: made.append("lock") or plain(*a, **k))
+    with build_services(settings):
+        pass
+    assert sorted(made) == ["lock", "pool", "pool", "pool"]  # the ledger, the token registry, the view
