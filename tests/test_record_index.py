@@ -221,10 +221,12 @@ def test_a_clash_psycopg_reports_early_is_still_a_clash(settings, clock, monkeyp
 
 
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
-def test_a_start_on_postgres_opens_one_connection_a_pool_and_one_to_create(settings, monkeypatch):
+def test_a_start_on_postgres_takes_one_connection_to_create_its_tables(settings, monkeypatch):
     """Every server, worker and command starts this way. The stores' creation lock is taken once
-    for all of them (it was a connection per store and recorder), and each pool opens with its
-    connection ready (on its first request it had grown by one more): 4 connections, not 10."""
+    for all of them (it was a connection per store and recorder: 7 connections, not 10). Each pool
+    still opens two: the library opens it on its first request without waiting, and the pool
+    grows by one for that request (opened waiting, a start with PostgreSQL down waited 30 s for a
+    PoolTimeout instead of failing at once with "connection refused")."""
     import psycopg
 
     from ce_ledger.bootstrap import build_services
@@ -236,4 +238,5 @@ def test_a_start_on_postgres_opens_one_connection_a_pool_and_one_to_create(setti
     monkeypatch.setattr(psycopg, "connect", lambda *a, **k: made.append("lock") or plain(*a, **k))
     with build_services(settings):
         pass
-    assert sorted(made) == ["lock", "pool", "pool", "pool"]  # the ledger, the token registry, the view
+    assert made.count("lock") == 1
+    assert made.count("pool") <= 6  # the ledger's, the token registry's and the view's pools

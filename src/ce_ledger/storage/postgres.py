@@ -425,13 +425,5 @@ class Factory(LockedCreation, library.PostgresFactory):
     application_recorder_class = LedgerRecorder
     tracking_recorder_class = TrackingRecorder
 
-    def __init__(self, env: Any):
-        super().__init__(env)
-        # The pool opened here with its connections made: opened on the first request without
-        # waiting (the library's way), it found none ready and grew by one more — two connections
-        # a pool at every start where one was configured. (Not by the library's pool_open_timeout:
-        # that waits on every request, and two threads waiting at once trip psycopg_pool's assertion.)
-        self.datastore.pool.open(wait=True, timeout=self.datastore.pool.timeout)
-
     def _creation_lock(self) -> AbstractContextManager[None]:
         return creation_lock(self.datastore)
