@@ -4,6 +4,9 @@ command that prints a table also speaks JSON, and `evaluate` says it evaluated (
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -53,3 +56,19 @@ def test_spot_checks_on_the_command_line(store):
     assert len(shown) == len(recorded["sample"]) and all(json.loads(line)["finding"] is None for line in shown)
     refused = store.invoke(cli.app, ["spot-check", "draw", "--year", "2019", "--rate", "2"])
     assert refused.exit_code == 2 and "rate" in refused.output
+
+
+def test_a_command_with_postgresql_out_of_reach_fails_at_once_saying_why(tmp_path):
+    """Nothing listens on the port: the command stops within seconds with psycopg's own words for
+    it, not after a pool's 30 s wait for connections that never come."""
+    from tests import launcher
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CE_LEDGER_DATABASE_URL": f"postgresql://u:p@127.0.0.1:{port}/ledger",
+           "CE_LEDGER_SECRET_KEY": "k" * 40}
+    started = time.monotonic()
+    done = launcher.run(["tokens", "list"], env, timeout=60)
+    assert done.returncode != 0 and time.monotonic() - started < 10
+    assert "Connection refused" in done.stderr + done.stdout
