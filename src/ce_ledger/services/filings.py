@@ -10,9 +10,9 @@ arrives after the claim settles it then; a withdrawn filing takes back what it v
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 

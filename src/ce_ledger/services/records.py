@@ -35,23 +35,6 @@ from ce_ledger.services.base import (
     AggregateNotFoundError, Events, IntegrityError, KeyClaim, Store, index_rows, key_stream, retrying,
 )
 
-def _series(registration: Registration) -> Series:
-    return Series(
-        name=registration.series,
-        requires_foreign_language_exam=registration.requires_foreign_language_exam,
-        requires_computer_exam=registration.requires_computer_exam,
-        own_ce_regulation=registration.own_ce_regulation,
-    )
-
-
-def _opened(pid: UUID, registration: Registration, now: datetime, today: date, by: str, channel: Channel) -> Professional:
-    """A new record for ``registration`` (not saved)."""
-    return Professional.register(
-        pid, masked_id=mask(registration.id_number), name=registration.name, series=_series(registration),
-        employer_unit=registration.employer_unit, now=now, today=today, by=by, channel=channel,
-    )
-
-
 BATCH_ATTEMPTS = 2  # a batch decided again once after a lost race, then item by item
 NO_SUCH_PROFESSIONAL = ("professional_id", "no such professional is registered")
 
@@ -140,12 +123,7 @@ class Records(Store):
         self, professional_id: UUID, correction: Correction, *, by: str, channel: Channel = Channel.DIRECT
     ) -> tuple[Professional, str]:
         """A committee's or auditor's correction of the name or series settings."""
-        series = Series(
-            name=correction.series,
-            requires_foreign_language_exam=correction.requires_foreign_language_exam,
-            requires_computer_exam=correction.requires_computer_exam,
-            own_ce_regulation=correction.own_ce_regulation,
-        )
+        series = _series(correction)
         return self._change_person(professional_id, lambda p, now, today: p.correct(
             name=correction.name, series=series, reason=correction.reason, decision_ref=correction.decision_ref,
             by=by, now=now, channel=channel,
@@ -426,3 +404,21 @@ class Records(Store):
             )
         # Freed by a void (ours or another's): the next claim, whatever this record counted.
         return last.version
+
+
+def _series(given: Registration | Correction) -> Series:
+    """The series settings a registration or a correction gives."""
+    return Series(
+        name=given.series,
+        requires_foreign_language_exam=given.requires_foreign_language_exam,
+        requires_computer_exam=given.requires_computer_exam,
+        own_ce_regulation=given.own_ce_regulation,
+    )
+
+
+def _opened(pid: UUID, registration: Registration, now: datetime, today: date, by: str, channel: Channel) -> Professional:
+    """A new record for ``registration`` (not saved)."""
+    return Professional.register(
+        pid, masked_id=mask(registration.id_number), name=registration.name, series=_series(registration),
+        employer_unit=registration.employer_unit, now=now, today=today, by=by, channel=channel,
+    )
