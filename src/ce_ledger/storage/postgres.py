@@ -382,7 +382,7 @@ def creation_lock(datastore: library.PostgresDatastore) -> AbstractContextManage
 def creating(env: dict[str, str]) -> AbstractContextManager[None]:
     """The creation lock of the schema ``env`` names, held while a process builds all its stores
     there (``build_services``): the stores' own ``creation_lock`` then finds it held by this thread.
-    One connection instead of one per store and recorder (eight of a start's eleven)."""
+    One connection instead of one per store and recorder (four of a start's ten)."""
     kwargs = {"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"], "port": env["POSTGRES_PORT"],
               "user": env["POSTGRES_USER"], "password": env["POSTGRES_PASSWORD"]}
     return _creation_lock(kwargs, env.get("POSTGRES_SCHEMA", "").strip() or "public")
