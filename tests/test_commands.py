@@ -411,7 +411,12 @@ def test_a_batch_of_registrations_gives_what_registering_one_by_one_gives(ledger
     named = registration().model_copy(update={"employer_unit_name": "宁夏交通厅"})
     renamed = here.model_copy(update={"name": "马小明"})
     before = ledger.position()
+    saves = []
+    save = ledger.save
+    ledger.save = lambda *objs, **kw: saves.append(objs) or save(*objs, **kw)
     done = ledger.register_batch([fresh, here, twice, renamed, twice, named], by="migration")
+    del ledger.save
+    assert len(saves) == 2 and len(saves[0]) == 2  # the two new ones in one save; the unit's namer on its own
     assert [getattr(r, "created", None) for r in done] == [True, False, True, None, False, True]
     assert isinstance(done[3], Conflict) and done[3].field == "name"
     assert done[0].professional_id == ledger.professional_id_for(fresh.id_number)
