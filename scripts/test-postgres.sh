@@ -18,7 +18,7 @@ fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   command -v pg_ctlcluster >/dev/null || { echo "PostgreSQL is not installed: set CE_LEDGER_TEST_POSTGRES_URL" >&2; exit 1; }
   version=$(ls /etc/postgresql | sort -n | tail -1)
-  pg_ctlcluster "$version" main start >&2
+  pg_ctlcluster "$version" main start -- -t 600 >&2  # crash recovery can outlast the default 60 s
   for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
 fi
 as_postgres() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }

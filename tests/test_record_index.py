@@ -223,10 +223,10 @@ def test_a_clash_psycopg_reports_early_is_still_a_clash(settings, clock, monkeyp
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 def test_a_start_on_postgres_takes_one_connection_to_create_its_tables(settings, monkeypatch):
     """Every server, worker and command starts this way. The stores' creation lock is taken once
-    for all of them (it was a connection per store and recorder: 7 connections, not 10). Each pool
-    still opens two: the library opens it on its first request without waiting, and the pool
-    grows by one for that request (opened waiting, a start with PostgreSQL down waited 30 s for a
-    PoolTimeout instead of failing at once with "connection refused")."""
+    for all of them (it was a connection per store and recorder), and each pool is opened then,
+    waiting for its one connection (opened by the library on its first request, it grew by one for
+    that request): 4 connections, not 10. PostgreSQL down, a start still fails at once
+    (``test_cli_output``)."""
     import psycopg
 
     from ce_ledger.bootstrap import build_services
@@ -239,4 +239,4 @@ def test_a_start_on_postgres_takes_one_connection_to_create_its_tables(settings,
     with build_services(settings):
         pass
     assert made.count("lock") == 1
-    assert made.count("pool") <= 6  # the ledger's, the token registry's and the view's pools
+    assert made.count("pool") == 3  # the ledger's, the token registry's and the view's pools
