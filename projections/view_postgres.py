@@ -107,7 +107,9 @@ class PostgresTotalsView(TotalsView, pg_store.TrackingRecorder):
             pool = self._apool = AsyncConnectionPool(
                 kwargs=kwargs, min_size=1, max_size=self.datastore.pool.max_size, open=False, configure=autocommit,
             )
-            await pool.open()
+            # Waiting for its first connection: opened without waiting, the pool grew by one for the
+            # read that opened it (two connections where one was asked for).
+            await pool.open(wait=True, timeout=10)
         return pool
 
     async def aclose(self) -> None:
