@@ -109,7 +109,7 @@ class PostgresTotalsView(TotalsView, pg_store.TrackingRecorder):
             )
             # Waiting for its first connection: opened without waiting, the pool grew by one for the
             # read that opened it (two connections where one was asked for).
-            await pool.open(wait=True, timeout=10)
+            await pool.open(wait=True, timeout=self.datastore.pool.timeout)
         return pool
 
     async def aclose(self) -> None:

@@ -238,5 +238,27 @@ def test_a_start_on_postgres_takes_one_connection_to_create_its_tables(settings,
     monkeypatch.setattr(psycopg, "connect", lambda *a, **k: made.append("lock") or plain(*a, **k))
     with build_services(settings):
         pass
-    assert made.count("lock") == 1
-    assert made.count("pool") == 3  # the ledger's, the token registry's and the view's pools
+    assert sorted(made) == ["lock", "pool", "pool", "pool"]  # the ledger, the token registry, the view
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+def test_the_views_async_reads_open_one_connection(services, monkeypatch):
+    """The server reads totals on its event loop through a pool of its own, opened by the first
+    read and waiting for its connection (opened without waiting, it grew by one for that read)."""
+    import asyncio
+
+    import psycopg
+
+    made: list[str] = []
+    connect = psycopg.AsyncConnection.connect
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", classmethod(
+        lambda cls, *a, **k: made.append("async") or connect.__func__(cls, *a, **k)))
+    pid = str(services.ledger.register(registration(), by="test").professional_id)
+
+    async def reads() -> None:
+        for _ in range(3):
+            await services.view.read_async([pid], 2015, 2019)
+        await services.view.aclose()
+
+    asyncio.run(reads())
+    assert made == ["async"]

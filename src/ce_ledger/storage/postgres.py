@@ -371,28 +371,20 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
 _holding = threading.local()  # the schemas whose creation lock this thread holds
 
 
-def creation_lock(datastore: library.PostgresDatastore) -> AbstractContextManager[None]:
+@contextmanager
+def creation_lock(datastore: library.PostgresDatastore) -> Iterator[None]:
     """One process at a time creates tables in a schema: the library's "create if not exists"
     is not atomic, and processes started together on a new schema (a server and a projection
     worker, say) clashed in PostgreSQL's catalogue. A session lock on a connection of its own."""
     kwargs = {k: v for k, v in datastore.pool.kwargs.items() if k != "row_factory"}
-    return _filling(datastore.pool, _creation_lock(kwargs, datastore.schema))
-
-
-@contextmanager
-def _filling(pool: Any, lock: AbstractContextManager[None]) -> Iterator[None]:
-    """With the lock held, PostgreSQL has just answered: the store's pool is opened then, waiting
-    for its connections. Opened by the library on its first request without waiting, the pool
-    grew by one for that request: two connections where one is configured. (Opened waiting before
-    PostgreSQL was known to answer, a start with it down waited for a ``PoolTimeout`` instead of
-    failing at once with "connection refused".)"""
-    with lock:
-        if pool.closed:
-            pool.open(wait=True, timeout=POOL_FILL_SECONDS)
+    with _creation_lock(kwargs, datastore.schema):
+        # PostgreSQL has just answered: the store's pool is opened now, waiting for its connections.
+        # Opened by the library on its first request without waiting, it grew by one for that
+        # request (two connections where one is configured); opened waiting before PostgreSQL was
+        # known to answer, a start with it down waited for a PoolTimeout instead of failing at once.
+        if datastore.pool.closed:
+            datastore.pool.open(wait=True, timeout=datastore.pool.timeout)
         yield
-
-
-POOL_FILL_SECONDS = 10.0
 
 
 def creating(env: dict[str, str]) -> AbstractContextManager[None]:
