@@ -25,7 +25,8 @@ class PydanticMapper(Mapper):
         return state
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        state = domain_event.model_dump_json().encode("utf-8")
+        made = getattr(domain_event, "stored_json", None)  # a ledger event's JSON, made when it was sealed
+        state = made() if made is not None else domain_event.model_dump_json().encode("utf-8")
         if self.compressor:
             state = self.compressor.compress(state)
         if self.cipher:

@@ -91,6 +91,11 @@ def refuse_id_numbers(fields: dict[str, object]) -> None:
     """Raise naming the first field whose text carries a valid ID number (never echoing it)."""
     from ce_ledger.domain.errors import InvalidInput
 
+    # One search over all the text first (joined by a newline, which no match can span or touch
+    # as a digit): almost every record has no 18-character number at all, and this runs on every
+    # activity recorded.
+    if _EMBEDDED.search("\n".join([v for v in fields.values() if isinstance(v, str)])) is None:
+        return
     for name, value in fields.items():
         if isinstance(value, str) and holds_id_number(value):
             raise InvalidInput(

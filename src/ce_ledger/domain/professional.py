@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.chain import GENESIS
@@ -36,7 +36,7 @@ from ce_ledger.domain.events import (
     TransferConfirmed,
     TransferProposed,
 )
-from ce_ledger.domain.values import ActivityKind, Decision, Series
+from ce_ledger.domain.values import ActivityKind, Decision, Series, uuid5
 
 ACTIVITY_NAMESPACE = UUID("6f1c7f0e-3d2b-5a59-9a57-1e0c2b6f0a11")
 
@@ -308,13 +308,15 @@ class Professional(Chained):
         if generation is None:
             generation = len(self.keys.get(details.canonical_key(), []))
         activity_id = activity_id_for(self.id, details, generation)
+        # The details are a validated model and the rest the ledger's own values: built as they are.
         self._trigger(
             EVENT_FOR_DETAILS[type(details)],
+            valid=True,
             activity_id=activity_id,
             **{name: getattr(details, name) for name in type(details).model_fields},
             recorded_at=now,
-            caused_by=by,
-            channel=channel,
+            caused_by=str(by),
+            channel=str(channel),
         )
         return Outcome(activity_id, "recorded")
 
@@ -440,15 +442,16 @@ class Professional(Chained):
         return ()
 
     @classmethod
-    def in_part(cls, found: list[LedgerEvent], head: LedgerEvent, *, person: bool = False) -> Professional:
+    def in_part(cls, found: list[LedgerEvent], head: tuple[int, str], *, person: bool = False) -> Professional:
         """A record for one command: its registration and the events the record index found for
-        the command's terms (in order), and its head. What the command decides from, without
-        reading the whole record; its version and digest are the head's, so what it triggers is
-        sealed after the stream's real head."""
-        registration = found[0] if found else head
+        the command's terms (in order), and its head's link (version and digest). What the
+        command decides from, without reading the whole record; what it triggers is sealed
+        after the stream's real head."""
+        registration = found[0] if found else None
         if not isinstance(registration, ProfessionalRegistered):
             raise NotARecord(f"a record must open with registration, not {type(registration).__name__}")
-        record = cls(registration.originator_id, head.originator_version, registration, head_digest=head.digest,
+        version, digest = head
+        record = cls(registration.originator_id, version, registration, head_digest=digest,
                      whole=False, knows_person=person)
         for event in found[1:]:
             record._mutate(event)

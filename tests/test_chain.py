@@ -1,0 +1,132 @@
+"""The write path's shortcuts give exactly what the plain way gives: the canonical JSON (orjson
+against ``json``), a sealed event built from validated values (against one validated again),
+the stored JSON made at sealing (against ``model_dump_json``), the name-based ids (against
+``uuid.uuid5``) and the head's link read from its row (against the decoded event). A digest
+that differed by one byte would break every chain written after the change."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ce_ledger.domain.chain import _ENCODE, canonical, event_digest
+from ce_ledger.domain.details import ActivityDetails
+from ce_ledger.domain.events import EVENT_FOR_DETAILS, ProfessionalRegistered
+from ce_ledger.domain.professional import terms_to_record
+from ce_ledger.domain.values import Channel, Series, uuid5
+from tests import builders as b
+
+PLAIN = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def test_every_code_point_is_written_as_json_writes_it():
+    points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for k in range(0, len(points), 4096):
+        content = {"b": "".join(points[k:k + 4096]), "a": [points[k], {"z": points[k]}]}
+        assert canonical(content) == PLAIN(content).encode("utf-8"), hex(ord(points[k]))
+
+
+def test_floats_and_integers_past_64_bits_go_the_plain_way():
+    for content in ({"x": 1e16, "y": [0.1]}, {"x": {"y": [1.5e-7]}}, {"n": 2**64}, {"n": -(2**70)},
+                    {"t": (1, 2.5)}):
+        assert canonical(content) == PLAIN(content).encode("utf-8")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), json_values, max_size=8))
+def test_any_json_content_is_written_as_json_writes_it(content):
+    assert canonical(content) == _ENCODE(content).encode("utf-8")
+
+
+ON = date(2024, 3, 1)
+DETAILS: list[ActivityDetails] = [
+    b.public("1.5", ON, title="公需课：职业道德 \"引号\" \\ 𝔘"), b.specialty("12", ON), b.tour(3, ON, date(2024, 3, 3)),
+    b.teaching("4", ON), b.foreign_pass(ON), b.computer_pass("WORD2016", ON), b.degree(date(2019, 9, 1), date(2022, 6, 30)),
+]
+
+
+@pytest.mark.parametrize("details", DETAILS, ids=lambda d: type(d).__name__)
+def test_an_activity_sealed_from_validated_values_is_the_validated_event(details):
+    fields = {name: getattr(details, name) for name in type(details).model_fields}
+    common = dict(activity_id=uuid.uuid4(), recorded_at=datetime(2024, 3, 2, 8, 30, tzinfo=UTC), **fields)
+    head = (75, "ab" * 32)
+    event_class = EVENT_FOR_DETAILS[type(details)]
+    quick = event_class.next_in_chain(uuid.uuid4(), head, valid=True, caused_by="platform",
+                                      channel=str(Channel.IMPORT), **common)
+    checked = event_class.next_in_chain(quick.originator_id, head, caused_by="platform", channel=Channel.IMPORT,
+                                        **common)
+    assert quick == checked
+    assert {k: (type(v), v) for k, v in quick.__dict__.items() if k in event_class.model_fields} == {
+        k: (type(v), v) for k, v in checked.__dict__.items() if k in event_class.model_fields}
+    assert quick.model_fields_set == checked.model_fields_set
+    for event in (quick, checked):
+        assert event.stored_json() == event.model_dump_json().encode("utf-8")
+        assert event.digest == event.content_digest() == event_digest(
+            event_class.__name__, json.loads(event.model_dump_json(exclude={"digest"})))
+        assert type(event).model_validate_json(event.stored_json()) == event
+
+
+def test_an_event_with_nested_content_stores_what_the_model_writes():
+    registered = ProfessionalRegistered.next_in_chain(
+        uuid.uuid4(), None, masked_id="640104********1234", name="张三", employer_unit="U-1", registered_on=ON,
+        series=Series(name="工程技术", requires_foreign_language_exam=False, requires_computer_exam=True,
+                      own_ce_regulation=False),
+        recorded_at=datetime(2024, 3, 2, tzinfo=UTC), caused_by="platform", channel="api")
+    assert registered.stored_json() == registered.model_dump_json().encode("utf-8")
+    assert registered.digest == registered.content_digest()
+
+
+def test_a_heads_link_is_read_from_its_row_and_a_bad_row_is_refused(memory_ledger):
+    pid = memory_ledger.register(b.registration(), by="platform").professional_id
+    memory_ledger.record(pid, b.public("2", date(2019, 3, 1)), by="platform")
+    head = list(memory_ledger.events.get(pid))[-1]
+    row = memory_ledger.mapper.to_stored_event(head)
+    assert memory_ledger._link(row) == head.link
+    moved = StoredEvent(uuid.uuid4(), row.originator_version, row.topic, row.state)  # another stream's row
+    with pytest.raises(MapperDeserialisationError):
+        memory_ledger._link(moved)
+    with pytest.raises(MapperDeserialisationError):
+        memory_ledger._link(StoredEvent(pid, row.originator_version, row.topic, b'{"digest": 1}'))
+
+
+def test_name_based_ids_are_uuid5():
+    for namespace in (uuid.UUID(int=0), uuid.UUID("6f1c7f0e-3d2b-5a59-9a57-1e0c2b6f0a11"), uuid.uuid4()):
+        for name in ("", "platform-record:D-1", "证书:NXJY-01/2024-0001#2", "x" * 500):
+            ours, theirs = uuid5(namespace, name), uuid.uuid5(namespace, name)
+            assert (ours, ours.bytes, str(ours), ours.version, ours.variant, hash(ours)) == (
+                theirs, theirs.bytes, str(theirs), theirs.version, theirs.variant, hash(theirs))
+
+
+def test_hours_keep_their_exact_spelling_in_the_digest():
+    details = b.public("1.50", ON)
+    event = EVENT_FOR_DETAILS[type(details)].next_in_chain(
+        uuid.uuid4(), None, valid=True, activity_id=uuid.uuid4(), recorded_at=datetime(2024, 3, 2, tzinfo=UTC),
+        caused_by="platform", channel="api", **{n: getattr(details, n) for n in type(details).model_fields})
+    assert json.loads(event.stored_json())["hours"] == json.loads(details.model_dump_json())["hours"]
+    assert Decimal(json.loads(event.stored_json())["hours"]) == Decimal("1.5")
+
+
+def test_a_record_seals_what_validation_would_have_made(memory_ledger):
+    pid = memory_ledger.register(b.registration(), by="platform").professional_id
+    details = b.specialty("12", date(2019, 3, 1))
+    record = memory_ledger.in_part({pid: terms_to_record(details)})[pid]
+    record.record(details, now=datetime(2019, 3, 25, tzinfo=UTC), today=date(2019, 3, 25), by="platform",
+                  channel=Channel.IMPORT)
+    (event,) = record.pending()
+    again = type(event).model_validate(event.model_dump())
+    assert {k: (type(v), v) for k, v in event.__dict__.items() if k in type(event).model_fields} == {
+        k: (type(v), v) for k, v in again.__dict__.items() if k in type(event).model_fields}
