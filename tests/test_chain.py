@@ -46,7 +46,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.dictionaries(st.text(max_size=12), json_values, max_size=8))
 def test_any_json_content_is_written_as_json_writes_it(content):
     assert canonical(content) == _ENCODE(content).encode("utf-8")
