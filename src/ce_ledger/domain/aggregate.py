@@ -22,9 +22,8 @@ class Chained:
     head_digest: str
     _pending: list[LedgerEvent]
 
-    def _trigger(self, event_class: type[E], *, valid: bool = False, **fields: Any) -> E:
-        """``valid``: the fields are validated values already (``LedgerEvent.sealed``)."""
-        event = event_class.next_in_chain(self.id, (self.version, self.head_digest), valid=valid, **fields)
+    def _trigger(self, event_class: type[E], **fields: Any) -> E:
+        event = event_class.next_in_chain(self.id, (self.version, self.head_digest), **fields)
         self.apply(event)
         self._pending.append(event)
         return event

@@ -42,13 +42,20 @@ def canonical(content: dict[str, Any]) -> bytes:
         return _ENCODE(content).encode("utf-8")
 
 
-def _plain(value: Any) -> bool:
-    """No float anywhere in ``value`` (events refuse them; a free-form field could hold one)."""
-    values = value.values() if isinstance(value, dict) else value
-    kinds = set(map(type, values))
-    if float in kinds:
-        return False
-    return kinds.isdisjoint(_NESTED) or all(_plain(v) for v in values if isinstance(v, _CONTAINERS))
+def _plain(content: Any) -> bool:
+    """No float anywhere in ``content`` (events refuse them; a free-form field could hold one).
+    Walked with a list, not by recursion: a row nested a thousand deep (a tampered one, say) must
+    reach the plain encoder, as it always did, not stop here."""
+    pending = [content]
+    while pending:
+        value = pending.pop()
+        values = value.values() if isinstance(value, dict) else value
+        kinds = set(map(type, values))
+        if float in kinds:
+            return False
+        if not kinds.isdisjoint(_NESTED):
+            pending += [v for v in values if isinstance(v, _CONTAINERS)]
+    return True
 
 
 _CONTAINERS = (dict, list, tuple)

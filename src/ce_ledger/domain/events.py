@@ -27,7 +27,19 @@ from ce_ledger.domain.details import (
 from ce_ledger.domain.values import Code, Day, Series, Text, Value
 
 Digest = Field(pattern=r"^[0-9a-f]{64}$")
-_STORED_JSON = "_stored_json"  # where ``sealed`` keeps the JSON it made (not a field)
+# The JSON ``sealed`` made, by the sealed object's id, until the store asks for it
+# (``stored_json``). Kept beside the events, not in them: an extra entry in a model's
+# ``__dict__`` travels with ``model_copy`` (stale after an update) and makes pydantic's union
+# serialiser pick another member. Each entry holds its event, so an id is never reused while
+# kept; events sealed and never saved (a refused command) are dropped when the table is full.
+_SEALED_JSON: dict[int, tuple[LedgerEvent, bytes]] = {}
+_SEALED_KEPT = 10_000  # ten batches of the largest size
+
+
+def _keep_json(event: LedgerEvent, made: bytes) -> None:
+    if len(_SEALED_JSON) >= _SEALED_KEPT:
+        _SEALED_JSON.clear()  # a miss only costs a dump
+    _SEALED_JSON[id(event)] = (event, made)
 
 
 class LedgerEvent(Value):
@@ -45,14 +57,8 @@ class LedgerEvent(Value):
     channel: str | None = None
 
     @classmethod
-    def sealed(cls, *, previous_digest: str = GENESIS, valid: bool = False, **fields: Any) -> Self:
-        """The event with these fields, its digest filled in. ``valid``: every field is a value
-        pydantic has validated already (an activity's details, taken from their model, and the
-        ledger's own ids, clock and actor), so the event is built without validating them again
-        (a fifth of a completion's cost on the bulk path; tests/test_chain.py checks both ways
-        give the same event)."""
-        draft = (cls.model_construct(previous_digest=previous_digest, digest=GENESIS, **fields) if valid
-                 else cls(previous_digest=previous_digest, digest=GENESIS, **fields))
+    def sealed(cls, *, previous_digest: str = GENESIS, **fields: Any) -> Self:
+        draft = cls(previous_digest=previous_digest, digest=GENESIS, **fields)
         # One dump serves the digest and the stored JSON (``stored_json``): on the write path
         # these were two of a completion's costliest steps. Set in place rather than by
         # ``model_copy``: the draft is new and nobody else holds it yet.
@@ -60,23 +66,23 @@ class LedgerEvent(Value):
         digest = event_digest(cls.__name__, {k: v for k, v in content.items() if k != "digest"})
         content["digest"] = digest  # in its place among the fields, as the model writes it
         draft.__dict__["digest"] = digest
-        draft.__dict__[_STORED_JSON] = to_json(content)
+        _keep_json(draft, to_json(content))
         return draft
 
     def stored_json(self) -> bytes:
-        """The event's JSON as the store keeps it: ``model_dump_json``, byte for byte (made once,
-        when the event was sealed; pydantic ignores the extra entry in ``__dict__``)."""
-        made = self.__dict__.get(_STORED_JSON)
-        return made if made is not None else self.model_dump_json().encode("utf-8")
+        """The event's JSON as the store keeps it: ``model_dump_json``, byte for byte; the bytes
+        made when this very object was sealed, if they are still kept."""
+        kept = _SEALED_JSON.pop(id(self), None)
+        if kept is not None and kept[0] is self:
+            return kept[1]
+        return self.model_dump_json().encode("utf-8")
 
     @classmethod
-    def next_in_chain(cls, stream_id: UUID, head: tuple[int, str] | None = None, *, valid: bool = False,
-                      **fields: Any) -> Self:
+    def next_in_chain(cls, stream_id: UUID, head: tuple[int, str] | None = None, **fields: Any) -> Self:
         """The event after ``head`` (the stream's last version and digest; None: the stream
         is new), sealed and linked to it. Every event of a chained stream is made here."""
         version, digest = head or (0, GENESIS)
-        return cls.sealed(originator_id=stream_id, originator_version=version + 1, previous_digest=digest, valid=valid,
-                          **fields)
+        return cls.sealed(originator_id=stream_id, originator_version=version + 1, previous_digest=digest, **fields)
 
     @property
     def link(self) -> tuple[int, str]:

@@ -308,15 +308,13 @@ class Professional(Chained):
         if generation is None:
             generation = len(self.keys.get(details.canonical_key(), []))
         activity_id = activity_id_for(self.id, details, generation)
-        # The details are a validated model and the rest the ledger's own values: built as they are.
         self._trigger(
             EVENT_FOR_DETAILS[type(details)],
-            valid=True,
             activity_id=activity_id,
             **{name: getattr(details, name) for name in type(details).model_fields},
             recorded_at=now,
-            caused_by=str(by),
-            channel=str(channel),
+            caused_by=by,
+            channel=channel,
         )
         return Outcome(activity_id, "recorded")
 
