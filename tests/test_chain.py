@@ -113,7 +113,12 @@ def test_a_heads_link_is_read_from_its_row_and_a_bad_row_is_refused(memory_ledge
     memory_ledger.record(pid, b.public("2", date(2019, 3, 1)), by="platform")
     head = list(memory_ledger.events.get(pid))[-1]
     row = memory_ledger.mapper.to_stored_event(head)
-    assert memory_ledger._link(row) == head.link
+    decode = memory_ledger.mapper.to_domain_event
+    memory_ledger.mapper.to_domain_event = None  # read from the row, not decoded
+    try:
+        assert memory_ledger._link(row) == head.link
+    finally:
+        memory_ledger.mapper.to_domain_event = decode
     moved = StoredEvent(uuid.uuid4(), row.originator_version, row.topic, row.state)  # another stream's row
     with pytest.raises(MapperDeserialisationError):
         memory_ledger._link(moved)

@@ -34,12 +34,12 @@ def canonical(content: dict[str, Any]) -> bytes:
     in tests/test_chain.py) ten times faster: sealing and checking are on every write and every
     ``verify``. It writes floats differently (1e16, not 1e+16) and refuses integers past 64 bits:
     content with either goes the plain way."""
-    if not _plain(content):
-        return _ENCODE(content).encode("utf-8")
-    try:
-        return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # an integer past 64 bits, a lone surrogate: the plain way decides
-        return _ENCODE(content).encode("utf-8")
+    if _plain(content):
+        try:
+            return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # an integer past 64 bits, a lone surrogate: the plain way decides
+            pass
+    return _ENCODE(content).encode("utf-8")
 
 
 def _plain(content: Any) -> bool:

@@ -72,10 +72,8 @@ class LedgerEvent(Value):
     def stored_json(self) -> bytes:
         """The event's JSON as the store keeps it: ``model_dump_json``, byte for byte; the bytes
         made when this very object was sealed, if they are still kept."""
-        kept = _SEALED_JSON.pop(id(self), None)
-        if kept is not None and kept[0] is self:
-            return kept[1]
-        return self.model_dump_json().encode("utf-8")
+        kept = _SEALED_JSON.pop(id(self), None)  # the entry holds this object: its id is this one's
+        return kept[1] if kept is not None else self.model_dump_json().encode("utf-8")
 
     @classmethod
     def next_in_chain(cls, stream_id: UUID, head: tuple[int, str] | None = None, **fields: Any) -> Self:

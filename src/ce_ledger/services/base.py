@@ -21,8 +21,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.utils import TopicError, resolve_topic, strtobool
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.utils import TopicError, resolve_topic, strtobool
 import orjson
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
@@ -45,14 +45,6 @@ E = TypeVar("E", bound=LedgerEvent)
 SaveSubscriber = Callable[[int], None]
 log = logging.getLogger(__name__)
 INDEX_PAGE = 2_000  # rows read (and index rows written) at a time while the index is built
-_DIGEST = re.compile("[0-9a-f]{64}")
-
-
-@functools.cache
-def _field_names(kind: type) -> tuple[frozenset[str], frozenset[str]]:
-    """A ledger event kind's fields, and those without a default (``Store._link``)."""
-    fields = kind.model_fields  # type: ignore[attr-defined]  # AttributeError: not a ledger event
-    return frozenset(fields), frozenset(n for n, f in fields.items() if f.is_required())
 KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
 
 
@@ -71,6 +63,16 @@ def index_rows(aggregate: Chained) -> list[IndexRow]:
     """The record-index rows for what ``aggregate`` triggered and has not saved yet."""
     return [(aggregate.id, term_key(term), event.originator_version)
             for event in aggregate.pending() for term in aggregate.index_terms(event)]
+
+
+_DIGEST = re.compile("[0-9a-f]{64}")
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[frozenset[str], frozenset[str]]:
+    """A ledger event kind's fields, and those without a default (``Store._link``)."""
+    fields = kind.model_fields  # type: ignore[attr-defined]  # AttributeError: not a ledger event
+    return frozenset(fields), frozenset(n for n, f in fields.items() if f.is_required())
 
 
 def utc_now() -> datetime:

@@ -59,20 +59,21 @@ class _UuidArrayDumper(Dumper):
         return _array_header(2950, len(obj)) + b"".join([b"\0\0\0\x10" + u.bytes for u in obj])
 
 
-class _BigintArrayDumper(Dumper):
+class _IntegersDumper(Dumper):
     format = Format.BINARY
-    oid = 1016  # int8[]
+    element_oid, size, code = 0, 0, ""
 
     def dump(self, obj: list[int]) -> bytes:
-        return _array_header(20, len(obj)) + struct.pack(f"!{'iq' * len(obj)}", *[x for v in obj for x in (8, v)])
+        return _array_header(self.element_oid, len(obj)) + struct.pack(
+            f"!{('i' + self.code) * len(obj)}", *[x for v in obj for x in (self.size, v)])
 
 
-class _IntArrayDumper(Dumper):
-    format = Format.BINARY
-    oid = 1007  # int4[]
+class _BigintArrayDumper(_IntegersDumper):
+    oid, element_oid, size, code = 1016, 20, 8, "q"  # int8[] of int8
 
-    def dump(self, obj: list[int]) -> bytes:
-        return _array_header(23, len(obj)) + struct.pack(f"!{'ii' * len(obj)}", *[x for v in obj for x in (4, v)])
+
+class _IntArrayDumper(_IntegersDumper):
+    oid, element_oid, size, code = 1007, 23, 4, "i"  # int4[] of int4
 
 
 for _wrapper, _dumper in ((UuidArray, _UuidArrayDumper), (BigintArray, _BigintArrayDumper), (IntArray, _IntArrayDumper)):
