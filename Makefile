@@ -21,10 +21,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	CE_LEDGER_PLAIN_HTTP=true $(BIN)/ce-ledger serve --demo
 
+# The tests' scratch files (their SQLite stores, forms, uploads) go to memory where the machine has
+# a tmpfs: each SQLite commit waits for the disk (fsync), about a tenth of the suite's time. The stores
+# are the same files through the same library; only the disk under them is faster.
+TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo "$${TMPDIR:-/tmp}")
+
 # PostgreSQL: uses CE_LEDGER_TEST_POSTGRES_URL when set, else starts the local cluster.
 test: $(STAMP)
 	scripts/test-system-deps.sh
-	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/pytest -n auto -q
+	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -n auto -q
 
 bench: $(STAMP)
 	CE_LEDGER_TEST_POSTGRES_URL="$$(scripts/test-postgres.sh)" $(BIN)/python scripts/bench_core.py

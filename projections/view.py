@@ -316,8 +316,10 @@ class TotalsView:
 
     def _upsert(self, c: Any, table: str, columns: Sequence[str], key: Sequence[str], rows: Iterable[Any]) -> None:
         values = self._values(columns, rows)
-        if not values:
-            return
+        if values:
+            self._upsert_values(c, table, columns, key, values)
+
+    def _upsert_values(self, c: Any, table: str, columns: Sequence[str], key: Sequence[str], values: list[tuple]) -> None:
         updates = ", ".join(f"{col} = excluded.{col}" for col in columns if col not in key)
         c.executemany(
             f"INSERT INTO {self.table(table)} ({', '.join(columns)}) "

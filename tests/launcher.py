@@ -27,7 +27,8 @@ FORK = os.environ.get("CE_LEDGER_TEST_FORK", "1") != "0"
 # must happen in the child, with the child's environment (3 ms).
 PRELOAD = ["typer", "rich.console", "rich.table", "rich.progress", "api.render", "api.app", "uvicorn",
            "ce_ledger.bootstrap", "ce_ledger.application", "ce_ledger.audit.service", "ce_ledger.imports.importer",
-           "projections.runner", "projections.view_postgres", "ce_ledger.storage.postgres"]
+           "projections.runner", "projections.view_postgres", "ce_ledger.storage.postgres",
+           "tests.forkserver_freeze"]  # last: freezes what the others imported
 
 _context = None
 _started: list[multiprocessing.Process] = []

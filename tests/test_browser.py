@@ -10,14 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 from ce_ledger import demo
 from ce_ledger.config import Settings
-from tests.serving import environment, serving, token
+from tests.serving import client, environment, serving, token
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).parent.parent / "test-output"
@@ -72,7 +71,7 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
 
         # A spot-check finds the 2016 certificate forged: the auditor voids it (through the API).
         pid = verdict_url.rsplit("/", 1)[1]
-        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {auditor}"}) as c:
+        with client(server.base, headers={"Authorization": f"Bearer {auditor}"}) as c:
             professional_id = c.get(f"/v1/verdicts/{pid}").json()["professional_id"]
             events = c.get(f"/v1/professionals/{professional_id}/history").json()["events"]
             claim = next(e["data"]["activity_id"] for e in events if e["data"].get("certificate_no") == "NXJD-2016-1188")
@@ -160,7 +159,7 @@ def test_each_roles_daily_work_in_a_browser(browser, tmp_path):
               "committee": token(settings, "committee", "评委会"), "auditor": token(settings, "auditor", "抽查")}
     with serving(env, tmp_path / "server.log") as server:
         base = server.base
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens['committee']}"}) as c:
+        with client(base, headers={"Authorization": f"Bearer {tokens['committee']}"}) as c:
             pid = c.post("/v1/professionals", json={
                 "id_number": ma.id_number, "name": ma.name, "series": ma.series,
                 "requires_foreign_language_exam": ma.requires_foreign_language_exam,
@@ -316,7 +315,7 @@ def test_the_inspection_in_a_browser(browser, tmp_path):
     committee, auditor = token(settings, "committee", "职改办"), token(settings, "auditor", "抽查组")
     with serving(env, tmp_path / "server.log") as server:
         base = server.base
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {committee}"}) as c:
+        with client(base, headers={"Authorization": f"Bearer {committee}"}) as c:
             for person in demo.PEOPLE:
                 reg = person.registration
                 pid = c.post("/v1/professionals", json={

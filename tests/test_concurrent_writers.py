@@ -9,12 +9,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
-import httpx
 
 from ce_ledger.bootstrap import build_ledger
 from ce_ledger.domain.events import PublicCourseCompleted, TeachingRecorded
 from tests.builders import id_number
-from tests.serving import environment, serving, token
+from tests.serving import client, environment, serving, token
 
 THREADS, PEOPLE = 12, 3
 
@@ -29,7 +28,7 @@ def test_two_server_processes_and_many_threads_lose_nothing_and_record_nothing_t
         barrier = threading.Barrier(THREADS)
 
         def register(n: str) -> str:
-            with httpx.Client(base_url=server.base, timeout=60) as c:
+            with client(server.base, timeout=60) as c:
                 r = c.post("/v1/professionals", headers=platform, json={
                     "id_number": n, "name": "并发", "series": "工程技术", "requires_foreign_language_exam": False,
                     "requires_computer_exam": False, "own_ce_regulation": False, "employer_unit": "U-1"})
@@ -47,7 +46,7 @@ def test_two_server_processes_and_many_threads_lose_nothing_and_record_nothing_t
             batch = [{"record_id": f"W-{(t // 3) * 60 + i}", "id_number": numbers[i % PEOPLE], "course_code": "GX",
                       "title": "公需课", "hours": "1", "completed_on": "2016-06-01"} for i in range(60)]
             barrier.wait()
-            with httpx.Client(base_url=server.base, timeout=60) as c:
+            with client(server.base, timeout=60) as c:
                 r = c.post("/v1/platform/completions", headers=platform, json={"completions": batch})
                 seen["http"][r.status_code] += 1
                 assert r.status_code == 200, r.text[:300]

@@ -22,7 +22,7 @@ from ce_ledger.domain.values import Level
 from tests.builders import id_number
 from tests.conftest import postgres_schema
 from tests import launcher
-from tests.serving import environment, start, token
+from tests.serving import client, environment, start, token
 
 PEOPLE, BATCHES, BATCH = 40, 16, 80
 
@@ -45,7 +45,7 @@ def test_sigkill_mid_stream_then_retries_leave_every_acknowledged_record_once(pg
     worker_log = tmp_path / "worker.log"
     worker = _worker(env, worker_log)
     numbers = [id_number() for _ in range(PEOPLE)]
-    with httpx.Client(headers=headers) as c:
+    with client(headers=headers) as c:
         for n in numbers:
             r = c.post(f"{server.base}/v1/professionals", json={
                 "id_number": n, "name": "崩溃", "series": "工程技术", "requires_foreign_language_exam": False,
@@ -59,8 +59,8 @@ def test_sigkill_mid_stream_then_retries_leave_every_acknowledged_record_once(pg
     in_flight = threading.Event()
     retries = Counter()
 
-    def client() -> None:
-        with httpx.Client(timeout=60, headers=headers) as c:
+    def send() -> None:
+        with client(timeout=60, headers=headers) as c:
             for b, body in enumerate(batches):
                 while True:
                     in_flight.set()
@@ -76,7 +76,7 @@ def test_sigkill_mid_stream_then_retries_leave_every_acknowledged_record_once(pg
                     retries[b] += 1
                     time.sleep(0.2)
 
-    sender = threading.Thread(target=client)
+    sender = threading.Thread(target=send)
     sender.start()
     kills = 0
     for at in (4, 10):  # kill the server twice, each time while a batch is being sent

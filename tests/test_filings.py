@@ -240,11 +240,10 @@ def test_signed_credentials_keys_rotation_expiry_tampering_and_revocation(base):
 
 def test_a_base_signs_in_its_own_process_and_a_real_server_verifies(tmp_path):
     """The key is generated here; the server only ever sees its public part and the signed credential."""
-    import httpx
-
+    
     from ce_ledger.bootstrap import build_access
     from ce_ledger.config import Settings
-    from tests.serving import environment, serving, token
+    from tests.serving import client, environment, serving, token
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     env = environment(settings)
@@ -256,7 +255,7 @@ def test_a_base_signs_in_its_own_process_and_a_real_server_verifies(tmp_path):
     holder = id_number()
     with serving(env, tmp_path / "server.log") as server:
         auth = lambda t: {"Authorization": f"Bearer {t}"}  # noqa: E731
-        with httpx.Client(base_url=server.base, timeout=30) as c:
+        with client(server.base, timeout=30) as c:
             assert c.post("/v1/providers", headers=auth(auditor), json={
                 "code": BASE, "name": "宁夏交通继续教育基地", "level": "regional", "effective_on": "2012-01-01",
                 "decision_ref": "认定"}).status_code == 201

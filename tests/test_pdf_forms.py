@@ -12,7 +12,7 @@ from fastapi import HTTPException
 
 from api.workbench.pdf import PdfForms
 from tests.builders import id_number
-from tests.serving import environment, serving, token
+from tests.serving import client, environment, serving, token
 
 # Four forms queue behind the one renderer for a few seconds: long enough for 50 totals reads.
 FORMS = 4
@@ -74,7 +74,7 @@ def test_forms_rendering_at_once_leave_a_totals_read_under_100_ms_p99(sqlite_set
     env = environment(sqlite_settings, CE_LEDGER_RATE_FORMS="1000/minute", CE_LEDGER_FORM_CACHE_DIR=str(tmp_path / "forms"))
     platform = {"Authorization": f"Bearer {token(sqlite_settings, 'platform', 'p')}"}
     committee = {"Authorization": f"Bearer {token(sqlite_settings, 'committee', 'c')}"}
-    with serving(env, tmp_path / "server.log") as running, httpx.Client(base_url=running.base, timeout=120) as http:
+    with serving(env, tmp_path / "server.log") as running, client(running.base, timeout=120) as http:
         people = []
         for n in range(FORMS):
             number = id_number()
@@ -93,7 +93,7 @@ def test_forms_rendering_at_once_leave_a_totals_read_under_100_ms_p99(sqlite_set
         barrier = threading.Barrier(FORMS + 1)
 
         def form(pid: str) -> None:
-            with httpx.Client(base_url=running.base, timeout=120) as own:
+            with client(running.base, timeout=120) as own:
                 barrier.wait()
                 pdfs.append(own.get(f"/v1/professionals/{pid}/assessment-form?evaluation_year=2019"
                                     "&level=intermediate&format=pdf", headers=committee))

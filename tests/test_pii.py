@@ -11,7 +11,7 @@ import httpx
 from tests import launcher
 from tests.builders import id_number
 from tests.conftest import postgres_url
-from tests.serving import environment, serving, token
+from tests.serving import client, environment, serving, token
 
 
 def test_no_clear_id_number_reaches_the_store_the_logs_or_a_response(settings, tmp_path):
@@ -28,7 +28,7 @@ def test_no_clear_id_number_reaches_the_store_the_logs_or_a_response(settings, t
     outside.mkdir()
     log = outside / "server.log"
 
-    with serving(env, log, "--log-level", "info") as server, httpx.Client(base_url=server.base, timeout=60) as c:
+    with serving(env, log, "--log-level", "info") as server, client(server.base, timeout=60) as c:
         def call(method: str, path: str, who: str, body=None) -> httpx.Response:
             r = c.request(method, path, json=body, headers={"Authorization": f"Bearer {tokens[who]}"})
             seen.append(r.text)

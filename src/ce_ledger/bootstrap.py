@@ -154,7 +154,9 @@ def prepare_stores(settings: Settings) -> bool:
     "create if not exists" is not atomic; on a new SQLite view file the loser failed its start,
     and uvicorn then stopped the worker already serving). True when the view must be rebuilt
     (another rule-set configured, or other view code): the server does not wait for that."""
-    with build_services(settings, rebuild_now=False) as services:
+    # One connection a pool to start with (pools grow on demand): this creates tables one after
+    # another, and a server's eight a pool were fourteen connections opened and closed at each start.
+    with build_services(settings.model_copy(update={"postgres_pool_size": 1}), rebuild_now=False) as services:
         return services.projection.needs_rebuild()
 
 
