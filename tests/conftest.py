@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,6 +64,44 @@ def admin() -> psycopg.Connection:
     return _admin
 
 
+class _Dropper:
+    """Drops the tests' schemas on a thread of its own, on its own connection: a drop waits for
+    its commit to reach the disk (PostgreSQL syncs a commit that deletes files, whatever
+    ``synchronous_commit`` says), and the test after it need not. Waited for at the worker's exit."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="schema-dropper", daemon=True)
+        self.thread.start()
+        atexit.register(self.finish)
+
+    def _run(self) -> None:
+        conn = None
+        while (schema := self.queue.get()) is not None:
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    conn = psycopg.connect(postgres_url(), autocommit=True)
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            except psycopg.Error as e:  # left behind, said so; the next drop tries again
+                print(f"schema {schema} not dropped: {e}", flush=True)
+        if conn is not None:
+            conn.close()
+
+    def finish(self) -> None:
+        self.queue.put(None)
+        self.thread.join(120)
+
+
+_dropper: _Dropper | None = None
+
+
+def drop_later(schema: str) -> None:
+    global _dropper
+    if _dropper is None or not _dropper.thread.is_alive():
+        _dropper = _Dropper()
+    _dropper.queue.put(schema)
+
+
 @contextmanager
 def postgres_schema(prefix: str = "t") -> Iterator[str]:
     """A schema of its own in the test database, dropped afterwards: its database URL."""
@@ -70,7 +110,7 @@ def postgres_schema(prefix: str = "t") -> Iterator[str]:
     try:
         yield f"{postgres_url()}?schema={schema}"
     finally:
-        admin().execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_later(schema)
 
 
 @pytest.fixture(params=BACKENDS)
