@@ -43,8 +43,10 @@ def _command(ctx: typer.Context) -> None:
     # A command works on one thread: one PostgreSQL connection a pool to start with (pools grow on
     # demand; each connection opened costs both sides about 10 ms of CPU). The server's request
     # threads keep the configured size (CE_LEDGER_POSTGRES_POOL_SIZE, default 8).
-    if ctx.invoked_subcommand != "serve":
-        os.environ.setdefault("CE_LEDGER_POSTGRES_POOL_SIZE", "1")
+    if ctx.invoked_subcommand != "serve" and "CE_LEDGER_POSTGRES_POOL_SIZE" not in os.environ:
+        os.environ["CE_LEDGER_POSTGRES_POOL_SIZE"] = "1"
+        # For this command only (a command run in-process, as the tests do, leaves it unset again).
+        ctx.call_on_close(lambda: os.environ.pop("CE_LEDGER_POSTGRES_POOL_SIZE", None))
 
 
 @app.command()

@@ -7,8 +7,7 @@ with SIGKILL — but forked from the standard library's fork server, which impor
 per test worker: about 0.05 s a command. What runs in the child is `api.cli.main()`, as the
 console script runs it, and its exit handlers run as at a normal exit.
 
-`CE_LEDGER_TEST_FORK=0` starts every process with `python -m api.cli` instead (and the browser test
-starts `ce-ledger demo` that way always, as a newcomer does)."""
+`CE_LEDGER_TEST_FORK=0` starts every process with `python -m api.cli` instead."""
 
 from __future__ import annotations
 

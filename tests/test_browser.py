@@ -6,8 +6,6 @@ asked (CE_LEDGER_SCREENSHOTS=1)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,7 +44,7 @@ def browser():
 def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     env = environment(settings)
-    subprocess.run([sys.executable, "-m", "api.cli", "demo"], env=env, check=True, capture_output=True, timeout=120)
+    demo_store(settings)
     committee = token(settings, "committee", "浏览器测试")
     auditor = token(settings, "auditor", "抽查")
     ma = demo.PEOPLE[0].registration
@@ -113,8 +111,8 @@ def test_sign_in_find_issue_void_and_replay_in_a_browser(browser, tmp_path):
 
 
 def demo_store(settings: Settings) -> None:
-    """The demo records, loaded in this process (the first test loads them with `ce-ledger demo`,
-    as a newcomer does; a second Python start per test would only repeat that)."""
+    """The demo records, loaded in this process (`ce-ledger demo` itself, as a newcomer runs it,
+    is tested in test_demo: a Python start per test here would only repeat that)."""
     from ce_ledger.bootstrap import build_services
 
     with build_services(settings) as services:
