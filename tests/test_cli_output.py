@@ -72,3 +72,24 @@ def test_a_command_with_postgresql_out_of_reach_fails_at_once_saying_why(tmp_pat
     done = launcher.run(["tokens", "list"], env, timeout=60)
     assert done.returncode != 0 and time.monotonic() - started < 10
     assert "Connection refused" in done.stderr + done.stdout
+
+
+def test_a_command_starts_its_pools_with_one_connection_and_the_server_with_the_setting(monkeypatch):
+    """Each PostgreSQL connection opened costs both sides about 10 ms of CPU: a command (one thread)
+    starts each pool with one, for that command only; `serve` keeps the configured size."""
+    import click
+
+    monkeypatch.delenv("CE_LEDGER_POSTGRES_POOL_SIZE", raising=False)
+    group = click.Group("ce-ledger")
+    for name, expected in (("verify", "1"), ("serve", None)):
+        with click.Context(group) as ctx:
+            ctx.invoked_subcommand = name
+            cli._command(ctx)
+            assert os.environ.get("CE_LEDGER_POSTGRES_POOL_SIZE") == expected
+        assert "CE_LEDGER_POSTGRES_POOL_SIZE" not in os.environ  # gone with the command
+    monkeypatch.setenv("CE_LEDGER_POSTGRES_POOL_SIZE", "5")  # a size set by the operator stays
+    with click.Context(group) as ctx:
+        ctx.invoked_subcommand = "verify"
+        cli._command(ctx)
+        assert os.environ["CE_LEDGER_POSTGRES_POOL_SIZE"] == "5"
+    assert os.environ["CE_LEDGER_POSTGRES_POOL_SIZE"] == "5"
