@@ -39,7 +39,6 @@ progress_console = Console(stderr=True)  # progress on stderr: stdout stays the 
 
 @app.callback()
 def _command(ctx: typer.Context) -> None:
-    """ce-ledger: continuing-education credits, event-sourced (宁人社函〔2019〕148号)."""
     # A command works on one thread: one PostgreSQL connection a pool to start with (pools grow on
     # demand; each connection opened costs both sides about 10 ms of CPU). The server's request
     # threads keep the configured size (CE_LEDGER_POSTGRES_POOL_SIZE, default 8).

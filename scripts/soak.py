@@ -55,6 +55,7 @@ class Figures:
 # The server is on loopback over plain HTTP: no CA bundle to load for each client (60 ms of CPU).
 PLAIN = {"verify": False, "trust_env": False}
 
+
 def rss_kb(pid: int) -> int:
     """Resident memory of the server and its children (uvicorn workers), from /proc."""
     total = 0

@@ -74,22 +74,30 @@ def test_a_command_with_postgresql_out_of_reach_fails_at_once_saying_why(tmp_pat
     assert "Connection refused" in done.stderr + done.stdout
 
 
-def test_a_command_starts_its_pools_with_one_connection_and_the_server_with_the_setting(monkeypatch):
+def test_a_command_starts_its_pools_with_one_connection_and_the_server_with_the_setting(monkeypatch, tmp_path):
     """Each PostgreSQL connection opened costs both sides about 10 ms of CPU: a command (one thread)
-    starts each pool with one, for that command only; `serve` keeps the configured size."""
-    import click
+    starts each pool with one, for that command only; `serve` keeps the configured size, and a size
+    the operator set stays. Through the CLI's own dispatch, up to the point where each builds its stores."""
+    from ce_ledger.config import Settings
 
+    seen: list[int] = []
+
+    class Built(Exception):
+        pass
+
+    def building(settings: Settings | None = None, **_: object):
+        seen.append((settings or Settings()).postgres_pool_size)
+        raise Built
+
+    monkeypatch.setattr(cli, "build_services", building)  # what `demo` builds first
+    monkeypatch.setattr(cli, "prepare_stores", building)  # what `serve` builds first
+    monkeypatch.setenv("CE_LEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     monkeypatch.delenv("CE_LEDGER_POSTGRES_POOL_SIZE", raising=False)
-    group = click.Group("ce-ledger")
-    for name, expected in (("verify", "1"), ("serve", None)):
-        with click.Context(group) as ctx:
-            ctx.invoked_subcommand = name
-            cli._command(ctx)
-            assert os.environ.get("CE_LEDGER_POSTGRES_POOL_SIZE") == expected
+    runner = CliRunner()
+    for command in (["demo"], ["serve"]):
+        assert isinstance(runner.invoke(cli.app, command).exception, Built)
         assert "CE_LEDGER_POSTGRES_POOL_SIZE" not in os.environ  # gone with the command
-    monkeypatch.setenv("CE_LEDGER_POSTGRES_POOL_SIZE", "5")  # a size set by the operator stays
-    with click.Context(group) as ctx:
-        ctx.invoked_subcommand = "verify"
-        cli._command(ctx)
-        assert os.environ["CE_LEDGER_POSTGRES_POOL_SIZE"] == "5"
+    monkeypatch.setenv("CE_LEDGER_POSTGRES_POOL_SIZE", "5")
+    assert isinstance(runner.invoke(cli.app, ["demo"]).exception, Built)
+    assert seen == [1, Settings.model_fields["postgres_pool_size"].default, 5]
     assert os.environ["CE_LEDGER_POSTGRES_POOL_SIZE"] == "5"
