@@ -12,7 +12,8 @@ over HTTP and over the bulk path, against a COPY of rows shaped like the stored 
    ``ce-ledger import`` runs a large file on PostgreSQL here, one process per core, each
    recording its own share of the people (``imports.parallel``).
 4. COPY: the rows those completions stored (same columns, same payloads, same size), copied
-   with psycopg into a table made ``LIKE`` the events table ``INCLUDING ALL`` (same indexes).
+   with psycopg into a table made ``LIKE`` the events table ``INCLUDING ALL`` (same indexes),
+   before each path and after the last; a path is divided by the COPYs on either side of it.
 
 Bars (the region-scale issue): depth 75 costs at most 1.5 x depth 1, on every path; HTTP
 completions/s at least 0.05 of the COPY's rows/s (goal 0.1), the bulk path at least 0.1. The HTTP
@@ -43,7 +44,7 @@ from rich.table import Table
 
 console = Console()
 BATCH = 500
-COPY_ROWS = 200_000  # enough that the COPY's rate is its own, not its start-up
+COPY_ROWS = 100_000  # enough that the COPY's rate is its own, not its start-up (about a second)
 
 
 def completion(n: int, number: str, rng: random.Random) -> dict:
@@ -134,29 +135,53 @@ def over_http(url: str, token: str, work: list[list[dict]], label: str, clients:
     return time.perf_counter() - started
 
 
-def copy_rate(pg: str, schema: str, rows: int) -> float:
-    """Rows/s of a COPY of ``rows`` rows shaped like stored completion events (their payloads,
-    as stored, under fresh stream ids) into a table like the events table, with its indexes."""
-    with psycopg.connect(pg) as conn:
-        conn.execute(f'SET search_path TO "{schema}"')
-        sample = conn.execute("SELECT originator_version, topic, state FROM ledger_events "
-                              "WHERE topic LIKE %s ORDER BY notification_id DESC LIMIT 5000",
-                              ("%PublicCourseCompleted%",)).fetchall()
-        conn.execute("CREATE TABLE copy_target (LIKE ledger_events INCLUDING ALL)")
-        conn.commit()
-        # The rows are encoded beforehand (COPY's binary format, in one buffer), so that what is
-        # timed is the server's COPY, the raw limit, and not Python formatting rows.
-        buffer = _binary_copy(conn, sample, rows)
-        started = time.perf_counter()
-        with conn.cursor().copy("COPY copy_target (originator_id, originator_version, topic, state) "
-                                "FROM STDIN (FORMAT BINARY)") as cp:
-            for k in range(0, len(buffer), 1 << 20):
-                cp.write(buffer[k:k + (1 << 20)])
-        conn.commit()
-        return rows / (time.perf_counter() - started)
+def vacuum_store(pg: str, schema: str) -> None:
+    """VACUUM ANALYZE the store once the deep records are loaded: the preload's 450,000 rows
+    otherwise start autovacuum on the events table during the rows measured next (a vacuum of a
+    table that size is seconds of CPU on a machine of two cores), on some runs and not others."""
+    with psycopg.connect(pg, autocommit=True) as conn:
+        for table in ("ledger_events", "ledger_events_index", "ledger_events_keys"):
+            conn.execute(f'VACUUM ANALYZE "{schema}"."{table}"')
 
 
-def _binary_copy(conn, sample: list[tuple], rows: int) -> bytes:
+class Copies:
+    """The raw limit: a COPY of rows shaped like stored completion events (their payloads, as
+    stored, under fresh stream ids) into a new table like the events table, with its indexes,
+    encoded beforehand (COPY's binary format, in one buffer) so that what is timed is the
+    server's COPY and not Python formatting rows. Measured before each path and after the last,
+    and each path divided by the mean of the COPYs just before and just after it: on this
+    machine the same COPY ran at 96,000 to 212,000 rows/s from run to run, and three COPYs
+    in a row at the end of one run at 192,566, 167,512 and 138,983, so a single COPY at the
+    end measured another moment of the machine than the path it divided."""
+
+    def __init__(self, pg: str, schema: str, rows: int):
+        self.pg, self.schema, self.rows, self.rates = pg, schema, rows, []
+        with psycopg.connect(pg) as conn:
+            sample = conn.execute(f'SELECT originator_version, topic, state FROM "{schema}".ledger_events '
+                                  "WHERE topic LIKE %s ORDER BY notification_id DESC LIMIT 5000",
+                                  ("%PublicCourseCompleted%",)).fetchall()
+        self.buffer = _binary_copy(sample, rows)
+
+    def rate(self) -> float:
+        """Rows/s of one COPY now (into a table of its own, dropped after)."""
+        with psycopg.connect(self.pg) as conn:
+            conn.execute(f'SET search_path TO "{self.schema}"')
+            conn.execute("CREATE TABLE copy_target (LIKE ledger_events INCLUDING ALL)")
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor().copy("COPY copy_target (originator_id, originator_version, topic, state) "
+                                    "FROM STDIN (FORMAT BINARY)") as cp:
+                for k in range(0, len(self.buffer), 1 << 20):
+                    cp.write(self.buffer[k:k + (1 << 20)])
+            conn.commit()
+            rate = self.rows / (time.perf_counter() - started)
+            conn.execute("DROP TABLE copy_target")
+            conn.commit()
+        self.rates.append(rate)
+        return rate
+
+
+def _binary_copy(sample: list[tuple], rows: int) -> bytes:
     """``rows`` rows in PostgreSQL's binary COPY format: sample payloads under fresh stream ids."""
     import struct
 
@@ -172,10 +197,12 @@ def _binary_copy(conn, sample: list[tuple], rows: int) -> bytes:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shallow", type=int, default=5000, help="shallow people per path (default 5000)")
-    parser.add_argument("--deep", type=int, default=500, help="deep people per path (default 500)")
+    # 8,000 completions a row: rows of 2,000 (a quarter of a second for each "×2" process) swung by
+    # a third from run to run; these take three and a half minutes in all.
+    parser.add_argument("--shallow", type=int, default=8000, help="shallow people per path (default 8000)")
+    parser.add_argument("--deep", type=int, default=1000, help="deep people per path (default 1000)")
     parser.add_argument("--depth", type=int, default=75, help="activities already on a deep record (default 75)")
-    parser.add_argument("--per-person", type=int, default=4, help="completions measured per deep person (default 4)")
+    parser.add_argument("--per-person", type=int, default=8, help="completions measured per deep person (default 8)")
     args = parser.parse_args()
     pg = postgres_url()
     if not pg:
@@ -214,13 +241,23 @@ def main() -> int:
         preload = batches(everyone_deep, args.depth, 10**8)
         preload_s = bulk(ledger, pids, preload, f"loading {len(everyone_deep)} records to depth {args.depth}")
         console.print(f"preload: {len(everyone_deep) * args.depth:,} activities in {preload_s:.0f} s")
+        vacuum_store(pg, schema)
         n_deep = args.deep * args.per_person
         work = {}
         for k, p in enumerate(paths):
             work[p, 1] = interleaved(shallow[p], 1, (2 + 2 * k) * 10**8, clients[p])[: n_deep // BATCH]
             work[p, args.depth] = interleaved(deep[p], args.per_person // clients[p], (3 + 2 * k) * 10**8, clients[p])
-        seconds = {}
+        seconds, limit = {}, {}
         token = issue_token(env, "platform")
+        copies = Copies(pg, schema, COPY_ROWS)
+
+        def beside(path: str, before: float) -> float:
+            """The COPY after ``path``: the path's limit is the mean of it and the one before."""
+            after = copies.rate()
+            limit[path] = (before + after) / 2
+            return after
+
+        before = copies.rate()
         for k, (path, server_args) in enumerate((("HTTP", ()), ("HTTP ×2", ("--workers", "2")))):
             with served(env, *server_args) as server:
                 n = clients[path]  # two batches a client first, so that each worker has served some
@@ -228,34 +265,38 @@ def main() -> int:
                           "warming up", n)
                 for depth in (1, args.depth):
                     seconds[path, depth] = over_http(server.url, token, work[path, depth], f"{path}, depth {depth}", n)
+            before = beside(path, before)
         collector.settle()  # as `ce-ledger import` does before its batches (the server did at start)
         for key in (("bulk", 1), ("bulk", args.depth)):
             seconds[key] = bulk(ledger, pids, work[key], f"bulk, depth {key[1]}")
         ledger.close()
+        before = beside("bulk", before)
         for k, depth in enumerate((1, args.depth)):
             console.print(f"bulk ×2, depth {depth} …")
             warm = batches(warm_people[k * n_warm // 2:(k + 1) * n_warm // 2], 1, (11 + k) * 10**9)
             seconds["bulk ×2", depth] = bulk_in_processes(pg, schema, pids, work["bulk ×2", depth], warm, 2)
-        copy = copy_rate(pg, schema, COPY_ROWS)
+        beside("bulk ×2", before)
+        console.print("COPY rows/s, before each path and after the last: "
+                      + ", ".join(f"{c:,.0f}" for c in copies.rates))
     finally:
         drop_schema(pg, schema)
-    return report(work, seconds, copy, args.depth)
+    return report(work, seconds, limit, args.depth)
 
 
-def report(work: dict, seconds: dict, copy: float, depth: int) -> int:
-    table = Table(title="bench_depth (PostgreSQL; completions, each to a different person)")
-    for col in ("path", "depth", "completions", "ms each", "per s", "÷ COPY", "deep ÷ shallow"):
+def report(work: dict, seconds: dict, limit: dict[str, float], depth: int) -> int:
+    n_row = sum(len(b) for b in work["bulk", depth])
+    table = Table(title=f"bench_depth (PostgreSQL; {n_row:,} completions a row, each to a different person)")
+    for col in ("path", "depth", "ms each", "per s", "COPY rows/s", "÷ COPY", "deep ÷ shallow"):
         table.add_column(col, justify="left" if col == "path" else "right")
-    table.add_row("COPY of stored rows", "", "", "", f"{copy:,.0f}", "1.000", "")
     ok = True
     for path in ("HTTP", "HTTP ×2", "bulk", "bulk ×2"):
+        copy = limit[path]
         for d in (1, depth):
-            n = sum(len(b) for b in work[path, d])
-            rate = n / seconds[path, d]
+            rate = sum(len(b) for b in work[path, d]) / seconds[path, d]
             ratio = (seconds[path, depth] / sum(len(b) for b in work[path, depth])) / (
                 seconds[path, 1] / sum(len(b) for b in work[path, 1]))
-            table.add_row(path, str(d), f"{n:,}", f"{1000 / rate:.3f}", f"{rate:,.0f}", f"{rate / copy:.3f}",
-                          f"{ratio:.2f}" if d == depth else "")
+            table.add_row(path, str(d), f"{1000 / rate:.3f}", f"{rate:,.0f}", f"{copy:,.0f}" if d == 1 else "",
+                          f"{rate / copy:.3f}", f"{ratio:.2f}" if d == depth else "")
             if d == depth:
                 ok &= ratio <= 1.5 and (path in ("HTTP", "bulk") or rate / copy >= (0.05 if path == "HTTP ×2" else 0.1))
     console.print(table)
