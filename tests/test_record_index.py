@@ -15,7 +15,7 @@ import pytest
 
 from ce_ledger.bootstrap import build_ledger
 from ce_ledger.domain.commands import Voiding
-from ce_ledger.domain.errors import Conflict, InvalidInput
+from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ce_ledger.domain.professional import terms_to_decide, terms_to_record
 from tests.builders import VERIFIED, public, registration, specialty, teaching
 
@@ -63,6 +63,31 @@ def test_a_command_reads_the_same_few_events_at_any_depth(ledger):
     # The whole record agrees with what the commands saw.
     whole = ledger.professional(pid, copy=False)
     assert whole.version == DEEP + 6 and len(whole.activities) == DEEP + 3
+
+
+def test_recording_reads_no_registration_and_refuses_a_stream_that_is_not_a_record(ledger):
+    """Recording an activity decides nothing from the person, so its record is read without the
+    registration (one index descent, one heap page and one decode less a completion); that the
+    stream is a record's is told by the kind of its last event. A verdict's or a unit's stream is
+    not a record: refused as before, one command or in a batch, nothing recorded."""
+    pid = ledger.register(registration(), by="platform").professional_id
+    course = public("2", date(2018, 1, 2), "PR-no-registration")
+    part = ledger.in_part({pid: terms_to_record(course)}, registration=False)[pid]
+    assert part is not None and part.registration is None and not part.knows_person and part.version == 1
+    with pytest.raises(RuntimeError):  # a command about the person refuses a record read this way
+        part.differs_from("某人", part.series, "UNIT-001")
+    assert ledger.in_part({pid: terms_to_record(course)})[pid].registration is not None  # asked for: read
+
+    verdict = ledger.issue_verdict(pid, "intermediate", 2019, by="committee:1")
+    unit, _ = ledger.name_unit("UNIT-NR", "某单位", by="platform")
+    before = ledger.position()
+    for other in (verdict.originator_id, unit.originator_id):
+        assert ledger.in_part({other: terms_to_record(course)}, registration=False) == {other: None}
+        with pytest.raises(NotFound):
+            ledger.record(other, course, by="platform")
+        assert [type(r) for r in ledger.record_batch([(other, course)], by="platform")] == [NotFound]
+    assert ledger.position() == before
+    assert ledger.record(pid, course, by="platform").status == "recorded"
 
 
 def test_a_store_without_its_index_builds_it_at_start(settings, clock):

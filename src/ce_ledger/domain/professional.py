@@ -142,7 +142,7 @@ def generation_of(professional_id: UUID, details: ActivityDetails, activity_id: 
 class Professional(Chained):
     id: UUID
     version: int
-    registration: ProfessionalRegistered
+    registration: ProfessionalRegistered | None  # None only in a record read to record activities (``in_part``)
     activities: dict[UUID, Activity] = field(default_factory=dict)
     keys: dict[str, list[UUID]] = field(default_factory=dict)
     head_digest: str = GENESIS  # the last event's digest: the next one links to it
@@ -159,7 +159,7 @@ class Professional(Chained):
     knows_person: bool = True
 
     def __post_init__(self) -> None:
-        if self.series is None:
+        if self.series is None and self.registration is not None:
             reg = self.registration
             self.name, self.series, self.employer_unit = reg.name, reg.series, reg.employer_unit
 
@@ -440,18 +440,29 @@ class Professional(Chained):
         return ()
 
     @classmethod
-    def in_part(cls, found: list[LedgerEvent], head: tuple[int, str], *, person: bool = False) -> Professional:
+    def in_part(
+        cls, found: list[LedgerEvent], head: tuple[int, str], *, person: bool = False, stream: UUID | None = None,
+    ) -> Professional:
         """A record for one command: its registration and the events the record index found for
         the command's terms (in order), and its head's link (version and digest). What the
         command decides from, without reading the whole record; what it triggers is sealed
-        after the stream's real head."""
-        registration = found[0] if found else None
-        if not isinstance(registration, ProfessionalRegistered):
-            raise NotARecord(f"a record must open with registration, not {type(registration).__name__}")
+        after the stream's real head.
+
+        Given ``stream``, ``found`` holds no registration: a record read to record activities,
+        which decide nothing from the person (the caller has checked that the stream is a
+        record's, from its head's kind). It knows no name, series or unit: ``registration`` is
+        None and a command about the person refuses it (``_require_whole``)."""
         version, digest = head
-        record = cls(registration.originator_id, version, registration, head_digest=digest,
-                     whole=False, knows_person=person)
-        for event in found[1:]:
+        if stream is not None:
+            record = cls(stream, version, None, head_digest=digest, whole=False, knows_person=False)
+        else:
+            registration = found[0] if found else None
+            if not isinstance(registration, ProfessionalRegistered):
+                raise NotARecord(f"a record must open with registration, not {type(registration).__name__}")
+            record = cls(registration.originator_id, version, registration, head_digest=digest,
+                         whole=False, knows_person=person)
+            found = found[1:]
+        for event in found:
             record._mutate(event)
         return record
 
@@ -467,6 +478,10 @@ class Professional(Chained):
         }
         copy.keys = {k: list(v) for k, v in self.keys.items()}
         return copy
+
+    # Every kind of event a record holds: what ``_mutate`` folds, and the registration.
+    EVENTS = (ProfessionalRegistered, ActivityRecorded, ActivityVoided, ClaimDecided, RegistrationCorrected,
+              TransferProposed, TransferConfirmed)
 
     def _mutate(self, event: LedgerEvent) -> None:
         # Plain isinstance tests: this runs once per stored event on every load.

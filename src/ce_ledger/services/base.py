@@ -59,6 +59,15 @@ def term_key(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+@functools.lru_cache(maxsize=256)  # a handful of topics, asked once per record read
+def _is_record_event(topic: str) -> bool:
+    """Whether a stored event of this topic belongs on a professional's record."""
+    try:
+        return issubclass(resolve_topic(topic), Professional.EVENTS)
+    except (TopicError, TypeError):
+        return False
+
+
 def index_rows(aggregate: Chained) -> list[IndexRow]:
     """The record-index rows for what ``aggregate`` triggered and has not saved yet."""
     return [(aggregate.id, term_key(term), event.originator_version)
@@ -232,23 +241,30 @@ class Store(Application[UUID]):
             breaks += check_stream(stream, (Row(r.originator_version, r.topic, plain(r.state)) for r in rows))[0]
         return breaks
 
-    def in_part(self, wanted: dict[UUID, Sequence[str]]) -> dict[UUID, Professional | None]:
+    def in_part(
+        self, wanted: dict[UUID, Sequence[str]], *, registration: bool = True
+    ) -> dict[UUID, Professional | None]:
         """Records loaded in part for commands: per record, what the record index holds under
         the command's terms (``Professional.in_part``), in one query for them all. Its cost does
-        not depend on how many activities a record holds. None: no such record."""
-        found = self.recorder.in_part({pid: [term_key(t) for t in terms] for pid, terms in wanted.items()})
+        not depend on how many activities a record holds. None: no such record.
+
+        ``registration=False`` (recording activities, which decide nothing from the person): the
+        registration is not read; that the stream is a record's is told by its head's kind."""
+        found = self.recorder.in_part({pid: [term_key(t) for t in terms] for pid, terms in wanted.items()},
+                                      registration)
         to_domain = self.mapper.to_domain_event
         records: dict[UUID, Professional | None] = {}
         for pid in wanted:
             part = found.get(pid)
             try:
-                if part is None:
+                if part is None or not (registration or _is_record_event(part.head.topic)):
                     records[pid] = None
                     continue
                 events = [to_domain(e) for e in part.found]  # type: ignore[arg-type]
                 head = events[-1].link if events and events[-1].originator_version == part.head.originator_version else (
                     self._link(part.head))
-                records[pid] = Professional.in_part(events, head, person=PERSON_TERMS[0] in wanted[pid])
+                records[pid] = Professional.in_part(events, head, person=PERSON_TERMS[0] in wanted[pid],
+                                                    stream=None if registration else pid)
             except NotARecord:  # another kind's stream (a verdict id, say)
                 records[pid] = None
         return records

@@ -163,7 +163,7 @@ class Records(Store):
         generation: int | None = None
         for attempt in retrying():
             with attempt:
-                professional = self._in_part(professional_id, terms_to_record(details))
+                professional = self._in_part(professional_id, terms_to_record(details), registration=False)
                 now, today = self.now()
                 outcome, claims = self._decide_activity(professional, details, now, today, generation, by, channel)
                 try:
@@ -207,7 +207,7 @@ class Records(Store):
         wanted: dict[UUID, list[str]] = {}
         for pid, details in items:
             wanted.setdefault(pid, []).extend(terms_to_record(details))
-        records = self.in_part(wanted)
+        records = self.in_part(wanted, registration=False)
         results: list[Outcome | LedgerError] = []
         claims: list[KeyClaim] = []
         now, today = self.now()
@@ -369,9 +369,9 @@ class Records(Store):
         return outcome, [KeyClaim(key_stream(details.canonical_key()), generation + 1, professional.id,
                                   outcome.activity_id)]
 
-    def _in_part(self, professional_id: UUID, terms: Sequence[str]) -> Professional:
+    def _in_part(self, professional_id: UUID, terms: Sequence[str], *, registration: bool = True) -> Professional:
         """The record loaded in part for one command (``Store.in_part``)."""
-        found = self.in_part({professional_id: terms})[professional_id]
+        found = self.in_part({professional_id: terms}, registration=registration)[professional_id]
         if found is None:
             raise NotFound(*NO_SUCH_PROFESSIONAL)
         return found

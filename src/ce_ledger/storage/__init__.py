@@ -85,7 +85,8 @@ class KeyClaim(NamedTuple):
 
 
 class InPart(NamedTuple):
-    """What ``in_part`` found of one stream: version 1 and the indexed versions, in order; the head."""
+    """What ``in_part`` found of one stream: version 1 (unless not asked for) and the indexed
+    versions, in order; the head."""
 
     found: list[StoredEvent]
     head: StoredEvent
@@ -122,7 +123,7 @@ class LedgerRecorder(Protocol):
 
     def insert_with_positions(self, rows: list[tuple[int, UUID, int, str, bytes]]) -> None: ...
 
-    def in_part(self, wanted: dict[UUID, list[int]]) -> dict[UUID, InPart]: ...
+    def in_part(self, wanted: dict[UUID, list[int]], registration: bool = True) -> dict[UUID, InPart]: ...
 
     def index_ready(self) -> bool: ...
 
@@ -183,12 +184,12 @@ class StreamByStream:
         rows = [r for r in self.log_page(0, stop, topics, max(stop, 1))]
         yield from sorted(rows, key=lambda r: (r.originator_id, r.originator_version))
 
-    def in_part(self, wanted: dict[UUID, list[int]]) -> dict[UUID, InPart]:
+    def in_part(self, wanted: dict[UUID, list[int]], registration: bool = True) -> dict[UUID, InPart]:
         found: dict[UUID, InPart] = {}
         for stream, terms in wanted.items():
             head = self.select_events(stream, desc=True, limit=1)  # type: ignore[attr-defined]
             if head:
-                versions = sorted({1, *self._indexed(stream, terms)})
+                versions = sorted({1, *self._indexed(stream, terms)} if registration else set(self._indexed(stream, terms)))
                 found[stream] = InPart(self._versions(stream, versions), head[0])
         return found
 

@@ -185,20 +185,25 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         self._insert_index_rows = SQL(
             "INSERT INTO {i} SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::integer[]) ON CONFLICT DO NOTHING"
         ).format(i=i)
-        # Per stream: version 1 and the versions indexed under the wanted terms ('f'), and the head ('h').
-        self._in_part = SQL(
-            "WITH w AS (SELECT * FROM unnest(%b::uuid[], %b::bigint[]) AS w(id, term)), "
-            "s AS (SELECT DISTINCT id FROM w), "
-            "v AS (SELECT i.stream_id AS id, i.version, 'f' AS role FROM w JOIN {i} i "
-            "      ON i.stream_id = w.id AND i.term = w.term "
-            "      UNION SELECT id, 1, 'f' FROM s "
-            "      UNION SELECT s.id, h.version, 'h' FROM s CROSS JOIN LATERAL "
-            "      (SELECT max(originator_version) AS version FROM {t} e WHERE e.originator_id = s.id) h "
-            "      WHERE h.version IS NOT NULL) "
-            "SELECT v.role, e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM v JOIN {t} e ON e.originator_id = v.id AND e.originator_version = v.version "
-            "ORDER BY e.originator_id, e.originator_version"
-        ).format(t=t, i=i)
+        # Per stream: version 1 and the versions indexed under the wanted terms ('f'), and the head ('h');
+        # without version 1 for a command that decides nothing from the registration (recording an
+        # activity): it was one more index descent and heap page per record, and a decode.
+        def in_part(opening: str) -> Composed:
+            return SQL(
+                "WITH w AS (SELECT * FROM unnest(%b::uuid[], %b::bigint[]) AS w(id, term)), "
+                "s AS (SELECT DISTINCT id FROM w), "
+                "v AS (SELECT i.stream_id AS id, i.version, 'f' AS role FROM w JOIN {i} i "
+                "      ON i.stream_id = w.id AND i.term = w.term "
+                "      {opening}"
+                "      UNION SELECT s.id, h.version, 'h' FROM s CROSS JOIN LATERAL "
+                "      (SELECT max(originator_version) AS version FROM {t} e WHERE e.originator_id = s.id) h "
+                "      WHERE h.version IS NOT NULL) "
+                "SELECT v.role, e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM v JOIN {t} e ON e.originator_id = v.id AND e.originator_version = v.version "
+                "ORDER BY e.originator_id, e.originator_version"
+            ).format(t=t, i=i, opening=SQL(opening))
+
+        self._in_part = {True: in_part("UNION SELECT id, 1, 'f' FROM s "), False: in_part("")}
         self._heads = SQL(
             "SELECT DISTINCT ON (originator_id) originator_id, originator_version, state FROM {t} "
             "WHERE notification_id <= %s ORDER BY originator_id, originator_version DESC"
@@ -353,13 +358,13 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
                                  "ON CONFLICT DO NOTHING").format(self._chunks),
                              ([c[0] for c in chunks], [c[1] for c in chunks], [c[2] for c in chunks]), binary=True)
 
-    def in_part(self, wanted: dict[UUID, list[int]]) -> dict[UUID, InPart]:
+    def in_part(self, wanted: dict[UUID, list[int]], registration: bool = True) -> dict[UUID, InPart]:
         """What commands need of many records, in one query (see ``Professional.in_part``)."""
         ids = UuidArray([stream for stream, terms in wanted.items() for _ in terms])
         terms = BigintArray([term for t in wanted.values() for term in t])
         found: dict[UUID, list[StoredEvent]] = {}
         heads: dict[UUID, StoredEvent] = {}
-        for role, oid, version, topic, state in self._fetch(self._in_part, (ids, terms), binary=True):
+        for role, oid, version, topic, state in self._fetch(self._in_part[registration], (ids, terms), binary=True):
             event = StoredEvent(oid, version, topic, bytes(state))
             if role == "h":
                 heads[oid] = event
