@@ -1,8 +1,8 @@
 """The record index: a command reads what it needs of a record, not the whole record.
 
 Each activity's events are filed under its terms (the activity, its retry key, a day of
-teaching) in the same transaction as the events; a command loads the registration, the head
-and the events under its own terms. On both stores: what a command reads does not grow with
+teaching) in the same transaction as the events; a command loads the head, the events under its own terms
+and, unless it records an activity, the registration. On both stores: what a command reads does not grow with
 the record, every rule the whole record enforced still holds, and a store written before the
 index existed (or restored from a backup) has its index built from its events at start-up.
 """
