@@ -89,6 +89,14 @@ def test_recording_reads_no_registration_and_refuses_a_stream_that_is_not_a_reco
     assert ledger.position() == before
     assert ledger.record(pid, course, by="platform").status == "recorded"
 
+    # Whatever of its kinds a record ends with, it is a record: a decision, a void.
+    claimed = ledger.record(pid, specialty("8", date(2018, 3, 1), cert="C-NR"), by="employer:UNIT-001")
+    ledger.decide(pid, claimed.activity_id, VERIFIED, by="committee:1")
+    assert ledger.record(pid, public("1", date(2018, 1, 3), "PR-after-decision"), by="platform").status == "recorded"
+    ledger.void(pid, claimed.activity_id, Voiding(reason="证书编号错误", decision_ref="宁人社〔2019〕1号"), by="auditor:1")
+    done = ledger.record_batch([(pid, public("1", date(2018, 1, 4), "PR-after-void"))], by="platform")
+    assert [r.status for r in done] == ["recorded"]
+
 
 def test_a_store_without_its_index_builds_it_at_start(settings, clock):
     ledger = build_ledger(settings, clock=clock)

@@ -479,10 +479,6 @@ class Professional(Chained):
         copy.keys = {k: list(v) for k, v in self.keys.items()}
         return copy
 
-    # Every kind of event a record holds: what ``_mutate`` folds, and the registration.
-    EVENTS = (ProfessionalRegistered, ActivityRecorded, ActivityVoided, ClaimDecided, RegistrationCorrected,
-              TransferProposed, TransferConfirmed)
-
     def _mutate(self, event: LedgerEvent) -> None:
         # Plain isinstance tests: this runs once per stored event on every load.
         if isinstance(event, ActivityRecorded):

@@ -29,7 +29,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from ce_ledger.audit.verification import Break, Row, check_stream
 from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.chain import GENESIS
-from ce_ledger.domain.events import ActivityKeyReserved, ActivityRecorded, LedgerEvent
+from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, ActivityRecorded, LedgerEvent
 from ce_ledger.domain.identity import professional_id
 from ce_ledger.domain.values import uuid5
 from ce_ledger.domain.professional import (
@@ -63,7 +63,7 @@ def term_key(term: str) -> int:
 def _is_record_event(topic: str) -> bool:
     """Whether a stored event of this topic belongs on a professional's record."""
     try:
-        return issubclass(resolve_topic(topic), Professional.EVENTS)
+        return issubclass(resolve_topic(topic), RECORD_EVENTS)
     except (TopicError, TypeError):
         return False
 
