@@ -187,23 +187,27 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         ).format(i=i)
         # Per stream: version 1 and the versions indexed under the wanted terms ('f'), and the head ('h');
         # without version 1 for a command that decides nothing from the registration (recording an
-        # activity): it was one more index descent and heap page per record, and a decode.
-        def in_part(opening: str) -> Composed:
+        # activity): it was one more index descent and heap page per record, and a decode. The head
+        # is read in one descent of the primary key (its last entry), not found by max() and then
+        # read again: 3,500 buffers for 500 records, not 5,500 — pages a store larger than memory
+        # reads from disk.
+        def in_part(versions: str) -> Composed:
             return SQL(
                 "WITH w AS (SELECT * FROM unnest(%b::uuid[], %b::bigint[]) AS w(id, term)), "
-                "s AS (SELECT DISTINCT id FROM w), "
-                "v AS (SELECT i.stream_id AS id, i.version, 'f' AS role FROM w JOIN {i} i "
-                "      ON i.stream_id = w.id AND i.term = w.term "
-                "      {opening}"
-                "      UNION SELECT s.id, h.version, 'h' FROM s CROSS JOIN LATERAL "
-                "      (SELECT max(originator_version) AS version FROM {t} e WHERE e.originator_id = s.id) h "
-                "      WHERE h.version IS NOT NULL) "
-                "SELECT v.role, e.originator_id, e.originator_version, e.topic, e.state "
-                "FROM v JOIN {t} e ON e.originator_id = v.id AND e.originator_version = v.version "
-                "ORDER BY e.originator_id, e.originator_version"
-            ).format(t=t, i=i, opening=SQL(opening))
+                "s AS (SELECT DISTINCT id FROM w) "
+                "SELECT 'f' AS role, e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM ({versions}) v JOIN {t} e ON e.originator_id = v.id AND e.originator_version = v.version "
+                "UNION ALL "
+                "SELECT 'h', h.* FROM s CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state "
+                "FROM {t} e WHERE e.originator_id = s.id ORDER BY originator_version DESC LIMIT 1) h "
+                "ORDER BY 2, 3"
+            ).format(t=t, versions=SQL(versions).format(i=i))
 
-        self._in_part = {True: in_part("UNION SELECT id, 1, 'f' FROM s "), False: in_part("")}
+        indexed = "{i} i JOIN w ON i.stream_id = w.id AND i.term = w.term"
+        self._in_part = {
+            True: in_part(f"SELECT i.stream_id AS id, i.version FROM {indexed} UNION SELECT id, 1 FROM s"),
+            False: in_part(f"SELECT DISTINCT i.stream_id AS id, i.version FROM {indexed}"),
+        }
         self._heads = SQL(
             "SELECT DISTINCT ON (originator_id) originator_id, originator_version, state FROM {t} "
             "WHERE notification_id <= %s ORDER BY originator_id, originator_version DESC"
