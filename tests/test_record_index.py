@@ -65,7 +65,7 @@ def test_a_command_reads_the_same_few_events_at_any_depth(ledger):
     assert whole.version == DEEP + 6 and len(whole.activities) == DEEP + 3
 
 
-def test_recording_reads_no_registration_and_refuses_a_stream_that_is_not_a_record(ledger):
+def test_recording_reads_no_registration_and_refuses_a_stream_that_is_not_a_record(ledger, monkeypatch):
     """Recording an activity decides nothing from the person, so its record is read without the
     registration (one index descent, one heap page and one decode less a completion); that the
     stream is a record's is told by the kind of its last event. A verdict's or a unit's stream is
@@ -77,6 +77,14 @@ def test_recording_reads_no_registration_and_refuses_a_stream_that_is_not_a_reco
     with pytest.raises(RuntimeError):  # a command about the person refuses a record read this way
         part.differs_from("某人", part.series, "UNIT-001")
     assert ledger.in_part({pid: terms_to_record(course)})[pid].registration is not None  # asked for: read
+    asked: list[bool] = []  # what the recording commands ask of the store
+    reading = ledger.recorder.in_part
+    monkeypatch.setattr(ledger.recorder, "in_part", lambda wanted, registration=True: (
+        asked.append(registration), reading(wanted, registration))[1])
+    ledger.record(pid, public("1", date(2018, 1, 5), "PR-asked-1"), by="platform")
+    ledger.record_batch([(pid, public("1", date(2018, 1, 6), "PR-asked-2"))], by="platform")
+    assert asked == [False, False]
+    monkeypatch.undo()
 
     verdict = ledger.issue_verdict(pid, "intermediate", 2019, by="committee:1")
     unit, _ = ledger.name_unit("UNIT-NR", "某单位", by="platform")

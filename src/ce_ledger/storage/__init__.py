@@ -189,7 +189,7 @@ class StreamByStream:
         for stream, terms in wanted.items():
             head = self.select_events(stream, desc=True, limit=1)  # type: ignore[attr-defined]
             if head:
-                versions = sorted({1, *self._indexed(stream, terms)} if registration else set(self._indexed(stream, terms)))
+                versions = sorted(set(self._indexed(stream, terms)) | ({1} if registration else set()))
                 found[stream] = InPart(self._versions(stream, versions), head[0])
         return found
 
