@@ -7,8 +7,9 @@ over HTTP and over the bulk path, against a COPY of rows shaped like the stored 
    completions, each to a different person, first to shallow records, then to deep ones. Then
    "HTTP ×2": the server as deployed on this machine, one worker process per core
    (``--workers 2``), and the platform sending two batches at a time.
-3. Bulk path: the same, in process, through ``Records.record_batch`` (what ``ce-ledger import``
-   and the region loader call), on other shallow and deep people. Then "bulk ×2": as
+3. Bulk path: the same, in process, through ``Records.record_batch(sole_writer=True)`` (what
+   ``ce-ledger import`` and the region loader call: each process writes its own people, rows
+   almost all new), on other shallow and deep people. Then "bulk ×2": as
    ``ce-ledger import`` runs a large file on PostgreSQL here, one process per core, each
    recording its own share of the people (``imports.parallel``).
 4. COPY: the rows those completions stored (same columns, same payloads, same size), copied
@@ -79,7 +80,8 @@ def bulk(ledger, pids: dict[str, object], work: list[list[dict]], label: str) ->
     """Seconds to record ``work`` through ``record_batch``, every item recorded."""
     started = time.perf_counter()
     for body in track(work, description=label, console=console, transient=True):
-        done = ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform")
+        done = ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform",
+                                   sole_writer=True)
         assert all(getattr(r, "status", None) == "recorded" for r in done), done[:3]
     return time.perf_counter() - started
 
@@ -93,12 +95,13 @@ def _bulk_share(pg: str, schema: str, pids: dict, work: list[list[dict]], warm: 
 
     ledger = build_ledger(settings(pg, schema))
     for body in warm:
-        ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform")
+        ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform", sole_writer=True)
     collector.settle()
     ready.wait()
     started = time.perf_counter()
     for body in work:
-        done = ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform")
+        done = ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform",
+                                   sole_writer=True)
         assert all(getattr(r, "status", None) == "recorded" for r in done), done[:3]
     ledger.close()
     return time.perf_counter() - started

@@ -249,7 +249,7 @@ def _load(index: int, of: int, n_people: int, seed: int, batch_people: int, step
                     for d, fate in activities(person, year, seed):
                         items.append((pids[person.n], d))
                         fates.append(fate)
-                outcomes = ledger.record_batch(items, by="platform:region")
+                outcomes = ledger.record_batch(items, by="platform:region", sole_writer=True)  # its own people
                 decisions, voids = [], []
                 for (pid, _), outcome, fate in zip(items, outcomes, fates, strict=True):
                     if fate in ("verify", "reject") and getattr(outcome, "status", None) == "recorded":

@@ -104,11 +104,17 @@ def activity_terms(recorded: ActivityRecorded) -> tuple[str, ...]:
     return terms
 
 
-def terms_to_record(details: ActivityDetails) -> tuple[str, ...]:
+def terms_to_record(details: ActivityDetails, *, key: bool = True) -> tuple[str, ...]:
     """What recording ``details`` must see of a record: the activities under the same key
     (retries, conflicts, the generation after a void) and, for teaching, the day's other
-    teaching (24 hours a day). Nothing else in the record can change the decision."""
-    terms: tuple[str, ...] = (f"key:{details.canonical_key()}",)
+    teaching (24 hours a day). Nothing else in the record can change the decision.
+
+    ``key=False`` leaves out a global key's activities: every one of them holds a claim on the
+    key, so a record that has any cannot claim it again — the save fails (a batch that assumes
+    its keys new, ``Records.record_batch(sole_writer=True)``, is then decided again with them)."""
+    if not key and not details.key_is_global:
+        raise ValueError("only a global key is checked by its claim; a record's own key must be read")
+    terms: tuple[str, ...] = (f"key:{details.canonical_key()}",) if key else ()
     if isinstance(details, Teaching):
         terms += (f"taught-on:{details.taught_on.isoformat()}",)
     return terms

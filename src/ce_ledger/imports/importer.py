@@ -290,7 +290,9 @@ class Importer:
             outcomes: Iterable[Outcome | LedgerError | None] = self._check(rows)
         else:
             channel = Channel.LEGACY_UPLOAD if kind is FileKind.LEGACY else Channel.IMPORT
-            outcomes = self.ledger.record_batch([(r.professional_id, r.details) for r in rows], by=self.by, channel=channel)
+            # A migration's rows, almost all new, and each person's rows in one process (``Share``).
+            outcomes = self.ledger.record_batch([(r.professional_id, r.details) for r in rows], by=self.by,
+                                                channel=channel, sole_writer=True)
         legacy: list[tuple[_Row, Outcome]] = []
         for row, outcome in zip(rows, outcomes, strict=True):
             if isinstance(outcome, LedgerError):

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import replace
@@ -45,6 +46,9 @@ E = TypeVar("E", bound=LedgerEvent)
 SaveSubscriber = Callable[[int], None]
 log = logging.getLogger(__name__)
 INDEX_PAGE = 2_000  # rows read (and index rows written) at a time while the index is built
+# Records' heads this process wrote, kept for a process that writes its own share of the records
+# (an import share: ``Records.record_batch(sole_writer=True)``): about 300 bytes each, 30 MB at most.
+HEADS_KEPT = 100_000
 KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
 
 
@@ -135,6 +139,10 @@ class Store(Application[UUID]):
         self._zone = ZoneInfo(timezone)
         self.clock = clock
         self.rule_sets = rule_sets
+        # The last version and digest of the records this process saved (``written_heads``): None
+        # until a batch asks for them, so that a server, whose workers share the records, keeps none.
+        self._heads: dict[UUID, tuple[int, str]] | None = None
+        self._heads_lock = threading.Lock()  # a server's threads save at once (a workbench import keeps heads)
         if not self.recorder.index_ready():
             self.build_index()
 
@@ -242,19 +250,28 @@ class Store(Application[UUID]):
         return breaks
 
     def in_part(
-        self, wanted: dict[UUID, Sequence[str]], *, registration: bool = True
+        self, wanted: dict[UUID, Sequence[str]], *, registration: bool = True, written: bool = False,
     ) -> dict[UUID, Professional | None]:
         """Records loaded in part for commands: per record, what the record index holds under
         the command's terms (``Professional.in_part``), in one query for them all. Its cost does
         not depend on how many activities a record holds. None: no such record.
 
         ``registration=False`` (recording activities, which decide nothing from the person): the
-        registration is not read; that the stream is a record's is told by its head's kind."""
-        found = self.recorder.in_part({pid: [term_key(t) for t in terms] for pid, terms in wanted.items()},
-                                      registration)
+        registration is not read; that the stream is a record's is told by its head's kind.
+        ``written`` (with it): a record wanted for no term whose head this process wrote
+        (``written_heads``) is not read at all."""
+        heads = self._heads if written and not registration and self._heads is not None else {}
+        with self._heads_lock:
+            known = {pid: heads[pid] for pid, terms in wanted.items() if not terms and pid in heads}
+        found = self.recorder.in_part(
+            {pid: [term_key(t) for t in terms] for pid, terms in wanted.items() if pid not in known}, registration,
+        ) if len(known) < len(wanted) else {}
         to_domain = self.mapper.to_domain_event
         records: dict[UUID, Professional | None] = {}
         for pid in wanted:
+            if pid in known:
+                records[pid] = Professional.in_part([], known[pid], stream=pid)
+                continue
             part = found.get(pid)
             try:
                 if part is None or not (registration or _is_record_event(part.head.topic)):
@@ -356,7 +373,38 @@ class Store(Application[UUID]):
         claims = [*keys, *(k for obj in objs if isinstance(obj, Events) for k in obj.keys)]
         if claims:
             kwargs["keys"] = claims
-        return super().save(*objs, **kwargs)
+        recordings = super().save(*objs, **kwargs)
+        if self._heads is not None:
+            self._keep_heads([r.domain_event for r in recordings])
+        return recordings
+
+    # -- the heads of the records this process wrote ------------------------------------
+
+    def written_heads(self) -> dict[UUID, tuple[int, str]]:
+        """The heads (version, digest) of the records this process has saved since it first asked,
+        the oldest dropped past HEADS_KEPT. A head another writer has moved on since is never
+        trusted blindly: the next event sealed after it takes a version already stored, the save
+        fails (IntegrityError) and the caller forgets the head (``forget_heads``) and reads it."""
+        if self._heads is None:
+            self._heads = {}
+        return self._heads
+
+    def forget_heads(self, streams: Iterable[UUID]) -> None:
+        if self._heads is not None:
+            with self._heads_lock:
+                for stream in streams:
+                    self._heads.pop(stream, None)
+
+    def _keep_heads(self, events: Sequence[Any]) -> None:
+        heads = self._heads
+        assert heads is not None
+        with self._heads_lock:
+            for event in events:
+                if isinstance(event, RECORD_EVENTS):  # a record's own stream only (``in_part`` serves records)
+                    heads.pop(event.originator_id, None)  # to the end: the oldest is the first
+                    heads[event.originator_id] = event.link
+            while len(heads) > HEADS_KEPT:
+                del heads[next(iter(heads))]
 
     def _after_recorded(self, professional_id: UUID, details: Any, outcome: Outcome) -> Outcome:
         """After an activity is recorded: services.filings settles a claim its base filed already."""

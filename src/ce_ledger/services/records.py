@@ -176,7 +176,8 @@ class Records(Store):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def record_batch(
-        self, items: Sequence[tuple[UUID, ActivityDetails]], *, by: str, channel: Channel = Channel.DIRECT
+        self, items: Sequence[tuple[UUID, ActivityDetails]], *, by: str, channel: Channel = Channel.DIRECT,
+        sole_writer: bool = False,
     ) -> list[Outcome | LedgerError]:
         """Record many activities in one transaction; one bad item never blocks the others.
 
@@ -186,28 +187,48 @@ class Records(Store):
         by item and cost ten times as much); if that is refused too (a key another record
         holds, say), it falls back to one command per item, each with its own retry, so the
         outcome is the same, only slower. The collector is paused meanwhile (``collector.paused``).
+
+        ``sole_writer``: the caller writes these records alone for now and its rows are almost
+        all new — a migration's share of the people (``ce-ledger import``). The first try then
+        reads nothing it can do without: not a global key's activities (a record that has one
+        holds a claim on the key, so the save fails) and not the head of a record this process
+        wrote last (``written_heads``; moved on by another writer after all, the save fails on
+        the version). A failed first try is decided again with everything read, as above, and
+        later batches read too until one records every item as new: a file imported again
+        costs one wasted try, not one a batch. The outcomes are the same either way.
         """
+        fresh = sole_writer and self._fresh_keys
+        if sole_writer:
+            self.written_heads()  # kept from now on
         with collector.paused():
             for attempt in range(BATCH_ATTEMPTS):
-                if attempt:
+                unread = fresh and attempt == 0
+                if attempt and not fresh:
                     time.sleep(random.uniform(0, 0.02))  # let the other writer's transaction end
-                results, saved = self._try_batch(items, by, channel)
+                results, saved = self._try_batch(items, by, channel, unread=unread)
                 if saved:
+                    if sole_writer:
+                        self._fresh_keys = all(isinstance(r, Outcome) and r.status == "recorded" for r in results)
                     return results
+                if unread:
+                    self._fresh_keys = False
         return [  # each item that was not refused on its own: one command each
             r if isinstance(r, LedgerError) else self._record_or_error(pid, details, by, channel)
             for r, (pid, details) in zip(results, items, strict=True)
         ]
 
+    _fresh_keys = True  # a sole writer's batches take their global keys as new (``record_batch``)
+
     def _try_batch(
-        self, items: Sequence[tuple[UUID, ActivityDetails]], by: str, channel: Channel
+        self, items: Sequence[tuple[UUID, ActivityDetails]], by: str, channel: Channel, *, unread: bool = False,
     ) -> tuple[list[Outcome | LedgerError], bool]:
         """Decide every item on records loaded in part and save them all together; False if the
-        save lost a race (nothing was saved)."""
+        save lost a race (nothing was saved). ``unread``: without reading global keys' activities
+        or the heads this process wrote (``record_batch(sole_writer=True)``)."""
         wanted: dict[UUID, list[str]] = {}
         for pid, details in items:
-            wanted.setdefault(pid, []).extend(terms_to_record(details))
-        records = self.in_part(wanted, registration=False)
+            wanted.setdefault(pid, []).extend(terms_to_record(details, key=not (unread and details.key_is_global)))
+        records = self.in_part(wanted, registration=False, written=unread)
         results: list[Outcome | LedgerError] = []
         claims: list[KeyClaim] = []
         now, today = self.now()
@@ -229,6 +250,7 @@ class Records(Store):
         try:
             recordings = self.save(Events(pending, index, claims))
         except IntegrityError:
+            self.forget_heads(records)  # a head moved on by another writer is read next time
             return results, False
         position = max((r.notification.id for r in recordings), default=None) or self.position()
         settled = iter(self._after_recorded_batch([

@@ -189,7 +189,8 @@ class StreamByStream:
         for stream, terms in wanted.items():
             head = self.select_events(stream, desc=True, limit=1)  # type: ignore[attr-defined]
             if head:
-                versions = sorted(set(self._indexed(stream, terms)) | ({1} if registration else set()))
+                indexed = self._indexed(stream, terms) if terms else set()  # a head alone may be wanted
+                versions = sorted(set(indexed) | ({1} if registration else set()))
                 found[stream] = InPart(self._versions(stream, versions), head[0])
         return found
 

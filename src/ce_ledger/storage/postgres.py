@@ -182,8 +182,13 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {t} "
             "WHERE originator_id = %s AND notification_id <= %s ORDER BY originator_version DESC LIMIT 1"
         ).format(t=t)
+        # Plain on the write path: the rows are for versions this transaction inserts, so none can
+        # exist yet (two terms of one event that hash alike are made one row first). An
+        # ``ON CONFLICT DO NOTHING`` insert costs a speculative insertion per row: 6.8 against
+        # 4.9 µs a row (a store of 300,000 events, 1,000 rows a statement). Building the index from
+        # stored events may meet rows already there, and keeps it (``insert_index``).
         self._insert_index_rows = SQL(
-            "INSERT INTO {i} SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::integer[]) ON CONFLICT DO NOTHING"
+            "INSERT INTO {i} SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::integer[])"
         ).format(i=i)
         # Per stream: version 1 and the versions indexed under the wanted terms ('f'), and the head ('h');
         # without version 1 for a command that decides nothing from the registration (recording an
@@ -194,7 +199,7 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         def in_part(versions: str) -> Composed:
             return SQL(
                 "WITH w AS (SELECT * FROM unnest(%b::uuid[], %b::bigint[]) AS w(id, term)), "
-                "s AS (SELECT DISTINCT id FROM w) "
+                "s AS (SELECT * FROM unnest(%b::uuid[]) AS s(id)) "
                 "SELECT 'f' AS role, e.originator_id, e.originator_version, e.topic, e.state "
                 "FROM ({versions}) v JOIN {t} e ON e.originator_id = v.id AND e.originator_version = v.version "
                 "UNION ALL "
@@ -261,7 +266,8 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         rows, claims = kwargs.get("index", ()), kwargs.get("keys", ())
         try:
             if rows:
-                curs.connection.execute(self._insert_index_rows, self._columns(rows), binary=True, prepare=False)
+                curs.connection.execute(self._insert_index_rows, self._columns(list(dict.fromkeys(rows))), binary=True,
+                                        prepare=False)
             if claims:
                 curs.connection.execute(self._insert_claims, self._claim_columns(claims), binary=True, prepare=False)
         except psycopg.Error:
@@ -296,7 +302,7 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
     def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
         with self.datastore.transaction(commit=True) as curs:
             if rows:
-                curs.execute(self._insert_index_rows, self._columns(rows), binary=True)
+                curs.execute(self._insert_index_rows + SQL(" ON CONFLICT DO NOTHING"), self._columns(rows), binary=True)
             if keys:
                 curs.execute(self._insert_claims + SQL(" ON CONFLICT DO NOTHING"), self._claim_columns(keys),
                              binary=True)
@@ -366,9 +372,11 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         """What commands need of many records, in one query (see ``Professional.in_part``)."""
         ids = UuidArray([stream for stream, terms in wanted.items() for _ in terms])
         terms = BigintArray([term for t in wanted.values() for term in t])
+        streams = UuidArray(wanted)  # a stream may be wanted for its head alone (no terms)
         found: dict[UUID, list[StoredEvent]] = {}
         heads: dict[UUID, StoredEvent] = {}
-        for role, oid, version, topic, state in self._fetch(self._in_part[registration], (ids, terms), binary=True):
+        for role, oid, version, topic, state in self._fetch(self._in_part[registration], (ids, terms, streams),
+                                                             binary=True):
             event = StoredEvent(oid, version, topic, bytes(state))
             if role == "h":
                 heads[oid] = event
