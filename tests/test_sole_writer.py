@@ -151,3 +151,29 @@ def test_only_a_global_key_is_left_to_its_claim(details):
 
     with pytest.raises(ValueError):
         terms_to_record(details, key=False)
+
+
+def test_saves_refused_at_their_claim_leave_the_connection_usable(settings, clock):
+    """On PostgreSQL the index rows and claims go before the writers' lock and the events' insert,
+    so a claim another record holds aborts the transaction before them, and the statements after
+    it are skipped. The connection must stay usable (none of them is prepared, so none can be left
+    counted as prepared by psycopg): a process whose first save is refused, then refusals and
+    saves in turn, more of them than psycopg's prepare threshold, on the one connection of its pool."""
+    first = build_ledger(settings, clock=clock)
+    second = None
+    try:
+        holder = first.register(registration(), by="platform").professional_id
+        other = first.register(registration(), by="platform").professional_id
+        courses = [public("1", date(2018, 1, 2 + n), f"PR-U{n}") for n in range(8)]
+        assert [r.status for r in first.record_batch([(holder, c) for c in courses], by="platform")] == ["recorded"] * 8
+        second = build_ledger(settings, clock=clock)  # its connection has written nothing yet
+        for n, course in enumerate(courses):
+            refused = second.record_batch([(other, course)], by="platform", sole_writer=n % 2 == 0)
+            assert isinstance(refused[0], Conflict)
+            assert second.record(other, public("1", date(2018, 2, 1 + n), f"PR-V{n}"), by="platform").status == "recorded"
+        assert len(second.history(other)) == 9 and len(second.history(holder)) == 9
+        assert second.chain_breaks({holder: None, other: None}) == []
+    finally:
+        for ledger in (first, second):
+            if ledger is not None:
+                ledger.close()
