@@ -80,6 +80,14 @@ for _wrapper, _dumper in ((UuidArray, _UuidArrayDumper), (BigintArray, _BigintAr
     psycopg.adapters.register_dumper(_wrapper, _dumper)
 
 
+def _index_order(row: IndexRow) -> tuple[int, int, int]:
+    return row[0].int, row[1], row[2]  # compared as numbers in C: UUIDs compare in Python, 6 µs a completion
+
+
+def _claim_order(claim: KeyClaim) -> tuple[int, int]:
+    return claim.key_id.int, claim.version
+
+
 class LedgerRecorder(library.PostgresApplicationRecorder):
     partitionable = True  # pages can be split by stream in the query
 
@@ -257,9 +265,11 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         rows, claims = kwargs.get("index", ()), kwargs.get("keys", ())
         try:
             if rows:  # two terms of one event that hash alike are made one row
-                curs.execute(self._insert_index_rows, self._columns(sorted(set(rows))), binary=True, prepare=False)
+                rows = sorted(set(rows), key=_index_order)
+                curs.execute(self._insert_index_rows, self._columns(rows), binary=True, prepare=False)
             if claims:
-                curs.execute(self._insert_claims, self._claim_columns(sorted(claims)), binary=True, prepare=False)
+                claims = sorted(claims, key=_claim_order)
+                curs.execute(self._insert_claims, self._claim_columns(claims), binary=True, prepare=False)
         except psycopg.Error:
             # A clash PostgreSQL answered before the next statement was sent is raised by psycopg
             # here, before the library's sync: the pipeline is then still aborted and the
