@@ -222,7 +222,7 @@ def _binary_copy(sample: list[tuple], rows: int) -> bytes:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # 8,000 completions a row: rows of 2,000 (a quarter of a second for each "×2" process) swung by
-    # a third from run to run; these take three and a half minutes in all.
+    # a third from run to run; these take about six minutes in all (five paths).
     parser.add_argument("--shallow", type=int, default=8000, help="shallow people per path (default 8000)")
     parser.add_argument("--deep", type=int, default=1000, help="deep people per path (default 1000)")
     parser.add_argument("--depth", type=int, default=75, help="activities already on a deep record (default 75)")
