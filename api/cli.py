@@ -220,7 +220,7 @@ def import_file(
             task = progress.add_task(shown, total=None)
             options = {"kind": kind, "encoding": encoding, "dry_run": dry_run, "resume": not restart,
                        "progress": lambda n, total: progress.update(task, completed=n, total=total)}
-            importer = services.importer(by=by)
+            importer = services.importer(by=by, sole_writer=True)  # a migration: its shares write their own people
             try:
                 done = (run_in_shares(importer, services.settings, file, processes, **options) if processes > 1
                         else importer.run(file, **options))

@@ -77,6 +77,7 @@ def test_a_sole_writer_reads_less_and_records_the_same(settings, clock, monkeypa
         assert asked == []
 
         # A key another person holds: refused, the others recorded; the day's teaching still counts.
+        ledger._fresh_keys = True  # its first try unread, as after a batch of new rows
         done = ledger.record_batch([(p2, public("2", date(2018, 1, 2), "PR-S1")),
                                     (p2, public("1", date(2018, 1, 8), "PR-S10")),
                                     (p1, teaching("15", date(2018, 3, 2), "T-S2"))], by="platform", sole_writer=True)
@@ -85,6 +86,7 @@ def test_a_sole_writer_reads_less_and_records_the_same(settings, clock, monkeypa
 
         # A void frees the key for someone else, who takes it as the next claim.
         ledger.void(p1, first[0].activity_id, VOID, by="auditor:1")
+        ledger._fresh_keys = True
         done = ledger.record_batch([(p2, public("2", date(2018, 1, 2), "PR-S1"))], by="platform", sole_writer=True)
         assert done[0].status == "recorded"
         assert [c.professional_id for c in ledger.key_claims("platform-record:PR-S1")] == [p1, p2]
@@ -110,13 +112,18 @@ def _script(ledger, sole_writer: bool) -> tuple[list, list]:
         [(p1, public("9", date(2030, 1, 1), "PR-F")), (p2, public("1", date(2018, 2, 1), "PR-G"))],  # the future
     ]
     answers = []
+
+    def record(batch):
+        # Every batch's first try unread: after a retry the ledger would read keys until a batch is all new.
+        ledger._fresh_keys = True
+        return [(type(r).__name__, r.field) if isinstance(r, Exception) else r
+                for r in ledger.record_batch(batch, by="platform", sole_writer=sole_writer)]
+
     for k, batch in enumerate(batches):
-        answers.append([(type(r).__name__, r.field) if isinstance(r, Exception) else r
-                        for r in ledger.record_batch(batch, by="platform", sole_writer=sole_writer)])
+        answers.append(record(batch))
         if k == 3:
             ledger.void(p1, answers[0][0].activity_id, VOID, by="auditor:1")
-            answers.append(ledger.record_batch([(p2, public("2", date(2018, 1, 2), "PR-A"))], by="platform",
-                                               sole_writer=sole_writer))
+            answers.append(record([(p2, public("2", date(2018, 1, 2), "PR-A"))]))
     rows = [(r.originator_id, r.originator_version, r.topic, bytes(r.state)) for p in pids
             for r in ledger.recorder.select_events(p)]
     return answers, rows
@@ -177,3 +184,39 @@ def test_saves_refused_at_their_claim_leave_the_connection_usable(settings, cloc
         for ledger in (first, second):
             if ledger is not None:
                 ledger.close()
+
+
+def test_a_clash_before_the_lock_goes_up_as_a_clash_wherever_it_surfaces(monkeypatch):
+    """PostgreSQL answers the claims' insert (before the writers' lock) while the next statements
+    are being sent, and psycopg raises its error at whichever statement reads results next. Made
+    to surface at the lock (the answer has arrived by then), the clash must still go up as the
+    library's IntegrityError — one try a save, no "pipeline aborted" retried by the library."""
+    import time
+
+    from tests.conftest import postgres_schema
+
+    with postgres_schema("s") as url:
+        ledger = build_ledger(Settings(database_url=url, secret_key=TEST_KEY, postgres_pool_size=1), clock=Clock())
+        try:
+            holder = ledger.register(registration(), by="platform").professional_id
+            other = ledger.register(registration(), by="platform").professional_id
+            course = public("1", date(2018, 1, 2), "PR-LATE")
+            ledger.record(holder, course, by="platform")
+            locking = ledger.recorder._lock_table
+            tries: list[float] = []
+
+            def late(curs):
+                tries.append(time.monotonic())
+                time.sleep(0.05)  # the claims' error has arrived: the lock's statement reads it
+                locking(curs)
+
+            monkeypatch.setattr(ledger.recorder, "_lock_table", late)
+            started = time.monotonic()
+            refused = ledger.record_batch([(other, course)], by="platform")
+            assert isinstance(refused[0], Conflict)
+            assert len(tries) == 3  # the batch twice, then the command alone: one try each
+            assert time.monotonic() - started < 1.5
+            monkeypatch.undo()
+            assert ledger.record(other, public("1", date(2018, 1, 3), "PR-LATE-2"), by="platform").status == "recorded"
+        finally:
+            ledger.close()

@@ -70,12 +70,13 @@ class Services:
             raise RuntimeError("built without the read side (build_services(read_side=False))")
         return self.read
 
-    def importer(self, *, by: str, unit: str | None = None) -> Importer:
+    def importer(self, *, by: str, unit: str | None = None, sole_writer: bool = False) -> Importer:
         """Spreadsheet imports through the same commands as the API; ``by`` confirms legacy rows;
-        ``unit`` limits an employer's import to its own staff."""
+        ``unit`` limits an employer's import to its own staff; ``sole_writer``: a command-line
+        migration (``Importer``)."""
         from ce_ledger.imports.importer import Importer
 
-        return Importer(self.ledger, by=by, unit=unit)
+        return Importer(self.ledger, by=by, unit=unit, sole_writer=sole_writer)
 
     def close(self) -> None:
         self.ledger.close()

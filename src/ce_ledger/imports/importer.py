@@ -140,8 +140,12 @@ NOT_OF_UNIT = "no professional of unit {unit} is registered with this ID number"
 
 
 class Importer:
-    def __init__(self, ledger: Ledger, *, by: str, unit: str | None = None):
+    def __init__(self, ledger: Ledger, *, by: str, unit: str | None = None, sole_writer: bool = False):
         self.ledger = ledger
+        # A migration run on its own (``ce-ledger import``, one process per share of the people):
+        # its batches read only what they cannot do without (``Records.record_batch``). Not a
+        # workbench upload, whose server's workers and threads write the same records.
+        self.sole_writer = sole_writer
         self.by = by  # who verifies legacy uploads (they were accepted by the old system)
         # An employer's import: rows for its own staff only. A person registered in another unit
         # and one not registered at all are refused in the same words (an employer may not learn
@@ -290,9 +294,8 @@ class Importer:
             outcomes: Iterable[Outcome | LedgerError | None] = self._check(rows)
         else:
             channel = Channel.LEGACY_UPLOAD if kind is FileKind.LEGACY else Channel.IMPORT
-            # A migration's rows, almost all new, and each person's rows in one process (``Share``).
             outcomes = self.ledger.record_batch([(r.professional_id, r.details) for r in rows], by=self.by,
-                                                channel=channel, sole_writer=True)
+                                                channel=channel, sole_writer=self.sole_writer)
         legacy: list[tuple[_Row, Outcome]] = []
         for row, outcome in zip(rows, outcomes, strict=True):
             if isinstance(outcome, LedgerError):

@@ -58,6 +58,7 @@ class _Job:
     share: Share
     by: str
     unit: str | None
+    sole_writer: bool
     kind: FileKind | None
     encoding: str | None
     dry_run: bool
@@ -82,7 +83,8 @@ def run_in_shares(
     workers = [
         context.Process(
             target=_run_share, daemon=True, name=f"ce-ledger import {k + 1}/{jobs}",
-            args=(_Job(settings, path, Share(k, jobs), importer.by, importer.unit, kind, encoding, dry_run, resume),
+            args=(_Job(settings, path, Share(k, jobs), importer.by, importer.unit, importer.sole_writer, kind, encoding,
+                       dry_run, resume),
                   messages),
         )
         for k in range(jobs)
@@ -132,7 +134,7 @@ def _run_share(job: _Job, messages: Any) -> None:
     try:
         with build_services(job.settings) as services:
             collector.settle()  # a long run of batches, as in a one-process import
-            importer = services.importer(by=job.by, unit=job.unit)
+            importer = services.importer(by=job.by, unit=job.unit, sole_writer=job.sole_writer)
             report = importer.run(
                 job.path, kind=job.kind, encoding=job.encoding, dry_run=job.dry_run, resume=job.resume,
                 share=job.share, progress=_throttled(messages, job.share.index),

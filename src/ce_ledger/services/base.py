@@ -13,6 +13,7 @@ import hashlib
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import replace
@@ -141,7 +142,7 @@ class Store(Application[UUID]):
         self.rule_sets = rule_sets
         # The last version and digest of the records this process saved (``written_heads``): None
         # until a batch asks for them, so that a server, whose workers share the records, keeps none.
-        self._heads: dict[UUID, tuple[int, str]] | None = None
+        self._heads: OrderedDict[UUID, tuple[int, str]] | None = None
         self._heads_lock = threading.Lock()  # a server's threads save at once (a workbench import keeps heads)
         if not self.recorder.index_ready():
             self.build_index()
@@ -380,13 +381,15 @@ class Store(Application[UUID]):
 
     # -- the heads of the records this process wrote ------------------------------------
 
-    def written_heads(self) -> dict[UUID, tuple[int, str]]:
-        """The heads (version, digest) of the records this process has saved since it first asked,
-        the oldest dropped past HEADS_KEPT. A head another writer has moved on since is never
-        trusted blindly: the next event sealed after it takes a version already stored, the save
-        fails (IntegrityError) and the caller forgets the head (``forget_heads``) and reads it."""
+    def written_heads(self) -> OrderedDict[UUID, tuple[int, str]]:
+        """The heads (version, digest) of the records this process has saved since it first asked
+        (asking starts the keeping), the oldest dropped past HEADS_KEPT. A head another writer has
+        moved on since is never trusted blindly: the next event sealed after it takes a version
+        already stored, the save fails (IntegrityError) and the caller forgets the head
+        (``forget_heads``) and reads it. A store that goes back under a running process (a
+        backup restored into it) would not be noticed: restore with every writer stopped."""
         if self._heads is None:
-            self._heads = {}
+            self._heads = OrderedDict()
         return self._heads
 
     def forget_heads(self, streams: Iterable[UUID]) -> None:
@@ -401,10 +404,12 @@ class Store(Application[UUID]):
         with self._heads_lock:
             for event in events:
                 if isinstance(event, RECORD_EVENTS):  # a record's own stream only (``in_part`` serves records)
-                    heads.pop(event.originator_id, None)  # to the end: the oldest is the first
                     heads[event.originator_id] = event.link
+                    heads.move_to_end(event.originator_id)  # the oldest first
+            # An OrderedDict: a plain dict's first entry, after many taken from the front, is found
+            # by scanning past the holes they left, which grows with the entries kept.
             while len(heads) > HEADS_KEPT:
-                del heads[next(iter(heads))]
+                heads.popitem(last=False)
 
     def _after_recorded(self, professional_id: UUID, details: Any, outcome: Outcome) -> Outcome:
         """After an activity is recorded: services.filings settles a claim its base filed already."""

@@ -195,7 +195,9 @@ class Records(Store):
         wrote last (``written_heads``; moved on by another writer after all, the save fails on
         the version). A failed first try is decided again with everything read, as above, and
         later batches read too until one records every item as new: a file imported again
-        costs one wasted try, not one a batch. The outcomes are the same either way.
+        costs one wasted try, not one a batch. The outcomes are the same either way — except on a
+        record the audit reports, whose activity under a global key has an id this ledger does
+        not make: no claim was rebuilt for it (``build_index``), so only reading its key sees it.
         """
         fresh = sole_writer and self._fresh_keys
         if sole_writer:

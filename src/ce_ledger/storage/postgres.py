@@ -80,6 +80,21 @@ for _wrapper, _dumper in ((UuidArray, _UuidArrayDumper), (BigintArray, _BigintAr
     psycopg.adapters.register_dumper(_wrapper, _dumper)
 
 
+@contextmanager
+def _synced_on_error(curs: Any) -> Iterator[None]:
+    """A statement's error in the write transaction's pipeline is raised by psycopg at whichever
+    later statement reads results, before the library's own sync: the pipeline is then still
+    aborted, and the library, which keeps the error to raise after the pipeline, commits into it
+    — "pipeline aborted" (an OperationalError it retries, 0.2 s each time) would hide the clash.
+    Synced here, the clash goes up as the library's own path raises it: IntegrityError."""
+    try:
+        yield
+    except psycopg.Error:
+        with suppress(psycopg.Error), curs.connection.pipeline() as pipeline:
+            pipeline.sync()
+        raise
+
+
 def _index_order(row: IndexRow) -> tuple[int, int, int]:
     return row[0].int, row[1], row[2]  # numbers compare in C, UUIDs in Python: 0.36 against 1.2 ms a batch of 500
 
@@ -255,46 +270,44 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         # The lock is held from the events' positions being issued to the commit, and a writer
         # that waits for it waits idle with its backend; these rows were two thirds of the time it
         # was held. Taken out of it, two import processes record 11 % more (A/B, six pairs, every
-        # pair). No deadlock: each writer inserts its rows in one order (sorted, index rows before
-        # claims), and the lock's holder waits for no row (only it inserts events). Two writers
-        # deciding on the same record head meet here (the second waits for the first and then
-        # fails on the index row, IntegrityError, as it failed on the event before); a claim
-        # already taken fails the same way. Nothing here or after it is prepared: a statement
-        # skipped in an aborted pipeline is one psycopg may have counted as prepared ("prepared
-        # statement … does not exist" at its next use).
+        # pair). No deadlock: every writer inserts its rows in one order (sorted, index rows before
+        # claims; ``insert_index`` too), and the lock's holder waits for no row (only it inserts
+        # events). Two writers deciding on the same record head meet on an index row they share,
+        # or on the event's version after the lock: IntegrityError either way; a claim already
+        # taken fails the same way. Nothing here or after it is prepared: a statement skipped in
+        # an aborted pipeline is one psycopg may have counted as prepared ("prepared statement …
+        # does not exist" at its next use). The lock timeout is set first, so that it bounds a
+        # wait for another writer's rows too.
         rows, claims = kwargs.get("index", ()), kwargs.get("keys", ())
-        try:
+        with _synced_on_error(curs):
+            curs.execute(self._writer_lock[0], prepare=False)  # SET LOCAL lock_timeout
             if rows:  # two terms of one event that hash alike are made one row
-                rows = sorted(set(rows), key=_index_order)
-                curs.execute(self._insert_index_rows, self._columns(rows), binary=True, prepare=False)
+                curs.execute(self._insert_index_rows, self._columns(sorted(set(rows), key=_index_order)),
+                             binary=True, prepare=False)
             if claims:
-                claims = sorted(claims, key=_claim_order)
-                curs.execute(self._insert_claims, self._claim_columns(claims), binary=True, prepare=False)
-        except psycopg.Error:
-            # A clash PostgreSQL answered before the next statement was sent is raised by psycopg
-            # here, before the library's sync: the pipeline is then still aborted and the
-            # transaction's end fails with "pipeline aborted", hiding the clash. Synced here, the
-            # clash goes up as the library's own path raises it.
-            with suppress(psycopg.Error), curs.connection.pipeline() as pipeline:
-                pipeline.sync()
-            raise
+                curs.execute(self._insert_claims, self._claim_columns(sorted(claims, key=_claim_order)),
+                             binary=True, prepare=False)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         # The library's insert, in its transaction and pipeline, after the derived rows
         # (``_insert_events``); the library reads the new positions from this cursor's last statement.
-        self._lock_table(curs)  # one writer at a time, so positions commit in the order they were issued
-        self._notify_channel(curs)
-        topics: dict[str, int] = {}
-        starts, sizes, at = [], [], 1
-        for e in stored_events:
-            starts.append(at)
-            sizes.append(len(e.state))
-            at += len(e.state)
-        codes = [topics.setdefault(e.topic, len(topics) + 1) for e in stored_events]
-        curs.execute(self._insert_plain, (
-            list(topics), b"".join(e.state for e in stored_events), UuidArray([e.originator_id for e in stored_events]),
-            IntArray([e.originator_version for e in stored_events]), IntArray(codes), IntArray(starts), IntArray(sizes),
-        ), binary=True, prepare=False)
+        # A clash of those rows may surface at any statement here (psycopg raises a pipeline's
+        # error at the next one that reads results), so all of them are guarded the same way.
+        with _synced_on_error(curs):
+            self._lock_table(curs)  # one writer at a time, so positions commit in the order they were issued
+            self._notify_channel(curs)
+            topics: dict[str, int] = {}
+            starts, sizes, at = [], [], 1
+            for e in stored_events:
+                starts.append(at)
+                sizes.append(len(e.state))
+                at += len(e.state)
+            codes = [topics.setdefault(e.topic, len(topics) + 1) for e in stored_events]
+            curs.execute(self._insert_plain, (
+                list(topics), b"".join(e.state for e in stored_events),
+                UuidArray([e.originator_id for e in stored_events]), IntArray([e.originator_version for e in stored_events]),
+                IntArray(codes), IntArray(starts), IntArray(sizes),
+            ), binary=True, prepare=False)
 
     def _notify_channel(self, curs: Any) -> None:
         # The library's NOTIFY, never prepared: it follows statements that may fail (``_insert_events``).
@@ -322,11 +335,13 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
 
     def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
         with self.datastore.transaction(commit=True) as curs:
+            # In the writers' order (``_insert_events``): a build beside a writer cannot deadlock with it.
             if rows:
-                curs.execute(self._insert_index_rows + SQL(" ON CONFLICT DO NOTHING"), self._columns(rows), binary=True)
+                curs.execute(self._insert_index_rows + SQL(" ON CONFLICT DO NOTHING"),
+                             self._columns(sorted(rows, key=_index_order)), binary=True)
             if keys:
-                curs.execute(self._insert_claims + SQL(" ON CONFLICT DO NOTHING"), self._claim_columns(keys),
-                             binary=True)
+                curs.execute(self._insert_claims + SQL(" ON CONFLICT DO NOTHING"),
+                             self._claim_columns(sorted(keys, key=_claim_order)), binary=True)
             if ready:
                 curs.execute(SQL("UPDATE {} SET ready = true").format(self._index_state))
                 curs.execute(SQL("UPDATE {} SET ready = true").format(self._keys_state))
