@@ -261,9 +261,11 @@ class Store(Application[UUID]):
         registration is not read; that the stream is a record's is told by its head's kind.
         ``written`` (with it): a record wanted for no term whose head this process wrote
         (``written_heads``) is not read at all."""
-        heads = self._heads if written and not registration and self._heads is not None else {}
-        with self._heads_lock:
-            known = {pid: heads[pid] for pid, terms in wanted.items() if not terms and pid in heads}
+        known: dict[UUID, tuple[int, str]] = {}
+        if written and not registration and self._heads:
+            with self._heads_lock:
+                heads = self._heads
+                known = {pid: heads[pid] for pid, terms in wanted.items() if not terms and pid in heads}
         found = self.recorder.in_part(
             {pid: [term_key(t) for t in terms] for pid, terms in wanted.items() if pid not in known}, registration,
         ) if len(known) < len(wanted) else {}

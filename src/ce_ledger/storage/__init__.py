@@ -190,7 +190,7 @@ class StreamByStream:
             head = self.select_events(stream, desc=True, limit=1)  # type: ignore[attr-defined]
             if head:
                 indexed = self._indexed(stream, terms) if terms else set()  # a head alone may be wanted
-                versions = sorted(set(indexed) | ({1} if registration else set()))
+                versions = sorted(indexed | {1} if registration else indexed)
                 found[stream] = InPart(self._versions(stream, versions), head[0])
         return found
 

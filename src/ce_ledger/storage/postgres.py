@@ -294,7 +294,8 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         # A clash of those rows may surface at any statement here (psycopg raises a pipeline's
         # error at the next one that reads results), so all of them are guarded the same way.
         with _synced_on_error(curs):
-            self._lock_table(curs)  # one writer at a time, so positions commit in the order they were issued
+            # One writer at a time, so positions commit in the order they were issued (the timeout is set).
+            self._lock_table(curs, timeout=False)
             self._notify_channel(curs)
             topics: dict[str, int] = {}
             starts, sizes, at = [], [], 1
@@ -313,7 +314,7 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         # The library's NOTIFY, never prepared: it follows statements that may fail (``_insert_events``).
         curs.execute(SQL("NOTIFY {0}").format(Identifier(self.channel_name)), prepare=False)
 
-    def _lock_table(self, curs: Any) -> None:
+    def _lock_table(self, curs: Any, *, timeout: bool = True) -> None:
         # The library serialises writers with LOCK TABLE … IN EXCLUSIVE MODE, which also waits for
         # (auto)vacuum and analyze of the table (SHARE UPDATE EXCLUSIVE): a writer then stalled until
         # the analyze ended or, after deadlock_timeout (1 s), PostgreSQL cancelled the autovacuum —
@@ -321,7 +322,7 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         # this recorder (a restore too; the library's stored insert function is refused at start),
         # so a transaction-level advisory lock of its own gives the same order
         # (issued, then committed, one transaction at a time) without waiting for maintenance.
-        for statement in self._writer_lock:
+        for statement in self._writer_lock if timeout else self._writer_lock[1:]:
             curs.execute(statement, prepare=False)  # after statements that may fail (``_insert_events``)
 
     @staticmethod
