@@ -52,7 +52,7 @@ from rich.progress import track
 from rich.table import Table
 
 console = Console()
-BATCH = 500
+BATCH = 500  # a platform's batch (HTTP, and "spread ×2")
 PATHS = ("HTTP", "HTTP ×2", "bulk", "bulk ×2", "spread ×2")
 MIGRATION = ("bulk", "bulk ×2")  # fed as a migration's file is read: a person's rows together
 TWO_PROCESSES = ("bulk ×2", "spread ×2")  # bulk paths run in two processes, as `ce-ledger import` does
@@ -67,13 +67,17 @@ def completion(n: int, number: str, rng: random.Random) -> dict:
 
 
 def batches(numbers: list[str], per_person: int, start: int, by_person: bool = False) -> list[list[dict]]:
-    """``per_person`` completions for each number, in batches of BATCH: each batch spread over people
-    (the platform's shape), or ``by_person`` each person's completions together (a migration's file)."""
+    """``per_person`` completions for each number: in batches of BATCH, each batch spread over people
+    (the platform's shape), or ``by_person`` each person's completions together (a migration's
+    file) in batches of the importer's size (``importer.BATCH``), as ``ce-ledger import`` records them."""
+    from ce_ledger.imports.importer import BATCH as IMPORT_BATCH
+
     rng = random.Random(start)
     order = ([(i, j) for j in range(len(numbers)) for i in range(per_person)] if by_person else
              [(i, j) for i in range(per_person) for j in range(len(numbers))])
     items = [completion(start + i * len(numbers) + j, numbers[j], rng) for i, j in order]
-    return [items[k:k + BATCH] for k in range(0, len(items), BATCH)]
+    size = IMPORT_BATCH if by_person else BATCH
+    return [items[k:k + size] for k in range(0, len(items), size)]
 
 
 def interleaved(numbers: list[str], per_person: int, start: int, clients: int, by_person: bool = False

@@ -12,6 +12,7 @@ import pytest
 from ce_ledger import demo
 from ce_ledger.domain.professional import Status
 from ce_ledger.imports.columns import FileKind
+from ce_ledger.imports import importer
 from ce_ledger.imports.importer import LEGACY_REASON, Importer
 from ce_ledger.imports.sheets import UnreadableFile
 from tests import launcher
@@ -174,7 +175,7 @@ def test_an_import_killed_midway_takes_up_where_its_last_batch_ended(tmp_path):
     report = json.loads(second.stdout)
     assert report["recorded"] + report["duplicate"] + report["resumed"] == 6000
     if killed:
-        assert report["resumed"] >= 500 and report["recorded"] < 6000
+        assert report["resumed"] >= importer.BATCH and report["recorded"] < 6000
     assert not journal.exists()  # done: nothing to take up
     ledger = build_ledger(Settings(database_url=f"sqlite:///{database}"))
     try:

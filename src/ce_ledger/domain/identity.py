@@ -16,6 +16,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator
 
+from ce_ledger.domain.errors import InvalidInput
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
@@ -89,8 +91,6 @@ def holds_id_number(text: str) -> bool:
 
 def refuse_id_numbers(fields: dict[str, object]) -> None:
     """Raise naming the first field whose text carries a valid ID number (never echoing it)."""
-    from ce_ledger.domain.errors import InvalidInput
-
     # One search over all the text first (joined by a newline, which no match can span or touch
     # as a digit): almost every record has no 18-character number at all, and this runs on every
     # activity recorded.

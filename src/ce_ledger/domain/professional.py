@@ -18,7 +18,7 @@ from uuid import UUID
 
 from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.chain import GENESIS
-from ce_ledger.domain.details import MAX_HOURS_TAUGHT_PER_DAY, ActivityDetails, Teaching
+from ce_ledger.domain.details import MAX_HOURS_TAUGHT_PER_DAY, ActivityDetails, Teaching, field_names
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ce_ledger.domain.identity import refuse_id_numbers
 from ce_ledger.domain.events import (
@@ -317,7 +317,7 @@ class Professional(Chained):
         self._trigger(
             EVENT_FOR_DETAILS[type(details)],
             activity_id=activity_id,
-            **{name: getattr(details, name) for name in type(details).model_fields},
+            **{name: getattr(details, name) for name in field_names(type(details))},
             recorded_at=now,
             caused_by=by,
             channel=channel,

@@ -256,7 +256,7 @@ class Records(Store):
             return results, False
         position = max((r.notification.id for r in recordings), default=None) or self.position()
         settled = iter(self._after_recorded_batch([
-            (pid, details, replace(r, position=position))
+            (pid, details, Outcome(r.activity_id, r.status, position))  # not ``replace``: a tenth as costly
             for r, (pid, details) in zip(results, items, strict=True) if not isinstance(r, LedgerError)]))
         return [r if isinstance(r, LedgerError) else next(settled) for r in results], True
 
