@@ -79,8 +79,8 @@ def test_recording_reads_no_registration_and_refuses_a_stream_that_is_not_a_reco
     assert ledger.in_part({pid: terms_to_record(course)})[pid].registration is not None  # asked for: read
     asked: list[bool] = []  # what the recording commands ask of the store
     reading = ledger.recorder.in_part
-    monkeypatch.setattr(ledger.recorder, "in_part", lambda wanted, registration=True: (
-        asked.append(registration), reading(wanted, registration))[1])
+    monkeypatch.setattr(ledger.recorder, "in_part", lambda wanted, registration=True, claimed=None: (
+        asked.append(registration), reading(wanted, registration, claimed))[1])
     ledger.record(pid, public("1", date(2018, 1, 5), "PR-asked-1"), by="platform")
     ledger.record_batch([(pid, public("1", date(2018, 1, 6), "PR-asked-2"))], by="platform")
     assert asked == [False, False]
@@ -192,6 +192,90 @@ def test_a_claim_row_deleted_behind_the_ledgers_back_is_found_by_verify(settings
         ledger.close()
 
 
+def test_a_global_keys_recording_is_found_through_its_claim(settings, clock):
+    """A completion or a certificate holds a claim on its key, and the claim names the term the
+    activity's events are filed under. The recording is filed under that term only: one index row
+    fewer for each. A read of the key finds the activity through the claim. Decisions and voids
+    stay filed under the key too. A claim written before claims named their term still finds its
+    activity by the key's own rows, and a build of the index gives it its term."""
+    from ce_ledger.domain.professional import KEY_TERM, activity_term
+    from ce_ledger.services.base import term_key
+
+    ledger = build_ledger(settings, clock=clock)
+    pid, other = (ledger.register(registration(), by="platform").professional_id for _ in range(2))
+    course = public("2", date(2018, 4, 1), "PR-CLAIMED")
+    done = ledger.record(pid, course, by="platform")
+    key, own = term_key(KEY_TERM + course.canonical_key()), term_key(activity_term(done.activity_id))
+    (held,) = ledger.key_claims(course.canonical_key())
+    assert held.activity_term == own
+    assert _terms(ledger.recorder, pid) == {(own, 2)}  # the recording: under its own term only
+    assert ledger.record(pid, course, by="platform").status == "duplicate"
+    with pytest.raises(Conflict):
+        ledger.record(pid, course.model_copy(update={"hours": course.hours + 1}), by="platform")
+    with pytest.raises(Conflict, match="reading 12"):
+        ledger.record(other, course, by="platform")
+    ledger.void(pid, done.activity_id, Voiding(reason="录错", decision_ref="更正-1"), by="auditor:a")
+    assert _terms(ledger.recorder, pid) == {(own, 2), (own, 3), (key, 3)}  # the void: under the key too
+    again = ledger.record(pid, course.model_copy(update={"hours": course.hours + 1}), by="platform")
+    assert (again.status, ledger.record(pid, course, by="platform").status) == ("recorded", "duplicate")
+
+    # A claim as written before December 2026: no term, and its recording filed under the key.
+    late = public("1", date(2018, 5, 1), "PR-OLD-CLAIM")
+    old = ledger.record(pid, late, by="platform")
+    version = ledger.professional(pid, copy=False).version
+    _as_before_terms(ledger.recorder, pid, key=term_key(KEY_TERM + late.canonical_key()), version=version)
+    assert ledger.key_claims(late.canonical_key())[0].activity_term is None
+    retried = ledger.record(pid, late, by="platform")
+    assert (retried.activity_id, retried.status) == (old.activity_id, "duplicate")
+    with pytest.raises(Conflict):
+        ledger.record(pid, late.model_copy(update={"hours": late.hours + 1}), by="platform")
+    _forget(ledger.recorder, "keys", False, delete=False)  # as a store whose claims are to be built
+    ledger.close()
+
+    reopened = build_ledger(settings, clock=clock)
+    try:
+        assert reopened.recorder.index_ready()
+        assert reopened.key_claims(late.canonical_key())[0].activity_term == term_key(activity_term(old.activity_id))
+        assert reopened.record(pid, late, by="platform").status == "duplicate"
+    finally:
+        reopened.close()
+
+
+def test_the_memory_store_finds_a_global_keys_activity_through_its_claim(memory_ledger):
+    pid = memory_ledger.register(registration(), by="platform").professional_id
+    course = public("2", date(2018, 4, 1), "PR-CLAIMED")
+    done = memory_ledger.record(pid, course, by="platform")
+    part = memory_ledger.in_part({pid: terms_to_record(course)}, registration=False)[pid]
+    assert list(part.activities) == [done.activity_id]
+    assert memory_ledger.record(pid, course, by="platform").status == "duplicate"
+
+
+def _sql(recorder, statement: str, params: tuple = ()) -> list[tuple]:
+    """``statement`` with ``{index}`` and ``{keys}`` named as this store names them (SQLite's
+    placeholders, UUIDs as hex; PostgreSQL's)."""
+    schema = getattr(recorder.datastore, "schema", None)
+    names = {t: f'"{schema}"."{recorder.events_table_name}_{t}"' if schema else f"{recorder.events_table_name}_{t}"
+             for t in ("index", "keys")}
+    if not schema:
+        statement, params = statement.replace("%s", "?"), tuple(p.hex if hasattr(p, "hex") and not isinstance(
+            p, (int, float)) else p for p in params)
+    with recorder.datastore.transaction(commit=True) as c:
+        c.execute(statement.format(**names), params)
+        return [tuple(r.values() if isinstance(r, dict) else r) for r in c.fetchall()] if statement.startswith("SELECT") else []
+
+
+def _terms(recorder, stream) -> set[tuple[int, int]]:
+    return set(_sql(recorder, "SELECT term, version FROM {index} WHERE stream_id = %s", (stream,)))
+
+
+def _as_before_terms(recorder, stream, *, key: int, version: int) -> None:
+    """The newest recording on ``stream`` as the code before December 2026 left it: filed under
+    its key, its claim without the term."""
+    _sql(recorder, "INSERT INTO {index} VALUES (%s, %s, %s)", (stream, key, version))
+    _sql(recorder, "UPDATE {keys} SET activity_term = NULL WHERE professional_id = %s AND activity_term IN "
+                   "(SELECT term FROM {index} WHERE stream_id = %s AND version = %s)", (stream, stream, version))
+
+
 def _forget_claims(recorder, ready: bool = False) -> None:
     _forget(recorder, "keys", ready)
 
@@ -200,15 +284,16 @@ def _forget_index(recorder) -> None:
     _forget(recorder, "index", False)
 
 
-def _forget(recorder, table: str, ready: bool) -> None:
-    """Empty a table derived from the events and set its readiness, as a store without it."""
+def _forget(recorder, table: str, ready: bool, *, delete: bool = True) -> None:
+    """Empty a table derived from the events (unless not ``delete``) and set its readiness, as a store without it."""
     table = f"{recorder.events_table_name}_{table}"
     schema = getattr(recorder.datastore, "schema", None)
     name = f'"{schema}"."{table}"' if schema else table
     state = f'"{schema}"."{table}_state"' if schema else f"{table}_state"
     flag = str(ready).lower() if schema else int(ready)  # PostgreSQL's boolean, SQLite's integer
     with recorder.datastore.transaction(commit=True) as c:
-        c.execute(f"DELETE FROM {name}")
+        if delete:
+            c.execute(f"DELETE FROM {name}")
         c.execute(f"UPDATE {state} SET ready = {flag}")
 
 

@@ -28,8 +28,8 @@ def _spy(ledger, monkeypatch) -> list[dict]:
     """What the batches ask the store to read: one entry a query, the terms by stream."""
     asked: list[dict] = []
     reading = ledger.recorder.in_part
-    monkeypatch.setattr(ledger.recorder, "in_part", lambda wanted, registration=True: (
-        asked.append(wanted), reading(wanted, registration))[1])
+    monkeypatch.setattr(ledger.recorder, "in_part", lambda wanted, registration=True, claimed=None: (
+        asked.append(wanted), reading(wanted, registration, claimed))[1])
     return asked
 
 

@@ -95,10 +95,31 @@ class Outcome:
     position: int | None = field(default=None, compare=False)
 
 
-def activity_terms(recorded: ActivityRecorded) -> tuple[str, ...]:
+def activity_term(activity_id: UUID) -> str:
+    """The term all of an activity's events are filed under: its recording, the decision on it, its void."""
+    return f"activity:{activity_id}"
+
+
+KEY_TERM = "key:"  # and the key in its canonical spelling: the activities under a retry key
+
+
+def key_of(term: str) -> str | None:
+    """The retry key (canonical spelling) a term asks for, if it is a key's term."""
+    return term[len(KEY_TERM):] if term.startswith(KEY_TERM) else None
+
+
+def activity_terms(recorded: ActivityRecorded, *, recording_claimed: bool = False) -> tuple[str, ...]:
     """The record index's terms for an activity's events (its recording, the decision on it,
-    its void): what a command about this activity, its key or its day will ask for."""
-    terms = (f"activity:{recorded.activity_id}", f"key:{recorded.canonical_key()}")
+    its void): what a command about this activity, its key or its day will ask for.
+
+    ``recording_claimed``: for the recording of an activity that holds a claim on its global key,
+    the key's term is left out. The claim names the activity (``storage.KeyClaim``) and a read of
+    the key finds the activity through it (``Store.in_part``). That is one index row fewer for
+    each completion and certificate. Decisions and voids are still filed under the key, so that a
+    claim written before claims named their activity's term still finds them."""
+    terms = (activity_term(recorded.activity_id),)
+    if not recording_claimed:
+        terms += (KEY_TERM + recorded.canonical_key(),)
     if isinstance(recorded, Teaching):
         terms += (f"taught-on:{recorded.taught_on.isoformat()}",)
     return terms
@@ -114,7 +135,7 @@ def terms_to_record(details: ActivityDetails, *, key: bool = True) -> tuple[str,
     its keys new, ``Records.record_batch(sole_writer=True)``, is then decided again with them)."""
     if not key and not details.key_is_global:
         raise ValueError("only a global key is checked by its claim; a record's own key must be read")
-    terms: tuple[str, ...] = (f"key:{details.canonical_key()}",) if key else ()
+    terms: tuple[str, ...] = (KEY_TERM + details.canonical_key(),) if key else ()
     if isinstance(details, Teaching):
         terms += (f"taught-on:{details.taught_on.isoformat()}",)
     return terms
@@ -125,7 +146,7 @@ PERSON_TERMS = ("person",)  # the person's own events: corrections and moves (a 
 
 def terms_to_decide(activity_id: UUID) -> tuple[str, ...]:
     """What deciding on, unverifying or voiding an activity must see: that activity's events."""
-    return (f"activity:{activity_id}",)
+    return (activity_term(activity_id),)
 
 
 def activity_id_for(professional_id: UUID, details: ActivityDetails, generation: int) -> UUID:
@@ -153,6 +174,9 @@ class Professional(Chained):
     keys: dict[str, list[UUID]] = field(default_factory=dict)
     head_digest: str = GENESIS  # the last event's digest: the next one links to it
     _pending: list[LedgerEvent] = field(default_factory=list, repr=False)
+    # Activities ``record`` made here: their ids are this ledger's, so each holds a claim if its
+    # key is global (``holds_claim``), known without making the id again.
+    _made: set[UUID] = field(default_factory=set, repr=False, compare=False)
     # The person as they stand now: the registration, corrected and moved since.
     name: str = ""
     series: Series = None  # type: ignore[assignment]
@@ -314,6 +338,7 @@ class Professional(Chained):
         if generation is None:
             generation = len(self.keys.get(details.canonical_key(), []))
         activity_id = activity_id_for(self.id, details, generation)
+        self._made.add(activity_id)
         self._trigger(
             EVENT_FOR_DETAILS[type(details)],
             activity_id=activity_id,
@@ -438,12 +463,20 @@ class Professional(Chained):
         """An activity's events are filed under its terms (``activity_terms``); the person's
         own events are not: a command that needs them loads the record whole."""
         if isinstance(event, ActivityRecorded):
-            return activity_terms(event)
+            return activity_terms(event, recording_claimed=self.holds_claim(event))
         if isinstance(event, (ClaimDecided, ActivityVoided)):
             return activity_terms(self.activities[event.activity_id].recorded)
         if isinstance(event, (RegistrationCorrected, TransferProposed, TransferConfirmed)):
             return PERSON_TERMS
         return ()
+
+    def holds_claim(self, recorded: ActivityRecorded) -> bool:
+        """Whether this activity holds a claim on its key: a global key, and an id this ledger
+        makes. The service saves the claim with the activity (``Records``), and ``build_index``
+        rebuilds it on the same condition. An imported history's own ids hold none, and the
+        audit reports them."""
+        return recorded.key_is_global and (
+            recorded.activity_id in self._made or generation_of(self.id, recorded, recorded.activity_id) is not None)
 
     @classmethod
     def in_part(

@@ -35,7 +35,7 @@ from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, Activity
 from ce_ledger.domain.identity import professional_id
 from ce_ledger.domain.values import uuid5
 from ce_ledger.domain.professional import (
-    PERSON_TERMS, NotARecord, Outcome, Professional, generation_of, project_professional,
+    PERSON_TERMS, NotARecord, Outcome, Professional, activity_term, generation_of, key_of, project_professional,
 )
 from ce_ledger.persistence import PYDANTIC_ENV
 from ce_ledger.rules.published import PUBLISHED
@@ -56,6 +56,12 @@ KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
 def key_stream(key: str) -> UUID:
     """The id of a globally unique key (canonical spelling): what its claims are filed under."""
     return uuid5(KEY_NAMESPACE, key)
+
+
+def claim(key_id: UUID, version: int, professional_id: UUID, activity_id: UUID) -> KeyClaim:
+    """A claim on a global key (``key_stream``), naming its activity and the term the activity's
+    events are filed under: a read of the key finds them through it (``Store.in_part``)."""
+    return KeyClaim(key_id, version, professional_id, activity_id, term_key(activity_term(activity_id)))
 
 
 def term_key(term: str) -> int:
@@ -266,9 +272,14 @@ class Store(Application[UUID]):
             with self._heads_lock:
                 heads = self._heads
                 known = {pid: heads[pid] for pid, terms in wanted.items() if not terms and pid in heads}
+        asked = {pid: terms for pid, terms in wanted.items() if pid not in known}
+        # A key's activities: those filed under its term, and those its claims by this record name
+        # (an activity holding a claim files its recording under its own term only).
+        claimed = {pid: keys for pid, terms in asked.items()
+                   if (keys := [key_stream(k) for t in terms if (k := key_of(t)) is not None])}
         found = self.recorder.in_part(
-            {pid: [term_key(t) for t in terms] for pid, terms in wanted.items() if pid not in known}, registration,
-        ) if len(known) < len(wanted) else {}
+            {pid: [term_key(t) for t in terms] for pid, terms in asked.items()}, registration, claimed,
+        ) if asked else {}
         to_domain = self.mapper.to_domain_event
         records: dict[UUID, Professional | None] = {}
         for pid in wanted:
@@ -338,7 +349,7 @@ class Store(Application[UUID]):
             # Claims come from each event on its own, so that a record the projector refuses past
             # some row still has every key it took claimed (else a second person could take one).
             if isinstance(event, ActivityKeyReserved):  # a claim as a store written before December 2026 holds it
-                claims.append(KeyClaim(stream, event.originator_version, event.professional_id, event.activity_id))
+                claims.append(claim(stream, event.originator_version, event.professional_id, event.activity_id))
                 continue
             claims += self._claims_made(stream, event)
             if not plain_ok:
@@ -362,7 +373,7 @@ class Store(Application[UUID]):
             log.warning("activity %s on %s: no claim on its key rebuilt (its id is not one this ledger makes)",
                         event.activity_id, stream)
             return []
-        return [KeyClaim(key_stream(event.canonical_key()), generation + 1, stream, event.activity_id)]
+        return [claim(key_stream(event.canonical_key()), generation + 1, stream, event.activity_id)]
 
     # -- saving ----------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from ce_ledger.domain.professional import (
 )
 from ce_ledger.domain.values import Channel, Series
 from ce_ledger.services.base import (
-    AggregateNotFoundError, Events, IntegrityError, KeyClaim, Store, index_rows, key_stream, retrying,
+    AggregateNotFoundError, Events, IntegrityError, KeyClaim, Store, claim, index_rows, key_stream, retrying,
 )
 
 BATCH_ATTEMPTS = 2  # a batch decided again once after a lost race, then item by item
@@ -240,12 +240,12 @@ class Records(Store):
                 if professional is None:
                     raise NotFound(*NO_SUCH_PROFESSIONAL)
                 self.check_programme(details)  # type: ignore[attr-defined]
-                outcome, claim = self._decide_activity(professional, details, now, today, None, by, channel)
+                outcome, made = self._decide_activity(professional, details, now, today, None, by, channel)
             except LedgerError as e:
                 results.append(e.with_traceback(None))  # a value now: no frame kept alive in a cycle
             else:
                 results.append(outcome)
-                claims += claim
+                claims += made
         touched = [p for p in records.values() if p is not None]
         index = [row for p in touched for row in index_rows(p)]
         pending = [e for p in touched for e in p.collect_events()]
@@ -390,8 +390,8 @@ class Records(Store):
         outcome = professional.record(details, now=now, today=today, generation=generation, by=by, channel=channel)
         if outcome.status != "recorded" or not details.key_is_global:
             return outcome, []
-        return outcome, [KeyClaim(key_stream(details.canonical_key()), generation + 1, professional.id,
-                                  outcome.activity_id)]
+        return outcome, [claim(key_stream(details.canonical_key()), generation + 1, professional.id,
+                               outcome.activity_id)]
 
     def _in_part(self, professional_id: UUID, terms: Sequence[str], *, registration: bool = True) -> Professional:
         """The record loaded in part for one command (``Store.in_part``)."""

@@ -76,12 +76,17 @@ IndexRow = tuple[UUID, int, int]  # stream, term (a 64-bit hash, services.base.t
 
 class KeyClaim(NamedTuple):
     """A claim on a globally unique key: the key's id (``services.base.key_stream``), the claim's
-    number (1, then one more each time a void freed the key and someone took it), its holder."""
+    number (1, then one more each time a void freed the key and someone took it), its holder,
+    and the record-index term its activity's events are filed under (``services.base.claim``).
+    A read of the key on the holder's record finds the activity by that term (``in_part``),
+    because the recording is not filed under the key. Claims written before December 2026 have
+    no term; their activities were filed under the key."""
 
     key_id: UUID
     version: int
     professional_id: UUID
     activity_id: UUID
+    activity_term: int | None = None
 
 
 class InPart(NamedTuple):
@@ -123,7 +128,9 @@ class LedgerRecorder(Protocol):
 
     def insert_with_positions(self, rows: list[tuple[int, UUID, int, str, bytes]]) -> None: ...
 
-    def in_part(self, wanted: dict[UUID, list[int]], registration: bool = True) -> dict[UUID, InPart]: ...
+    def in_part(
+        self, wanted: dict[UUID, list[int]], registration: bool = True, claimed: dict[UUID, list[UUID]] | None = None,
+    ) -> dict[UUID, InPart]: ...
 
     def index_ready(self) -> bool: ...
 
@@ -184,17 +191,25 @@ class StreamByStream:
         rows = [r for r in self.log_page(0, stop, topics, max(stop, 1))]
         yield from sorted(rows, key=lambda r: (r.originator_id, r.originator_version))
 
-    def in_part(self, wanted: dict[UUID, list[int]], registration: bool = True) -> dict[UUID, InPart]:
+    def in_part(
+        self, wanted: dict[UUID, list[int]], registration: bool = True, claimed: dict[UUID, list[UUID]] | None = None,
+    ) -> dict[UUID, InPart]:
         found: dict[UUID, InPart] = {}
         for stream, terms in wanted.items():
             head = self.select_events(stream, desc=True, limit=1)  # type: ignore[attr-defined]
             if head:
+                keys = (claimed or {}).get(stream)
                 indexed = self._indexed(stream, terms) if terms else set()  # a head alone may be wanted
+                indexed |= self._claimed(stream, keys) if keys else set()
                 versions = sorted(indexed | {1} if registration else indexed)
                 found[stream] = InPart(self._versions(stream, versions), head[0])
         return found
 
     def _indexed(self, stream: UUID, terms: list[int]) -> set[int]:
+        raise NotImplementedError
+
+    def _claimed(self, stream: UUID, keys: list[UUID]) -> set[int]:
+        """The versions filed under the terms of the activities that ``stream``'s claims on ``keys`` name."""
         raise NotImplementedError
 
     def _versions(self, stream: UUID, versions: list[int]) -> list[StoredEvent]:

@@ -46,14 +46,21 @@ class LedgerRecorder(StreamByStream, library.POPOApplicationRecorder):
     def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
         with self._database_lock:
             self._add(rows)
-            for claim in keys:
-                self._keys.setdefault(claim.key_id, {}).setdefault(claim.version, claim)
+            for claim in keys:  # kept if there, but given its term if it had none (``KeyClaim``)
+                held = self._keys.setdefault(claim.key_id, {})
+                if claim.version not in held or held[claim.version].activity_term is None:
+                    held[claim.version] = claim
 
     def index_ready(self) -> bool:
         return True  # nothing outlives the process: the index is made with the events
 
     def _indexed(self, stream: UUID, terms: list[int]) -> set[int]:
         return {v for term in terms for v in self._index.get((stream, term), ())}
+
+    def _claimed(self, stream: UUID, keys: list[UUID]) -> set[int]:
+        terms = [c.activity_term for key in keys for c in self._keys.get(key, {}).values()
+                 if c.professional_id == stream and c.activity_term is not None]
+        return self._indexed(stream, terms)
 
     def _all(self) -> list:
         return self.select_notifications(start=None, limit=self.log_end() or 1)

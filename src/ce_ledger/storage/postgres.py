@@ -176,17 +176,21 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
                 "WHERE NOT EXISTS (SELECT 1 FROM {s})").format(s=i_state, t=t),
             # The key claims (see ce_ledger.storage), made ready the same way.
             SQL("CREATE TABLE IF NOT EXISTS {k} (key_id uuid, version integer, professional_id uuid, "
-                "activity_id uuid, PRIMARY KEY (key_id, version))").format(k=keys),
+                "activity_id uuid, activity_term bigint, PRIMARY KEY (key_id, version))").format(k=keys),
+            # Claims made before they named their activity's term (``KeyClaim``) have none.
+            SQL("ALTER TABLE {k} ADD COLUMN IF NOT EXISTS activity_term bigint").format(k=keys),
             SQL("CREATE TABLE IF NOT EXISTS {s} (ready boolean NOT NULL)").format(s=keys_state),
             SQL("INSERT INTO {s} SELECT NOT EXISTS (SELECT 1 FROM {t}) "
                 "WHERE NOT EXISTS (SELECT 1 FROM {s})").format(s=keys_state, t=t),
         ]
         # A claim is inserted plainly: one already taken fails the whole transaction (IntegrityError).
         self._insert_claims = SQL(
-            "INSERT INTO {k} SELECT * FROM unnest(%b::uuid[], %b::integer[], %b::uuid[], %b::uuid[])"
+            "INSERT INTO {k} (key_id, version, professional_id, activity_id, activity_term) "
+            "SELECT * FROM unnest(%b::uuid[], %b::integer[], %b::uuid[], %b::uuid[], %b::bigint[])"
         ).format(k=keys)
         self._key_claims = SQL(
-            "SELECT key_id, version, professional_id, activity_id FROM {k} WHERE key_id = %s ORDER BY version"
+            "SELECT key_id, version, professional_id, activity_id, activity_term FROM {k} WHERE key_id = %s "
+            "ORDER BY version"
         ).format(k=keys)
         tree = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(f"{self.events_table_name}_tree"))
         chunks = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(f"{self.events_table_name}_chunks"))
@@ -222,19 +226,24 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         def in_part(versions: str) -> Composed:
             return SQL(
                 "WITH w AS (SELECT * FROM unnest(%b::uuid[], %b::bigint[]) AS w(id, term)), "
-                "s AS (SELECT * FROM unnest(%b::uuid[]) AS s(id)) "
+                "s AS (SELECT * FROM unnest(%b::uuid[]) AS s(id)), "
+                "c AS (SELECT * FROM unnest(%b::uuid[], %b::uuid[]) AS c(id, key)) "
                 "SELECT 'f' AS role, e.originator_id, e.originator_version, e.topic, e.state "
                 "FROM ({versions}) v JOIN {t} e ON e.originator_id = v.id AND e.originator_version = v.version "
                 "UNION ALL "
                 "SELECT 'h', h.* FROM s CROSS JOIN LATERAL (SELECT originator_id, originator_version, topic, state "
                 "FROM {t} e WHERE e.originator_id = s.id ORDER BY originator_version DESC LIMIT 1) h "
                 "ORDER BY 2, 3"
-            ).format(t=t, versions=SQL(versions).format(i=i))
+            ).format(t=t, versions=SQL(versions).format(i=i, k=keys))
 
-        indexed = "{i} i JOIN w ON i.stream_id = w.id AND i.term = w.term"
+        # Under the wanted terms, and under the terms that the record's claims on the wanted keys name
+        # (a key's activity holding a claim files its recording under its own term only: ``KeyClaim``).
+        indexed = ("SELECT i.stream_id AS id, i.version FROM {i} i JOIN w ON i.stream_id = w.id AND i.term = w.term "
+                   "UNION SELECT i.stream_id, i.version FROM c JOIN {k} k ON k.key_id = c.key AND k.professional_id = c.id "
+                   "JOIN {i} i ON i.stream_id = c.id AND i.term = k.activity_term")
         self._in_part = {
-            True: in_part(f"SELECT i.stream_id AS id, i.version FROM {indexed} UNION SELECT id, 1 FROM s"),
-            False: in_part(f"SELECT DISTINCT i.stream_id AS id, i.version FROM {indexed}"),
+            True: in_part(f"{indexed} UNION SELECT id, 1 FROM s"),
+            False: in_part(indexed),
         }
         self._heads = SQL(
             "SELECT DISTINCT ON (originator_id) originator_id, originator_version, state FROM {t} "
@@ -330,9 +339,10 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         return UuidArray([r[0] for r in rows]), BigintArray([r[1] for r in rows]), IntArray([r[2] for r in rows])
 
     @staticmethod
-    def _claim_columns(claims: Sequence[KeyClaim]) -> tuple[list, list, list, list]:
+    def _claim_columns(claims: Sequence[KeyClaim]) -> tuple[list, list, list, list, list]:
         return (UuidArray([c[0] for c in claims]), IntArray([c[1] for c in claims]), UuidArray([c[2] for c in claims]),
-                UuidArray([c[3] for c in claims]))
+                UuidArray([c[3] for c in claims]), BigintArray(terms) if None not in (terms := [c[4] for c in claims])
+                else terms)  # a claim without a term (``KeyClaim``): psycopg's own list, which has NULLs
 
     def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -340,9 +350,12 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             if rows:
                 curs.execute(self._insert_index_rows + SQL(" ON CONFLICT DO NOTHING"),
                              self._columns(sorted(rows, key=_index_order)), binary=True)
-            if keys:
-                curs.execute(self._insert_claims + SQL(" ON CONFLICT DO NOTHING"),
-                             self._claim_columns(sorted(keys, key=_claim_order)), binary=True)
+            if keys:  # a claim already there is kept, and given its term if it had none
+                once = {(c.key_id, c.version): c for c in keys}  # an update may not meet its row twice
+                curs.execute(self._insert_claims + SQL(
+                    " ON CONFLICT (key_id, version) DO UPDATE SET activity_term = EXCLUDED.activity_term "
+                    "WHERE {k}.activity_term IS NULL").format(k=self._keys),
+                    self._claim_columns(sorted(once.values(), key=_claim_order)), binary=True)
             if ready:
                 curs.execute(SQL("UPDATE {} SET ready = true").format(self._index_state))
                 curs.execute(SQL("UPDATE {} SET ready = true").format(self._keys_state))
@@ -405,15 +418,20 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
                                  "ON CONFLICT DO NOTHING").format(self._chunks),
                              ([c[0] for c in chunks], [c[1] for c in chunks], [c[2] for c in chunks]), binary=True)
 
-    def in_part(self, wanted: dict[UUID, list[int]], registration: bool = True) -> dict[UUID, InPart]:
+    def in_part(
+        self, wanted: dict[UUID, list[int]], registration: bool = True, claimed: dict[UUID, list[UUID]] | None = None,
+    ) -> dict[UUID, InPart]:
         """What commands need of many records, in one query (see ``Professional.in_part``)."""
         ids = UuidArray([stream for stream, terms in wanted.items() for _ in terms])
         terms = BigintArray([term for t in wanted.values() for term in t])
         streams = UuidArray(wanted)  # a stream may be wanted for its head alone (no terms)
+        claimed = claimed or {}
+        holders = UuidArray([stream for stream, keys in claimed.items() for _ in keys])
+        keys = UuidArray([key for k in claimed.values() for key in k])
         found: dict[UUID, list[StoredEvent]] = {}
         heads: dict[UUID, StoredEvent] = {}
-        for role, oid, version, topic, state in self._fetch(self._in_part[registration], (ids, terms, streams),
-                                                             binary=True):
+        for role, oid, version, topic, state in self._fetch(self._in_part[registration],
+                                                             (ids, terms, streams, holders, keys), binary=True):
             event = StoredEvent(oid, version, topic, bytes(state))
             if role == "h":
                 heads[oid] = event

@@ -61,7 +61,7 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
             "PRIMARY KEY (stream_id, term, version)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self._index}_state (ready INTEGER NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self._keys} (key_id TEXT, version INTEGER, professional_id TEXT, "
-            "activity_id TEXT, PRIMARY KEY (key_id, version)) WITHOUT ROWID",
+            "activity_id TEXT, activity_term INTEGER, PRIMARY KEY (key_id, version)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self._keys}_state (ready INTEGER NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name}_tree (level INTEGER, idx INTEGER, hash BLOB, "
             "PRIMARY KEY (level, idx)) WITHOUT ROWID",
@@ -80,6 +80,9 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
                 c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (state,))
                 existed[state] = c.fetchone() is not None
             self._create_table(c)
+            c.execute(f"SELECT 1 FROM pragma_table_info('{self._keys}') WHERE name = 'activity_term'")
+            if c.fetchone() is None:  # claims made before they named their activity's term (``KeyClaim``)
+                c.execute(f"ALTER TABLE {self._keys} ADD COLUMN activity_term INTEGER")
             for state, was in existed.items():
                 if not was:
                     # A new store's index and key claims are complete; in one made before they
@@ -94,14 +97,18 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
         return ids
 
     def _insert_claims(self, c: Any, claims: Sequence[KeyClaim], *, again: bool = False) -> None:
+        # Again (building the index): a claim already there is kept, and given its term if it had none.
         if claims:
-            c.executemany(f"INSERT {'OR IGNORE ' if again else ''}INTO {self._keys} VALUES (?, ?, ?, ?)",
-                          [(k.hex, v, p.hex, a.hex) for k, v, p, a in claims])
+            c.executemany(
+                f"INSERT INTO {self._keys} (key_id, version, professional_id, activity_id, activity_term) "
+                "VALUES (?, ?, ?, ?, ?)" + (" ON CONFLICT (key_id, version) DO UPDATE SET activity_term = "
+                                            "excluded.activity_term WHERE activity_term IS NULL" if again else ""),
+                [(k.hex, v, p.hex, a.hex, t) for k, v, p, a, t in claims])
 
     def key_claims(self, key_id: UUID) -> list[KeyClaim]:
-        rows = self._fetch(f"SELECT key_id, version, professional_id, activity_id FROM {self._keys} "
+        rows = self._fetch(f"SELECT key_id, version, professional_id, activity_id, activity_term FROM {self._keys} "
                            "WHERE key_id = ? ORDER BY version", (key_id.hex,))
-        return [KeyClaim(UUID(k), v, UUID(p), UUID(a)) for k, v, p, a in rows]
+        return [KeyClaim(UUID(k), v, UUID(p), UUID(a), t) for k, v, p, a, t in rows]
 
     def _insert_index(self, c: Any, rows: Sequence[IndexRow]) -> None:
         if rows:
@@ -125,6 +132,13 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
         marks = ", ".join("?" * len(terms))
         rows = self._fetch(f"SELECT version FROM {self._index} WHERE stream_id = ? AND term IN ({marks})",
                            (stream.hex, *terms))
+        return {v for (v,) in rows}
+
+    def _claimed(self, stream: UUID, keys: list[UUID]) -> set[int]:
+        marks = ", ".join("?" * len(keys))
+        rows = self._fetch(f"SELECT i.version FROM {self._keys} k JOIN {self._index} i "
+                           "ON i.stream_id = k.professional_id AND i.term = k.activity_term "
+                           f"WHERE k.key_id IN ({marks}) AND k.professional_id = ?", (*(k.hex for k in keys), stream.hex))
         return {v for (v,) in rows}
 
     # -- the log tree ------------------------------------------------------------------
