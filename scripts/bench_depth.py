@@ -111,9 +111,14 @@ def _bulk_share(pg: str, schema: str, pids: dict, work: list[list[dict]], warm: 
     from ce_ledger import collector
     from ce_ledger.bootstrap import build_ledger
 
-    ledger = build_ledger(settings(pg, schema))
-    for body in warm:
-        ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform", sole_writer=True)
+    try:
+        ledger = build_ledger(settings(pg, schema))
+        for body in warm:
+            ledger.record_batch([(pids[x["id_number"]], as_details(x)) for x in body], by="platform",
+                                sole_writer=True)
+    except BaseException:
+        ready.abort()  # the other process stops waiting, and the error reaches the bench
+        raise
     collector.settle()
     ready.wait()
     started = time.perf_counter()

@@ -347,6 +347,31 @@ def test_a_clash_psycopg_reports_early_is_still_a_clash(settings, clock, monkeyp
 
 
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+def test_a_start_beside_a_writer_waits_for_none_of_its_tables(settings, clock):
+    """A server worker or an import process starts while others write. Making what is already
+    there takes no lock a writer holds: an ALTER TABLE that added nothing still took the claims
+    table's strongest lock, so it queued behind a writer's open transaction, and that writer's next
+    read of the claims queued behind it (found as a hung two-process import in the bench)."""
+    import threading
+
+    first = build_ledger(settings, clock=clock)
+    try:
+        recorder = first.recorder
+        with recorder.datastore.transaction(commit=False) as curs:  # a writer's, which has read the claims
+            curs.execute(f'SELECT 1 FROM "{recorder.datastore.schema}"."{recorder.events_table_name}_keys" LIMIT 1')
+            started: list = []
+            starting = threading.Thread(target=lambda: started.append(build_ledger(settings, clock=clock)), daemon=True)
+            starting.start()
+            # Within the 5 s after which PostgreSQL ends an idle transaction (ours): a start that
+            # waited for it was let through only then.
+            starting.join(timeout=4)
+            assert started, "the start waited for a writer's transaction"
+            started[0].close()
+    finally:
+        first.close()
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 def test_a_start_on_postgres_takes_one_connection_to_create_its_tables(settings, monkeypatch):
     """Every server, worker and command starts this way. The stores' creation lock is taken once
     for all of them (it was a connection per store and recorder), and each pool is opened then,

@@ -24,7 +24,9 @@ library has no call for:
 - the **key claims** (``<events table>_keys``): who holds each globally unique key (a
   platform record id, a certificate; reading 12), one row per claim, unique by key and
   claim number, written in the same transaction as the activity (``save(…, keys=claims)``)
-  so that two people can never both hold one; read by ``key_claims``. Derived from the
+  so that two people can never both hold one; read by ``key_claims``, and by ``in_part``, which
+  finds a key's activities on a record through the record's claims (each names the index term of
+  its activity, whose recording is not filed under the key). Derived from the
   activities and rebuilt with the record index. (Until December 2026 each claim was an
   ``ActivityKeyReserved`` event on the key's own stream: a second event per activity.
   Stores written then keep those events, which say the same as the rows built beside them.)

@@ -21,7 +21,7 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ce_ledger.storage import (
     ChunkRow, Head, IndexRow, InPart, KeyClaim, LockedCreation, LogRow, RawRow, TreeRow, as_bytes,
@@ -177,8 +177,14 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             # The key claims (see ce_ledger.storage), made ready the same way.
             SQL("CREATE TABLE IF NOT EXISTS {k} (key_id uuid, version integer, professional_id uuid, "
                 "activity_id uuid, activity_term bigint, PRIMARY KEY (key_id, version))").format(k=keys),
-            # Claims made before they named their activity's term (``KeyClaim``) have none.
-            SQL("ALTER TABLE {k} ADD COLUMN IF NOT EXISTS activity_term bigint").format(k=keys),
+            # Claims made before they named their activity's term (``KeyClaim``) have none. Altered
+            # only when the column is missing: ALTER TABLE takes the table's strongest lock even when
+            # there is nothing to add, and a process starting beside writers then queued behind a
+            # writer's transaction, and that writer's next read of the claims behind it (a deadlock).
+            SQL("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = {s} "
+                "AND table_name = {n} AND column_name = 'activity_term') THEN "
+                "ALTER TABLE {k} ADD COLUMN activity_term bigint; END IF; END $$").format(
+                k=keys, s=Literal(self.datastore.schema), n=Literal(f"{self.events_table_name}_keys")),
             SQL("CREATE TABLE IF NOT EXISTS {s} (ready boolean NOT NULL)").format(s=keys_state),
             SQL("INSERT INTO {s} SELECT NOT EXISTS (SELECT 1 FROM {t}) "
                 "WHERE NOT EXISTS (SELECT 1 FROM {s})").format(s=keys_state, t=t),
