@@ -53,6 +53,7 @@ HEADS_KEPT = 100_000
 KEY_NAMESPACE = UUID("0b5e8f43-8d0c-5e8e-b6a4-4f6f7e2d9c31")
 
 
+@functools.lru_cache(maxsize=8192)  # pure; asked twice a recording (the read of the key's claims, the claim)
 def key_stream(key: str) -> UUID:
     """The id of a globally unique key (canonical spelling): what its claims are filed under."""
     return uuid5(KEY_NAMESPACE, key)
@@ -64,6 +65,7 @@ def claim(key_id: UUID, version: int, professional_id: UUID, activity_id: UUID) 
     return KeyClaim(key_id, version, professional_id, activity_id, term_key(activity_term(activity_id)))
 
 
+@functools.lru_cache(maxsize=8192)  # pure; an activity's own term is asked by its claim, then by its index row
 def term_key(term: str) -> int:
     """A record-index term as a signed 64-bit number: small rows, one index. Two terms that
     share a number only make a command read an event it did not need, never miss one."""
