@@ -188,6 +188,15 @@ def test_a_claim_row_deleted_behind_the_ledgers_back_is_found_by_verify(settings
         report = Audit(ledger).verify()
         assert [(c.key, {a.professional_id for a in c.activities}) for c in report.collisions] == [
             (cert.canonical_key(), {first, second})]
+        # The claim also leads a read of its key to the holder's activity: deleted, the holder's
+        # retry records the activity again, and `verify` lists the activity twice under its key.
+        course = public("1", date(2018, 4, 1), "PR-FORGED")
+        held = ledger.record(first, course, by="platform")
+        _forget_claims(ledger.recorder, ready=True)
+        assert ledger.record(first, course, by="platform").status == "recorded"
+        report = Audit(ledger).verify()
+        assert [(c.key, [a.activity_id for a in c.activities]) for c in report.collisions][-1] == (
+            course.canonical_key(), [held.activity_id, held.activity_id])
     finally:
         ledger.close()
 
