@@ -358,16 +358,20 @@ def test_a_clash_psycopg_reports_early_is_still_a_clash(settings, clock, monkeyp
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 def test_a_start_beside_a_writer_waits_for_none_of_its_tables(settings, clock):
     """A server worker or an import process starts while others write. Making what is already
-    there takes no lock a writer holds: an ALTER TABLE that added nothing still took the claims
-    table's strongest lock, so it queued behind a writer's open transaction, and that writer's next
-    read of the claims queued behind it (found as a hung two-process import in the bench)."""
+    there waits for no lock a writer holds on its index rows and claims, which it inserts before
+    the events. An ALTER TABLE that added nothing still took the claims table's strongest lock:
+    it queued behind a writer's open transaction, while the start already held the library's lock
+    on the events table (its ``CREATE INDEX IF NOT EXISTS``), which that writer's events insert
+    then waited for — a deadlock, found as a hung two-process import in the bench."""
     import threading
 
     first = build_ledger(settings, clock=clock)
     try:
         recorder = first.recorder
-        with recorder.datastore.transaction(commit=False) as curs:  # a writer's, which has read the claims
-            curs.execute(f'SELECT 1 FROM "{recorder.datastore.schema}"."{recorder.events_table_name}_keys" LIMIT 1')
+        with recorder.datastore.transaction(commit=False) as curs:  # a writer's, its index rows and claims in
+            for table in ("index", "keys"):
+                curs.execute(f'LOCK TABLE "{recorder.datastore.schema}"."{recorder.events_table_name}_{table}" '
+                             "IN ROW EXCLUSIVE MODE")
             started: list = []
             starting = threading.Thread(target=lambda: started.append(build_ledger(settings, clock=clock)), daemon=True)
             starting.start()
