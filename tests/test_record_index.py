@@ -228,24 +228,72 @@ def test_a_global_keys_recording_is_found_through_its_claim(settings, clock):
     again = ledger.record(pid, course.model_copy(update={"hours": course.hours + 1}), by="platform")
     assert (again.status, ledger.record(pid, course, by="platform").status) == ("recorded", "duplicate")
 
-    # A claim as written before December 2026: no term, and its recording filed under the key.
+    # A new store knows every claim names its term: a read of a global key takes no key term.
+    assert ledger.recorder.claims_complete()
+    asked: list[dict] = []
+    reading = ledger.recorder.in_part
+    ledger.recorder.in_part = lambda wanted, registration=True, claimed=None: (
+        asked.append(wanted), reading(wanted, registration, claimed))[1]
+    ledger.record(pid, public("1", date(2018, 4, 2), "PR-ONE-PROBE"), by="platform")
+    ledger.record(pid, teaching("2", date(2018, 4, 3)), by="employer:UNIT-001")
+    assert [len(w[pid]) for w in asked] == [0, 2]  # the teaching's key and day; the course's claims only
+    del ledger.recorder.in_part
+
+    # A claim as written before December 2026: no term, and its recording filed under the key. In
+    # a store written then (not known complete), a read takes the key's term as well.
     late = public("1", date(2018, 5, 1), "PR-OLD-CLAIM")
     old = ledger.record(pid, late, by="platform")
     version = ledger.professional(pid, copy=False).version
     _as_before_terms(ledger.recorder, pid, key=term_key(KEY_TERM + late.canonical_key()), version=version)
     assert ledger.key_claims(late.canonical_key())[0].activity_term is None
-    retried = ledger.record(pid, late, by="platform")
-    assert (retried.activity_id, retried.status) == (old.activity_id, "duplicate")
-    with pytest.raises(Conflict):
-        ledger.record(pid, late.model_copy(update={"hours": late.hours + 1}), by="platform")
-    _forget(ledger.recorder, "keys", False, delete=False)  # as a store whose claims are to be built
+    ledger.close()
+    written_before = build_ledger(settings, clock=clock)
+    try:
+        retried = written_before.record(pid, late, by="platform")
+        assert (retried.activity_id, retried.status) == (old.activity_id, "duplicate")
+        with pytest.raises(Conflict):
+            written_before.record(pid, late.model_copy(update={"hours": late.hours + 1}), by="platform")
+        _forget(written_before.recorder, "keys", False, delete=False)  # as a store whose claims are to be built
+    finally:
+        written_before.close()
+
+    reopened = build_ledger(settings, clock=clock)
+    try:
+        assert reopened.recorder.index_ready() and reopened.recorder.claims_complete()
+        assert reopened.key_claims(late.canonical_key())[0].activity_term == term_key(activity_term(old.activity_id))
+        assert reopened.record(pid, late, by="platform").status == "duplicate"
+    finally:
+        reopened.close()
+
+
+def test_an_activity_without_a_claim_keeps_its_keys_term_read(settings, clock):
+    """An activity under a global key whose id this ledger does not make (an imported history's)
+    holds no claim, and the audit reports its record. A build of the index that meets one leaves
+    the store not known complete, so reads of global keys take the keys' own terms again: a retry
+    of that activity is still found, a duplicate, not recorded a second time."""
+    import uuid
+
+    from ce_ledger.domain.events import EVENT_FOR_DETAILS
+    from ce_ledger.services.base import Events
+
+    ledger = build_ledger(settings, clock=clock)
+    pid = ledger.register(registration(), by="platform").professional_id
+    course = public("2", date(2018, 4, 1), "PR-FOREIGN")
+    record = ledger.professional(pid, copy=False)
+    now, _ = ledger.now()
+    foreign = EVENT_FOR_DETAILS[type(course)].next_in_chain(
+        pid, (record.version, record.head_digest), activity_id=uuid.uuid4(), recorded_at=now, caused_by="migration",
+        channel="import", **{n: getattr(course, n) for n in type(course).model_fields})
+    ledger.save(Events([foreign]))
+    _forget_index(ledger.recorder)  # as a store restored from another system's history: built at start
     ledger.close()
 
     reopened = build_ledger(settings, clock=clock)
     try:
-        assert reopened.recorder.index_ready()
-        assert reopened.key_claims(late.canonical_key())[0].activity_term == term_key(activity_term(old.activity_id))
-        assert reopened.record(pid, late, by="platform").status == "duplicate"
+        assert reopened.recorder.index_ready() and not reopened.recorder.claims_complete()
+        assert reopened.key_claims(course.canonical_key()) == []
+        again = reopened.record(pid, course, by="platform")
+        assert (again.activity_id, again.status) == (foreign.activity_id, "duplicate")
     finally:
         reopened.close()
 
@@ -264,7 +312,7 @@ def _sql(recorder, statement: str, params: tuple = ()) -> list[tuple]:
     placeholders, UUIDs as hex; PostgreSQL's)."""
     schema = getattr(recorder.datastore, "schema", None)
     names = {t: f'"{schema}"."{recorder.events_table_name}_{t}"' if schema else f"{recorder.events_table_name}_{t}"
-             for t in ("index", "keys")}
+             for t in ("index", "keys", "keys_complete")}
     if not schema:
         statement, params = statement.replace("%s", "?"), tuple(p.hex if hasattr(p, "hex") and not isinstance(
             p, (int, float)) else p for p in params)
@@ -279,10 +327,11 @@ def _terms(recorder, stream) -> set[tuple[int, int]]:
 
 def _as_before_terms(recorder, stream, *, key: int, version: int) -> None:
     """The newest recording on ``stream`` as the code before December 2026 left it: filed under
-    its key, its claim without the term."""
+    its key, its claim without the term; and the store not known to have every claim's term."""
     _sql(recorder, "INSERT INTO {index} VALUES (%s, %s, %s)", (stream, key, version))
     _sql(recorder, "UPDATE {keys} SET activity_term = NULL WHERE professional_id = %s AND activity_term IN "
                    "(SELECT term FROM {index} WHERE stream_id = %s AND version = %s)", (stream, stream, version))
+    _sql(recorder, "UPDATE {keys_complete} SET complete = %s", (False,))
 
 
 def _forget_claims(recorder, ready: bool = False) -> None:

@@ -24,12 +24,13 @@ from tests.conftest import TEST_KEY
 VOID = Voiding(reason="重复录入", decision_ref="宁人社〔2019〕1号")
 
 
-def _spy(ledger, monkeypatch) -> list[dict]:
-    """What the batches ask the store to read: one entry a query, the terms by stream."""
-    asked: list[dict] = []
+def _spy(ledger, monkeypatch) -> list[tuple[dict, dict]]:
+    """What the batches ask the store to read: one entry a query, the terms by stream and the
+    global keys whose claims by the stream are read (``Store.in_part``)."""
+    asked: list[tuple[dict, dict]] = []
     reading = ledger.recorder.in_part
     monkeypatch.setattr(ledger.recorder, "in_part", lambda wanted, registration=True, claimed=None: (
-        asked.append(wanted), reading(wanted, registration, claimed))[1])
+        asked.append((wanted, claimed or {})), reading(wanted, registration, claimed))[1])
     return asked
 
 
@@ -71,7 +72,7 @@ def test_a_sole_writer_reads_less_and_records_the_same(settings, clock, monkeypa
         # … and the next batch reads its keys, until one records every item as new.
         asked.clear()
         ledger.record_batch([(p1, public("1", date(2018, 1, 6), "PR-S8"))], by="platform", sole_writer=True)
-        assert len(asked) == 1 and asked[0][p1] != []
+        assert len(asked) == 1 and asked[0][1][p1] != []  # the key, through the claims
         asked.clear()
         ledger.record_batch([(p1, public("1", date(2018, 1, 7), "PR-S9"))], by="platform", sole_writer=True)
         assert asked == []

@@ -82,6 +82,8 @@ def _key_fields(details_class: type) -> tuple[tuple[str, Any], ...]:
     fields = details_class.model_fields
     out = []
     for name in dict.fromkeys(reads.names):
+        if name not in fields:  # the kind of key, a class attribute (given with the fields, ``KeyIndex.add``)
+            continue
         kind = fields[name].annotation
         if kind is date:
             out.append((name, date.fromisoformat))
@@ -128,8 +130,9 @@ class KeyIndex:
             details_class = cls.details_class
             try:
                 # key_parts reads a few fields: given just those as plain attributes, no model is built
-                fields = SimpleNamespace(**{name: convert(content[name]) if convert and content[name] is not None
-                                            else content[name] for name, convert in _key_fields(details_class)})
+                fields = SimpleNamespace(key_kind=details_class.key_kind, **{
+                    name: convert(content[name]) if convert and content[name] is not None else content[name]
+                    for name, convert in _key_fields(details_class)})
                 parts = details_class.key_parts(fields)
             except (ValueError, KeyError, TypeError, AttributeError):
                 return  # a row whose fields no longer read as an activity: the chain check reports it

@@ -59,6 +59,7 @@ class ActivityDetails(Value):
 
     # Platform record ids and certificates are unique across everyone (reading 12, 13).
     key_is_global: ClassVar[bool] = False
+    key_kind: ClassVar[str]  # the key's first part: which kind of key it is
 
     def dates(self) -> dict[str, date]:
         """Every date field by name, for the "not in the future" check."""
@@ -88,6 +89,7 @@ class PublicCourse(ActivityDetails):
     """公需课, completed on the platform and auto-verified (§3(1), §3(5))."""
 
     kind: ClassVar[ActivityKind] = ActivityKind.PUBLIC_COURSE
+    key_kind: ClassVar[str] = "platform-record"
     key_is_global: ClassVar[bool] = True
 
     record_id: Code
@@ -102,7 +104,7 @@ class PublicCourse(ActivityDetails):
 
 
     def key_parts(self) -> tuple[str, ...]:
-        return ("platform-record", self.record_id)
+        return (self.key_kind, self.record_id)
 
     def describe(self) -> str:
         return f"{self.title} [{self.course_code}], platform record {self.record_id}"
@@ -112,6 +114,7 @@ class SpecialtyCredit(ActivityDetails):
     """专业课, from a completion certificate; counts once verified (§3(1), §3(5))."""
 
     kind: ClassVar[ActivityKind] = ActivityKind.SPECIALTY
+    key_kind: ClassVar[str] = "certificate"
     key_is_global: ClassVar[bool] = True
 
     provider_code: Code
@@ -128,7 +131,7 @@ class SpecialtyCredit(ActivityDetails):
 
 
     def key_parts(self) -> tuple[str, ...]:
-        return ("certificate", self.provider_code, self.certificate_no)
+        return (self.key_kind, self.provider_code, self.certificate_no)
 
     def describe(self) -> str:
         programme = f", programme {self.programme_code}" if self.programme_code else ""
@@ -142,6 +145,7 @@ class StudyTour(ActivityDetails):
     """国内外考察、专业技术交流: days excluding travel, × 6 h (§3(3))."""
 
     kind: ClassVar[ActivityKind] = ActivityKind.STUDY_TOUR
+    key_kind: ClassVar[str] = "study-tour"
 
     first_day: Day
     last_day: Day
@@ -166,7 +170,7 @@ class StudyTour(ActivityDetails):
 
 
     def key_parts(self) -> tuple[str, ...]:
-        return ("study-tour", self.document_ref)
+        return (self.key_kind, self.document_ref)
 
     def describe(self) -> str:
         return (
@@ -179,6 +183,7 @@ class Teaching(ActivityDetails):
     """担任继续教育培训师资: 1 hour taught = 3 hours (§3(3), reading 8)."""
 
     kind: ClassVar[ActivityKind] = ActivityKind.TEACHING
+    key_kind: ClassVar[str] = "teaching"
 
     taught_on: Day
     hours_taught: Hours = Field(le=MAX_HOURS_TAUGHT_PER_DAY)
@@ -191,7 +196,7 @@ class Teaching(ActivityDetails):
 
 
     def key_parts(self) -> tuple[str, ...]:
-        return ("teaching", self.document_ref)
+        return (self.key_kind, self.document_ref)
 
     def describe(self) -> str:
         return f"taught {self.course}, document {self.document_ref}"
@@ -201,6 +206,7 @@ class ExamPass(ActivityDetails):
     """职称外语 or a 计算机应用能力 module, passed (§3(4))."""
 
     kind: ClassVar[ActivityKind] = ActivityKind.EXAM_PASS
+    key_kind: ClassVar[str] = "exam"
 
     exam: Exam
     module: Code | None = None
@@ -221,7 +227,7 @@ class ExamPass(ActivityDetails):
 
 
     def key_parts(self) -> tuple[str, ...]:
-        return ("exam", self.exam.value, self.module or "-", self.certificate_no)
+        return (self.key_kind, self.exam.value, self.module or "-", self.certificate_no)
 
     def describe(self) -> str:
         if self.exam is Exam.FOREIGN_LANGUAGE:
@@ -233,6 +239,7 @@ class Degree(ActivityDetails):
     """高一级学历或第二学历 (§3(3), reading 10)."""
 
     kind: ClassVar[ActivityKind] = ActivityKind.DEGREE
+    key_kind: ClassVar[str] = "degree"
 
     degree: DegreeKind
     institution: Text
@@ -252,7 +259,11 @@ class Degree(ActivityDetails):
 
 
     def key_parts(self) -> tuple[str, ...]:
-        return ("degree", self.degree.value, self.institution, self.graduated_on.isoformat())
+        return (self.key_kind, self.degree.value, self.institution, self.graduated_on.isoformat())
 
     def describe(self) -> str:
         return f"{self.degree} degree, {self.institution}, enrolled {self.enrolled_on.isoformat()}"
+
+
+# The kinds of key unique across everyone: an activity under one holds a claim on it (``key_is_global``).
+GLOBAL_KEY_KINDS = frozenset(c.key_kind for c in ActivityDetails.__subclasses__() if c.key_is_global)

@@ -18,7 +18,9 @@ from uuid import UUID
 
 from ce_ledger.domain.aggregate import Chained
 from ce_ledger.domain.chain import GENESIS
-from ce_ledger.domain.details import MAX_HOURS_TAUGHT_PER_DAY, ActivityDetails, Teaching, field_names
+from ce_ledger.domain.details import (
+    GLOBAL_KEY_KINDS, MAX_HOURS_TAUGHT_PER_DAY, ActivityDetails, Teaching, field_names,
+)
 from ce_ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ce_ledger.domain.identity import refuse_id_numbers
 from ce_ledger.domain.events import (
@@ -103,9 +105,13 @@ def activity_term(activity_id: UUID) -> str:
 KEY_TERM = "key:"  # and the key in its canonical spelling: the activities under a retry key
 
 
-def key_of(term: str) -> str | None:
-    """The retry key (canonical spelling) a term asks for, if it is a key's term."""
-    return term[len(KEY_TERM):] if term.startswith(KEY_TERM) else None
+def global_key_of(term: str) -> str | None:
+    """The key (canonical spelling) a term asks for, if it is a key unique across everyone, whose
+    activities hold claims on it (``GLOBAL_KEY_KINDS``)."""
+    if not term.startswith(KEY_TERM):
+        return None
+    key = term[len(KEY_TERM):]
+    return key if key.partition(":")[0] in GLOBAL_KEY_KINDS else None
 
 
 def activity_terms(recorded: ActivityRecorded, *, recording_claimed: bool = False) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, Activity
 from ce_ledger.domain.identity import professional_id
 from ce_ledger.domain.values import uuid5
 from ce_ledger.domain.professional import (
-    PERSON_TERMS, NotARecord, Outcome, Professional, activity_term, generation_of, key_of, project_professional,
+    PERSON_TERMS, NotARecord, Outcome, Professional, activity_term, generation_of, global_key_of, project_professional,
 )
 from ce_ledger.persistence import PYDANTIC_ENV
 from ce_ledger.rules.published import PUBLISHED
@@ -154,6 +154,7 @@ class Store(Application[UUID]):
         self._heads_lock = threading.Lock()  # a server's threads save at once (a workbench import keeps heads)
         if not self.recorder.index_ready():
             self.build_index()
+        self._claims_complete = self.recorder.claims_complete()
 
     def construct_repository(self) -> SharedCacheRepository:
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
@@ -275,12 +276,17 @@ class Store(Application[UUID]):
                 heads = self._heads
                 known = {pid: heads[pid] for pid, terms in wanted.items() if not terms and pid in heads}
         asked = {pid: terms for pid, terms in wanted.items() if pid not in known}
-        # A key's activities: those filed under its term, and those its claims by this record name
-        # (an activity holding a claim files its recording under its own term only).
+        # A global key's activities on a record: those its claims by the record name (an activity
+        # holding a claim files its recording under its own term only, ``activity_terms``), and
+        # those filed under the key's own term, unless the store knows every such activity holds a
+        # claim that names its term (``claims_complete``): then each is found through its claim,
+        # decisions and voids too, and the key's term is one index probe a completion saved.
         claimed = {pid: keys for pid, terms in asked.items()
-                   if (keys := [key_stream(k) for t in terms if (k := key_of(t)) is not None])}
+                   if (keys := [key_stream(k) for t in terms if (k := global_key_of(t)) is not None])}
+        complete = self._claims_complete
         found = self.recorder.in_part(
-            {pid: [term_key(t) for t in terms] for pid, terms in asked.items()}, registration, claimed,
+            {pid: [term_key(t) for t in terms if not (complete and global_key_of(t))] for pid, terms in asked.items()},
+            registration, claimed,
         ) if asked else {}
         to_domain = self.mapper.to_domain_event
         records: dict[UUID, Professional | None] = {}
@@ -337,6 +343,7 @@ class Store(Application[UUID]):
         stream: UUID | None = None
         record: Professional | None = None
         plain_ok = True
+        unclaimed = False  # a global key's activity without a claim: reads must take the key's term
         for raw in self.recorder.raw_rows(INDEX_PAGE):
             if len(rows) + len(claims) >= INDEX_PAGE:  # whatever kind of stream filled them: bounded memory
                 self.recorder.insert_index(rows, keys=claims)
@@ -353,7 +360,9 @@ class Store(Application[UUID]):
             if isinstance(event, ActivityKeyReserved):  # a claim as a store written before December 2026 holds it
                 claims.append(claim(stream, event.originator_version, event.professional_id, event.activity_id))
                 continue
-            claims += self._claims_made(stream, event)
+            made = self._claims_made(stream, event)
+            unclaimed |= isinstance(event, ActivityRecorded) and event.key_is_global and not made
+            claims += made
             if not plain_ok:
                 continue
             try:
@@ -363,7 +372,8 @@ class Store(Application[UUID]):
                 continue
             if record is not None:
                 rows += [(stream, term_key(t), event.originator_version) for t in record.index_terms(event)]
-        self.recorder.insert_index(rows, keys=claims, ready=True)
+        self.recorder.insert_index(rows, keys=claims, ready=True, complete=not unclaimed)
+        self._claims_complete = not unclaimed
 
     @staticmethod
     def _claims_made(stream: UUID, event: LedgerEvent) -> list[KeyClaim]:

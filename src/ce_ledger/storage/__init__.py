@@ -154,7 +154,15 @@ class LedgerRecorder(Protocol):
 
     def insert_tree(self, nodes: Sequence[TreeRow], chunks: Sequence[ChunkRow]) -> None: ...
 
-    def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None: ...
+    def insert_index(
+        self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False, complete: bool | None = None,
+    ) -> None: ...
+
+    def claims_complete(self) -> bool:
+        """Whether every activity under a global key holds a claim that names its term (a new
+        store; or one whose index was built and found no activity without a claim): a read of such
+        a key then finds everything through the claims, and need not read the key's own term."""
+        ...
 
     def key_claims(self, key_id: UUID) -> list[KeyClaim]: ...
 

@@ -43,7 +43,9 @@ class LedgerRecorder(StreamByStream, library.POPOApplicationRecorder):
         for stream, term, version in rows:
             self._index.setdefault((stream, term), set()).add(version)
 
-    def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
+    def insert_index(
+        self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False, complete: bool | None = None,
+    ) -> None:
         with self._database_lock:
             self._add(rows)
             for claim in keys:  # kept if there, but given its term if it had none (``KeyClaim``)
@@ -53,6 +55,9 @@ class LedgerRecorder(StreamByStream, library.POPOApplicationRecorder):
 
     def index_ready(self) -> bool:
         return True  # nothing outlives the process: the index is made with the events
+
+    def claims_complete(self) -> bool:
+        return True  # made with the events, every claim naming its term
 
     def _indexed(self, stream: UUID, terms: list[int]) -> set[int]:
         return {v for term in terms for v in self._index.get((stream, term), ())}

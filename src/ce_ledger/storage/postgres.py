@@ -165,7 +165,9 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         keys = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(f"{self.events_table_name}_keys"))
         keys_state = SQL("{}.{}").format(Identifier(self.datastore.schema),
                                          Identifier(f"{self.events_table_name}_keys_state"))
-        self._keys, self._keys_state = keys, keys_state
+        keys_complete = SQL("{}.{}").format(Identifier(self.datastore.schema),
+                                            Identifier(f"{self.events_table_name}_keys_complete"))
+        self._keys, self._keys_state, self._keys_complete = keys, keys_state, keys_complete
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {i} (stream_id uuid, term bigint, version integer, "
                 "PRIMARY KEY (stream_id, term, version))").format(i=i),
@@ -181,13 +183,19 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             # only when the column is missing: ALTER TABLE takes the table's strongest lock even when
             # there is nothing to add, and a process starting beside writers then queued behind a
             # writer's transaction, and that writer's next read of the claims behind it (a deadlock).
-            SQL("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = {s} "
-                "AND table_name = {n} AND column_name = 'activity_term') THEN "
-                "ALTER TABLE {k} ADD COLUMN activity_term bigint; END IF; END $$").format(
-                k=keys, s=Literal(self.datastore.schema), n=Literal(f"{self.events_table_name}_keys")),
             SQL("CREATE TABLE IF NOT EXISTS {s} (ready boolean NOT NULL)").format(s=keys_state),
             SQL("INSERT INTO {s} SELECT NOT EXISTS (SELECT 1 FROM {t}) "
                 "WHERE NOT EXISTS (SELECT 1 FROM {s})").format(s=keys_state, t=t),
+            # Adding the column, the claims are built again at this start, each given its term.
+            SQL("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = {s} "
+                "AND table_name = {n} AND column_name = 'activity_term') THEN "
+                "ALTER TABLE {k} ADD COLUMN activity_term bigint; UPDATE {ks} SET ready = false; END IF; END $$").format(
+                k=keys, ks=keys_state, s=Literal(self.datastore.schema), n=Literal(f"{self.events_table_name}_keys")),
+            # Whether every claim names its term and every global key's activity holds one
+            # (``claims_complete``): so in a new store; in one written before, once the index is built.
+            SQL("CREATE TABLE IF NOT EXISTS {c} (complete boolean NOT NULL)").format(c=keys_complete),
+            SQL("INSERT INTO {c} SELECT NOT EXISTS (SELECT 1 FROM {t}) "
+                "WHERE NOT EXISTS (SELECT 1 FROM {c})").format(c=keys_complete, t=t),
         ]
         # A claim is inserted plainly: one already taken fails the whole transaction (IntegrityError).
         self._insert_claims = SQL(
@@ -350,7 +358,9 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
                 UuidArray([c[3] for c in claims]), BigintArray(terms) if None not in (terms := [c[4] for c in claims])
                 else terms)  # a claim without a term (``KeyClaim``): psycopg's own list, which has NULLs
 
-    def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
+    def insert_index(
+        self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False, complete: bool | None = None,
+    ) -> None:
         with self.datastore.transaction(commit=True) as curs:
             # In the writers' order (``_insert_events``): a build beside a writer cannot deadlock with it.
             if rows:
@@ -365,10 +375,16 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             if ready:
                 curs.execute(SQL("UPDATE {} SET ready = true").format(self._index_state))
                 curs.execute(SQL("UPDATE {} SET ready = true").format(self._keys_state))
+            if complete is not None:
+                curs.execute(SQL("UPDATE {} SET complete = %s").format(self._keys_complete), (complete,))
 
     def index_ready(self) -> bool:
         rows = self._fetch(SQL("SELECT (SELECT bool_and(ready) FROM {}) AND (SELECT bool_and(ready) FROM {})")
                            .format(self._index_state, self._keys_state), ())
+        return bool(rows and rows[0][0])
+
+    def claims_complete(self) -> bool:
+        rows = self._fetch(SQL("SELECT bool_and(complete) FROM {}").format(self._keys_complete), ())
         return bool(rows and rows[0][0])
 
     def key_claims(self, key_id: UUID) -> list[KeyClaim]:
@@ -491,6 +507,7 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             self._lock_table(c)  # a writer like any other
             for state in (self._index_state, self._keys_state):  # rebuilt from these rows at the next start
                 c.execute(SQL("UPDATE {} SET ready = false").format(state))
+            c.execute(SQL("UPDATE {} SET complete = false").format(self._keys_complete))  # until then
             c.executemany(
                 SQL("INSERT INTO {} (notification_id, originator_id, originator_version, topic, state) "
                     "VALUES (%s, %s, %s, %s, %s)").format(self._table),

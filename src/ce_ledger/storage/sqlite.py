@@ -63,6 +63,7 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {self._keys} (key_id TEXT, version INTEGER, professional_id TEXT, "
             "activity_id TEXT, activity_term INTEGER, PRIMARY KEY (key_id, version)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self._keys}_state (ready INTEGER NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self._keys}_complete (complete INTEGER NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name}_tree (level INTEGER, idx INTEGER, hash BLOB, "
             "PRIMARY KEY (level, idx)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name}_chunks (idx INTEGER PRIMARY KEY, "
@@ -76,13 +77,14 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
     def create_table(self) -> None:
         with self.datastore.transaction(commit=True) as c:
             existed = {}
-            for state in (f"{self._index}_state", f"{self._keys}_state"):
+            for state in (f"{self._index}_state", f"{self._keys}_state", f"{self._keys}_complete"):
                 c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (state,))
                 existed[state] = c.fetchone() is not None
             self._create_table(c)
             c.execute(f"SELECT 1 FROM pragma_table_info('{self._keys}') WHERE name = 'activity_term'")
-            if c.fetchone() is None:  # claims made before they named their activity's term (``KeyClaim``)
+            if c.fetchone() is None:  # claims made before they named their activity's term (``KeyClaim``):
                 c.execute(f"ALTER TABLE {self._keys} ADD COLUMN activity_term INTEGER")
+                c.execute(f"UPDATE {self._keys}_state SET ready = 0")  # built again at this start, with their terms
             for state, was in existed.items():
                 if not was:
                     # A new store's index and key claims are complete; in one made before they
@@ -115,13 +117,21 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
             c.executemany(f"INSERT OR IGNORE INTO {self._index} VALUES (?, ?, ?)",
                           [(stream.hex, term, version) for stream, term, version in rows])
 
-    def insert_index(self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False) -> None:
+    def insert_index(
+        self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False, complete: bool | None = None,
+    ) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_index(c, rows)
             self._insert_claims(c, keys, again=True)
             if ready:
                 c.execute(f"UPDATE {self._index}_state SET ready = 1")
                 c.execute(f"UPDATE {self._keys}_state SET ready = 1")
+            if complete is not None:
+                c.execute(f"UPDATE {self._keys}_complete SET complete = ?", (int(complete),))
+
+    def claims_complete(self) -> bool:
+        rows = self._fetch(f"SELECT min(complete) FROM {self._keys}_complete", ())
+        return bool(rows and rows[0][0])
 
     def index_ready(self) -> bool:
         rows = self._fetch(f"SELECT (SELECT min(ready) FROM {self._index}_state) AND "
@@ -233,6 +243,7 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=True) as c:
             for state in (f"{self._index}_state", f"{self._keys}_state"):  # rebuilt from these rows at the next start
                 c.execute(f"UPDATE {state} SET ready = 0")
+            c.execute(f"UPDATE {self._keys}_complete SET complete = 0")  # until then
             c.executemany(
                 f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, topic, state) "
                 "VALUES (?, ?, ?, ?, ?)",
