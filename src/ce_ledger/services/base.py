@@ -35,7 +35,8 @@ from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, Activity
 from ce_ledger.domain.identity import professional_id
 from ce_ledger.domain.values import uuid5
 from ce_ledger.domain.professional import (
-    PERSON_TERMS, NotARecord, Outcome, Professional, activity_term, generation_of, global_key_of, project_professional,
+    PERSON_TERMS, NotARecord, Outcome, Professional, activity_term, activity_terms, generation_of, global_key_of,
+    project_professional,
 )
 from ce_ledger.persistence import PYDANTIC_ENV
 from ce_ledger.rules.published import PUBLISHED
@@ -343,7 +344,7 @@ class Store(Application[UUID]):
         stream: UUID | None = None
         record: Professional | None = None
         plain_ok = True
-        unclaimed = False  # a global key's activity without a claim: reads must take the key's term
+        recordings = 0  # under global keys: each should hold a claim of its own (``claims_complete``)
         for raw in self.recorder.raw_rows(INDEX_PAGE):
             if len(rows) + len(claims) >= INDEX_PAGE:  # whatever kind of stream filled them: bounded memory
                 self.recorder.insert_index(rows, keys=claims)
@@ -360,9 +361,8 @@ class Store(Application[UUID]):
             if isinstance(event, ActivityKeyReserved):  # a claim as a store written before December 2026 holds it
                 claims.append(claim(stream, event.originator_version, event.professional_id, event.activity_id))
                 continue
-            made = self._claims_made(stream, event)
-            unclaimed |= isinstance(event, ActivityRecorded) and event.key_is_global and not made
-            claims += made
+            recordings += isinstance(event, ActivityRecorded) and event.key_is_global
+            claims += self._claims_made(stream, event)
             if not plain_ok:
                 continue
             try:
@@ -371,9 +371,17 @@ class Store(Application[UUID]):
                 plain_ok = False
                 continue
             if record is not None:
-                rows += [(stream, term_key(t), event.originator_version) for t in record.index_terms(event)]
-        self.recorder.insert_index(rows, keys=claims, ready=True, complete=not unclaimed)
-        self._claims_complete = not unclaimed
+                # A recording rebuilt is filed under its key as well: in a store written before keys
+                # were compared in one spelling, two activities may make the same claim, and only
+                # one row can hold it (the audit lists such keys); the other is found by the key.
+                terms = activity_terms(event) if isinstance(event, ActivityRecorded) else record.index_terms(event)
+                rows += [(stream, term_key(t), event.originator_version) for t in terms]
+        self.recorder.insert_index(rows, keys=claims, ready=True)
+        # Complete if every recording under a global key holds a claim of its own, naming its term
+        # (counted, not kept: the build's memory does not grow with the store).
+        held, without_term = self.recorder.count_claims()
+        self._claims_complete = held == recordings and without_term == 0
+        self.recorder.insert_index((), complete=self._claims_complete)
 
     @staticmethod
     def _claims_made(stream: UUID, event: LedgerEvent) -> list[KeyClaim]:

@@ -26,7 +26,9 @@ library has no call for:
   claim number, written in the same transaction as the activity (``save(…, keys=claims)``)
   so that two people can never both hold one; read by ``key_claims``, and by ``in_part``, which
   finds a key's activities on a record through the record's claims (each names the index term of
-  its activity, whose recording is not filed under the key). Derived from the
+  its activity, whose recording is not filed under the key; ``<events table>_keys_complete`` says
+  whether every such activity holds a claim with its term, so that the key's own term need not be
+  read). Derived from the
   activities and rebuilt with the record index. (Until December 2026 each claim was an
   ``ActivityKeyReserved`` event on the key's own stream: a second event per activity.
   Stores written then keep those events, which say the same as the rows built beside them.)
@@ -157,6 +159,10 @@ class LedgerRecorder(Protocol):
     def insert_index(
         self, rows: Sequence[IndexRow], *, keys: Sequence[KeyClaim] = (), ready: bool = False, complete: bool | None = None,
     ) -> None: ...
+
+    def count_claims(self) -> tuple[int, int]:
+        """How many claims there are, and how many of them name no term."""
+        ...
 
     def claims_complete(self) -> bool:
         """Whether every activity under a global key holds a claim that names its term (a new

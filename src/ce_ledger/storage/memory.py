@@ -59,12 +59,18 @@ class LedgerRecorder(StreamByStream, library.POPOApplicationRecorder):
     def claims_complete(self) -> bool:
         return True  # made with the events, every claim naming its term
 
+    def count_claims(self) -> tuple[int, int]:
+        with self._database_lock:
+            held = [c for claims in self._keys.values() for c in claims.values()]
+        return len(held), sum(c.activity_term is None for c in held)
+
     def _indexed(self, stream: UUID, terms: list[int]) -> set[int]:
         return {v for term in terms for v in self._index.get((stream, term), ())}
 
     def _claimed(self, stream: UUID, keys: list[UUID]) -> set[int]:
-        terms = [c.activity_term for key in keys for c in self._keys.get(key, {}).values()
-                 if c.professional_id == stream and c.activity_term is not None]
+        with self._database_lock:
+            terms = [c.activity_term for key in keys for c in self._keys.get(key, {}).values()
+                     if c.professional_id == stream and c.activity_term is not None]
         return self._indexed(stream, terms)
 
     def _all(self) -> list:

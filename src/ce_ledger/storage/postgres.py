@@ -367,7 +367,9 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
                 curs.execute(self._insert_index_rows + SQL(" ON CONFLICT DO NOTHING"),
                              self._columns(sorted(rows, key=_index_order)), binary=True)
             if keys:  # a claim already there is kept, and given its term if it had none
-                once = {(c.key_id, c.version): c for c in keys}  # an update may not meet its row twice
+                once: dict = {}  # an update may not meet its row twice; the first kept, as SQLite keeps it
+                for c in keys:
+                    once.setdefault((c.key_id, c.version), c)
                 curs.execute(self._insert_claims + SQL(
                     " ON CONFLICT (key_id, version) DO UPDATE SET activity_term = EXCLUDED.activity_term "
                     "WHERE {k}.activity_term IS NULL").format(k=self._keys),
@@ -382,6 +384,10 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
         rows = self._fetch(SQL("SELECT (SELECT bool_and(ready) FROM {}) AND (SELECT bool_and(ready) FROM {})")
                            .format(self._index_state, self._keys_state), ())
         return bool(rows and rows[0][0])
+
+    def count_claims(self) -> tuple[int, int]:
+        rows = self._fetch(SQL("SELECT count(*), count(*) - count(activity_term) FROM {}").format(self._keys), ())
+        return rows[0][0], rows[0][1]
 
     def claims_complete(self) -> bool:
         rows = self._fetch(SQL("SELECT bool_and(complete) FROM {}").format(self._keys_complete), ())

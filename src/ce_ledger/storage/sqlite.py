@@ -129,6 +129,10 @@ class LedgerRecorder(StreamByStream, library.SQLiteApplicationRecorder):
             if complete is not None:
                 c.execute(f"UPDATE {self._keys}_complete SET complete = ?", (int(complete),))
 
+    def count_claims(self) -> tuple[int, int]:
+        rows = self._fetch(f"SELECT count(*), count(*) - count(activity_term) FROM {self._keys}", ())
+        return rows[0][0], rows[0][1]
+
     def claims_complete(self) -> bool:
         rows = self._fetch(f"SELECT min(complete) FROM {self._keys}_complete", ())
         return bool(rows and rows[0][0])
