@@ -478,9 +478,9 @@ class Professional(Chained):
 
     def holds_claim(self, recorded: ActivityRecorded) -> bool:
         """Whether this activity holds a claim on its key: a global key, and an id this ledger
-        makes. The service saves the claim with the activity (``Records``), and ``build_index``
-        rebuilds it on the same condition. An imported history's own ids hold none, and the
-        audit reports them."""
+        makes. The service saves the claim with the activity (``Records``). An imported history's
+        own ids hold none, and the audit reports them. (A rebuilt index files every recording under
+        its key as well, ``build_index``: two spellings of one key in an older store make one claim.)"""
         return recorded.key_is_global and (
             recorded.activity_id in self._made or generation_of(self.id, recorded, recorded.activity_id) is not None)
 

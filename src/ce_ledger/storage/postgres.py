@@ -179,14 +179,15 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
             # The key claims (see ce_ledger.storage), made ready the same way.
             SQL("CREATE TABLE IF NOT EXISTS {k} (key_id uuid, version integer, professional_id uuid, "
                 "activity_id uuid, activity_term bigint, PRIMARY KEY (key_id, version))").format(k=keys),
-            # Claims made before they named their activity's term (``KeyClaim``) have none. Altered
-            # only when the column is missing: ALTER TABLE takes the table's strongest lock even when
-            # there is nothing to add, and a process starting beside writers then queued behind a
-            # writer's transaction, and that writer's next read of the claims behind it (a deadlock).
             SQL("CREATE TABLE IF NOT EXISTS {s} (ready boolean NOT NULL)").format(s=keys_state),
             SQL("INSERT INTO {s} SELECT NOT EXISTS (SELECT 1 FROM {t}) "
                 "WHERE NOT EXISTS (SELECT 1 FROM {s})").format(s=keys_state, t=t),
-            # Adding the column, the claims are built again at this start, each given its term.
+            # Claims made before they named their activity's term (``KeyClaim``) have none. Altered
+            # only when the column is missing: ALTER TABLE takes the table's strongest lock even when
+            # there is nothing to add, so a process starting beside writers queued behind a writer's
+            # claims while holding the library's lock on the events table (its CREATE INDEX IF NOT
+            # EXISTS), which that writer's events insert then waited for: a deadlock. Adding the
+            # column, the claims are built again at this start, each given its term.
             SQL("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = {s} "
                 "AND table_name = {n} AND column_name = 'activity_term') THEN "
                 "ALTER TABLE {k} ADD COLUMN activity_term bigint; UPDATE {ks} SET ready = false; END IF; END $$").format(
