@@ -180,8 +180,8 @@ class Professional(Chained):
     keys: dict[str, list[UUID]] = field(default_factory=dict)
     head_digest: str = GENESIS  # the last event's digest: the next one links to it
     _pending: list[LedgerEvent] = field(default_factory=list, repr=False)
-    # Activities ``record`` made here: their ids are this ledger's, so each holds a claim if its
-    # key is global (``holds_claim``), known without making the id again.
+    # Activities ``record`` made here: one under a global key is saved with its claim (the service
+    # makes it, ``Records``), so its recording is filed without the key (``index_terms``).
     _made: set[UUID] = field(default_factory=set, repr=False, compare=False)
     # The person as they stand now: the registration, corrected and moved since.
     name: str = ""
@@ -469,20 +469,14 @@ class Professional(Chained):
         """An activity's events are filed under its terms (``activity_terms``); the person's
         own events are not: a command that needs them loads the record whole."""
         if isinstance(event, ActivityRecorded):
-            return activity_terms(event, recording_claimed=self.holds_claim(event))
+            # Without the key only for a claim saved with it: any other recording (rebuilt by
+            # ``build_index``, where two spellings of one key in an older store make one claim) keeps it.
+            return activity_terms(event, recording_claimed=event.key_is_global and event.activity_id in self._made)
         if isinstance(event, (ClaimDecided, ActivityVoided)):
             return activity_terms(self.activities[event.activity_id].recorded)
         if isinstance(event, (RegistrationCorrected, TransferProposed, TransferConfirmed)):
             return PERSON_TERMS
         return ()
-
-    def holds_claim(self, recorded: ActivityRecorded) -> bool:
-        """Whether this activity holds a claim on its key: a global key, and an id this ledger
-        makes. The service saves the claim with the activity (``Records``). An imported history's
-        own ids hold none, and the audit reports them. (A rebuilt index files every recording under
-        its key as well, ``build_index``: two spellings of one key in an older store make one claim.)"""
-        return recorded.key_is_global and (
-            recorded.activity_id in self._made or generation_of(self.id, recorded, recorded.activity_id) is not None)
 
     @classmethod
     def in_part(

@@ -35,8 +35,7 @@ from ce_ledger.domain.events import RECORD_EVENTS, ActivityKeyReserved, Activity
 from ce_ledger.domain.identity import professional_id
 from ce_ledger.domain.values import uuid5
 from ce_ledger.domain.professional import (
-    PERSON_TERMS, NotARecord, Outcome, Professional, activity_term, activity_terms, generation_of, global_key_of,
-    project_professional,
+    PERSON_TERMS, NotARecord, Outcome, Professional, activity_term, generation_of, global_key_of, project_professional,
 )
 from ce_ledger.persistence import PYDANTIC_ENV
 from ce_ledger.rules.published import PUBLISHED
@@ -282,13 +281,14 @@ class Store(Application[UUID]):
         # those filed under the key's own term, unless the store knows every such activity holds a
         # claim that names its term (``claims_complete``): then each is found through its claim,
         # decisions and voids too, and the key's term is one index probe a completion saved.
-        claimed = {pid: keys for pid, terms in asked.items()
-                   if (keys := [key_stream(k) for t in terms if (k := global_key_of(t)) is not None])}
-        complete = self._claims_complete
-        found = self.recorder.in_part(
-            {pid: [term_key(t) for t in terms if not (complete and global_key_of(t))] for pid, terms in asked.items()},
-            registration, claimed,
-        ) if asked else {}
+        hashes: dict[UUID, list[int]] = {}
+        claimed: dict[UUID, list[UUID]] = {}
+        for pid, terms in asked.items():
+            keys = {t: k for t in terms if (k := global_key_of(t)) is not None}
+            if keys:
+                claimed[pid] = [key_stream(k) for k in keys.values()]
+            hashes[pid] = [term_key(t) for t in terms if not (self._claims_complete and t in keys)]
+        found = self.recorder.in_part(hashes, registration, claimed) if asked else {}
         to_domain = self.mapper.to_domain_event
         records: dict[UUID, Professional | None] = {}
         for pid in wanted:
@@ -370,12 +370,8 @@ class Store(Application[UUID]):
             except Exception:  # not a record (a verdict's stream, say), or a broken one: the audit reports it
                 plain_ok = False
                 continue
-            if record is not None:
-                # A recording rebuilt is filed under its key as well: in a store written before keys
-                # were compared in one spelling, two activities may make the same claim, and only
-                # one row can hold it (the audit lists such keys); the other is found by the key.
-                terms = activity_terms(event) if isinstance(event, ActivityRecorded) else record.index_terms(event)
-                rows += [(stream, term_key(t), event.originator_version) for t in terms]
+            if record is not None:  # a rebuilt recording is filed under its key as well (``index_terms``)
+                rows += [(stream, term_key(t), event.originator_version) for t in record.index_terms(event)]
         self.recorder.insert_index(rows, keys=claims, ready=True)
         # Complete if every recording under a global key holds a claim of its own, naming its term
         # (counted, not kept: the build's memory does not grow with the store).
