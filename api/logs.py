@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 
-from ce_ledger.domain.identity import check_digit
-
-_CANDIDATE = re.compile(r"(?<![0-9])([0-9]{17})([0-9Xx])(?![0-9A-Za-z])")
+from ce_ledger.domain.identity import redact_id_numbers
 
 
 def redact(text: str) -> str:
     """Each valid resident ID number in ``text`` replaced by a mark."""
-    return _CANDIDATE.sub(lambda m: "[ID number removed]" if check_digit(m[1]) == m[2].upper() else m[0], text)
+    return redact_id_numbers(text, "[ID number removed]")
 
 
 class RedactIdNumbers(logging.Filter):

@@ -282,8 +282,8 @@ class ProgrammeOut(Programme):
     recorded_at: datetime
 
 
-def answer(body: BaseModel, status_code: int = 200) -> Response:
+def answer(body: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A response body already built as its (validated) model, serialised once: FastAPI would
     otherwise validate it again against the operation's ``response_model`` before serialising
     it (a result per item of a batch, a line per activity of a verdict)."""
-    return Response(body.model_dump_json(), status_code=status_code, media_type="application/json")
+    return Response(body.model_dump_json(), status_code=status_code, headers=headers, media_type="application/json")

@@ -169,6 +169,22 @@ def over_http(url: str, token: str, work: list[list[dict]], label: str, clients:
     return time.perf_counter() - started
 
 
+def worker_seconds(server_pid: int) -> list[float]:
+    """CPU seconds of each of the server's worker processes (its children), to show how a row's
+    batches were shared between them."""
+    try:
+        with open(f"/proc/{server_pid}/task/{server_pid}/children") as f:
+            children = f.read().split()
+    except OSError:  # not Linux: the split is not shown
+        return []
+    seconds = []
+    for child in children:
+        with open(f"/proc/{child}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        seconds.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return seconds
+
+
 def vacuum_store(pg: str, schema: str) -> None:
     """VACUUM ANALYZE the store once the deep records are loaded: the preload's 450,000 rows
     otherwise start autovacuum on the events table during the rows measured next (a vacuum of a
@@ -313,7 +329,12 @@ def main() -> int:
                 over_http(server.url, token, batches(shallow[path][:2 * BATCH * n], 1, (9 + k) * 10**9),
                           "warming up", n)
                 for depth in (1, args.depth):
+                    before_cpu = worker_seconds(server.pid)
                     seconds[path, depth] = over_http(server.url, token, work[path, depth], f"{path}, depth {depth}", n)
+                    used = [b - a for a, b in zip(before_cpu, worker_seconds(server.pid))]
+                    if len(used) > 1 and sum(used):  # a batch's answer closes its connection: both busy
+                        console.print(f"{path}, depth {depth}: the workers' shares of the CPU "
+                                      + " / ".join(f"{100 * u / sum(used):.0f} %" for u in used))
             before = beside(path, before)
         collector.settle()  # as `ce-ledger import` does before its batches (the server did at start)
         for key in (("bulk", 1), ("bulk", args.depth)):

@@ -41,7 +41,8 @@ def test_two_server_processes_and_many_threads_lose_nothing_and_record_nothing_t
         pid_of = dict(zip(numbers, pids[:PEOPLE], strict=True))
 
         def write(t: int) -> dict[str, Counter]:
-            seen: dict[str, Counter] = {"completions": Counter(), "teaching": Counter(), "http": Counter()}
+            seen: dict[str, Counter] = {"completions": Counter(), "teaching": Counter(), "http": Counter(),
+                                        "connection": Counter()}
             # Overlapping batches: each record id is sent by three threads.
             batch = [{"record_id": f"W-{(t // 3) * 60 + i}", "id_number": numbers[i % PEOPLE], "course_code": "GX",
                       "title": "公需课", "hours": "1", "completed_on": "2016-06-01"} for i in range(60)]
@@ -50,13 +51,17 @@ def test_two_server_processes_and_many_threads_lose_nothing_and_record_nothing_t
                 r = c.post("/v1/platform/completions", headers=platform, json={"completions": batch})
                 seen["http"][r.status_code] += 1
                 assert r.status_code == 200, r.text[:300]
+                seen["connection"]["batch", r.headers.get("connection")] += 1
                 for x in r.json()["results"]:
                     seen["completions"][x["status"]] += 1
+                # The batch's answer closed the connection (its next batch goes to a free process);
+                # the client opens a new one for the next request, which keeps its own.
                 # Each thread teaches 3 h on the same day for the same person: only 8 fit in 24 h.
                 r = c.post(f"/v1/professionals/{pids[0]}/teaching", headers=committee, json={
                     "taught_on": "2017-09-15", "hours_taught": "3", "course": "讲座", "document_ref": f"JS-{t}"})
                 seen["http"][r.status_code] += 1
                 seen["teaching"][r.status_code] += 1
+                seen["connection"]["single", r.headers.get("connection")] += 1
             return seen
 
         with ThreadPoolExecutor(THREADS) as pool:
@@ -66,6 +71,8 @@ def test_two_server_processes_and_many_threads_lose_nothing_and_record_nothing_t
     teaching = sum((o["teaching"] for o in outcomes), Counter())
     http = sum((o["http"] for o in outcomes), Counter())
     assert not [s for s in http if s >= 500], http
+    assert sum((o["connection"] for o in outcomes), Counter()) == Counter(
+        {("batch", "close"): THREADS, ("single", None): THREADS})
     unique_ids = THREADS // 3 * 60
     assert statuses == Counter({"recorded": unique_ids, "duplicate": 2 * unique_ids})
     assert teaching == Counter({201: 8, 422: THREADS - 8})

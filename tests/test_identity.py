@@ -71,6 +71,36 @@ def test_registering_twice_gives_the_same_record(ledger):
     assert len(ledger.history(first.professional_id)) == 1
 
 
+FULL_WIDTH = "１１０１０５１９４９１２３１００２ｘ"  # STANDARD_EXAMPLE as a Chinese input method may type it
+
+
+def test_a_full_width_number_is_the_same_number_and_other_digits_are_refused():
+    assert normalise_id_number(FULL_WIDTH) == STANDARD_EXAMPLE
+    # Arabic-Indic digits passed the shape check (``\d``) and then failed making the stream id (500).
+    with pytest.raises(InvalidIdNumber, match="must be 18 characters"):
+        normalise_id_number("١١٠١٠٥١٩٤٩١٢٣١٠٠٢X")
+    with pytest.raises(ValueError, match="17 ASCII digits"):
+        check_digit("１" * 17)
+
+
+def test_full_width_numbers_in_text_are_found_and_kept_out_of_logs():
+    from api.logs import redact
+    from ce_ledger.domain.identity import holds_id_number
+
+    assert holds_id_number(f"证书编号{FULL_WIDTH}号") and holds_id_number(f"编号 {STANDARD_EXAMPLE}")
+    assert not holds_id_number(f"9{FULL_WIDTH}") and not holds_id_number(f"{STANDARD_EXAMPLE}A")
+    assert not holds_id_number("１１０１０５１９４９１２３１００２１")  # the check digit is X
+    assert redact(f"GET /v1/x/{FULL_WIDTH}?y=1") == "GET /v1/x/[ID number removed]?y=1"
+
+
+def test_registering_in_full_width_gives_the_same_record(ledger):
+    number = id_number()
+    first = ledger.register(registration(number), by="test")
+    again = ledger.register(registration(number.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))),
+                            by="test")
+    assert not again.created and again.professional_id == first.professional_id
+
+
 def test_the_clear_number_is_nowhere_in_the_store(ledger, settings):
     number = id_number()
     pid = ledger.register(registration(number), by="test").professional_id

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 from datetime import date
+from operator import mul
 from typing import Annotated
 from uuid import UUID
 
@@ -20,7 +21,12 @@ from ce_ledger.domain.errors import InvalidInput
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_ZEROS = ord("0") * sum(_WEIGHTS)  # what the ASCII codes add beyond the digits' values
+# ASCII digits only once read: ``\d`` also matched other scripts' digits (Arabic-Indic, say), which
+# passed the check and then failed as the stream id was made (an error 500).
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+# The full-width digits and X that a Chinese input method may type are the same number.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
 
 
 class InvalidIdNumber(ValueError):
@@ -28,9 +34,12 @@ class InvalidIdNumber(ValueError):
 
 
 def check_digit(first17: str) -> str:
-    """ISO 7064 MOD 11-2 check character over the first 17 digits (GB 11643 §5.4)."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK_CHARS[total % 11]
+    """ISO 7064 MOD 11-2 check character over the first 17 digits (GB 11643 §5.4), ASCII.
+    Summed over the ASCII codes, less the zeros' codes: a third of the time of ``int`` per digit,
+    on every item of every platform batch."""
+    if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
+        raise ValueError("17 ASCII digits are needed for a check digit")
+    return _CHECK_CHARS[(sum(map(mul, _WEIGHTS, first17.encode("ascii"))) - _ZEROS) % 11]
 
 
 def normalise_id_number(raw: str) -> str:
@@ -38,7 +47,7 @@ def normalise_id_number(raw: str) -> str:
 
     The messages never repeat the number itself, so they are safe to log.
     """
-    number = raw.strip().upper()
+    number = raw.strip().translate(_FULL_WIDTH).upper()
     if not _SHAPE.match(number):
         raise InvalidIdNumber(
             "must be 18 characters: 17 digits and a check digit (0-9 or X) (GB 11643)"
@@ -79,14 +88,29 @@ def _checked(value: str) -> str:
 IdNumber = Annotated[str, AfterValidator(_checked)]
 
 
-_EMBEDDED = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+# 18 characters, ASCII or full-width, not inside a longer run of digits or letters. The look back
+# comes after the first digit, so that the search skips to digits (a leading one scanned every
+# character of Chinese text at about twice the time).
+_EMBEDDED = re.compile(r"[0-9０-９](?<![0-9０-９][0-9０-９])[0-9０-９]{16}[0-9０-９XxＸｘ](?![0-9０-９A-Za-zＡ-Ｚａ-ｚ])")
+
+
+def _valid(candidate: str) -> bool:
+    """Whether 18 characters found by ``_EMBEDDED`` are an ID number: the check digit matches."""
+    number = candidate.translate(_FULL_WIDTH)
+    return check_digit(number[:17]) == number[17].upper()
 
 
 def holds_id_number(text: str) -> bool:
     """Whether free text carries a valid resident ID number (GB 11643: 17 digits and a check
-    digit that matches). Chinese certificates are often numbered by their holder's ID number;
-    such a number must not reach the store through a certificate or record field."""
-    return any(check_digit(m.group()[:17]) == m.group()[17].upper() for m in _EMBEDDED.finditer(text))
+    digit that matches, in ASCII or full-width characters). Chinese certificates are often
+    numbered by their holder's ID number; such a number must not reach the store through a
+    certificate or record field."""
+    return any(_valid(m.group()) for m in _EMBEDDED.finditer(text))
+
+
+def redact_id_numbers(text: str, mark: str) -> str:
+    """``text`` with each valid resident ID number in it replaced by ``mark`` (for log lines)."""
+    return _EMBEDDED.sub(lambda m: mark if _valid(m.group()) else m.group(), text)
 
 
 def refuse_id_numbers(fields: dict[str, object]) -> None:
