@@ -732,6 +732,7 @@ def serve(
 
     import uvicorn  # only the server needs it
 
+    os.environ["CE_LEDGER_SERVER_PROCESSES"] = str(workers)  # read by each worker's settings (api/batches.py)
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 log_config=log_config(log_level))
 

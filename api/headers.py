@@ -1,10 +1,6 @@
-"""Response headers set in one place.
-
-Security headers on every workbench response (pages, redirects, errors): no framing (clickjacking),
+"""Security headers on every workbench response (pages, redirects, errors): no framing (clickjacking),
 no content-type sniffing, no referrer leaving the site, and no script.
-A plain ASGI wrapper: it costs nothing on the API's paths, which it passes through untouched.
-
-And the header that ends a connection after a batch's answer (``ONE_BATCH_A_CONNECTION``)."""
+A plain ASGI wrapper: it costs nothing on the API's paths, which it passes through untouched."""
 
 from __future__ import annotations
 
@@ -19,14 +15,6 @@ HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 
-# A batch (up to 1,000 items) holds a server process for tens of milliseconds, and with
-# ``--workers N`` a keep-alive connection stays with the process that accepted it. Two clients
-# sending batches at a time had both connections accepted by one process in about a third of the
-# runs measured (docs/scale.md, twelfth session): one core recorded both while the other idled, a
-# third less throughput. Closed after each answer, the client's next batch is a new connection,
-# taken by whichever process is free to accept it (a busy one is answering its batch); a connect
-# on a batch of hundreds of items costs nothing that shows.
-ONE_BATCH_A_CONNECTION = {"connection": "close"}
 
 
 class WorkbenchHeaders:

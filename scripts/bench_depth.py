@@ -332,7 +332,8 @@ def main() -> int:
                     before_cpu = worker_seconds(server.pid)
                     seconds[path, depth] = over_http(server.url, token, work[path, depth], f"{path}, depth {depth}", n)
                     used = [b - a for a, b in zip(before_cpu, worker_seconds(server.pid))]
-                    if len(used) > 1 and sum(used):  # a batch's answer closes its connection: both busy
+                    used = [u for u in used if u > 0.01 * sum(used)]  # not multiprocessing's tracker
+                    if len(used) > 1:  # a batch's answer closes its connection: both busy
                         console.print(f"{path}, depth {depth}: the workers' shares of the CPU "
                                       + " / ".join(f"{100 * u / sum(used):.0f} %" for u in used))
             before = beside(path, before)

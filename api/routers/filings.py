@@ -18,7 +18,7 @@ from ce_ledger.domain.filing import SigningKey
 from ce_ledger.domain.values import CODE_PATTERN, Channel, Text, Value, canonical_code
 from api.deps import Principal_, Services_, limited, require
 from api.exact import ExactRoute
-from api.headers import ONE_BATCH_A_CONNECTION
+from api.batches import ONE_BATCH_A_CONNECTION, run_batch
 from api.problems import responses
 
 router = APIRouter(prefix="/v1/providers/{code}", tags=["filings"], route_class=ExactRoute)
@@ -90,14 +90,15 @@ class FilingOut(Value):
 
 
 @router.post("/filings", response_model=RosterOut, responses=responses(401, 403, 404, 422, 429))
-def file_roster(code: Code_, body: Roster, svc: Services_, response: Response, who: Annotated[Principal, FILERS],
-                _: Annotated[None, Depends(limited("filings"))]) -> RosterOut:
+async def file_roster(code: Code_, body: Roster, svc: Services_, response: Response,
+                      who: Annotated[Principal, FILERS], _: Annotated[None, Depends(limited("filings"))]) -> RosterOut:
     """File certificates. Each is filed, a duplicate (the same again), a conflict (other content), or
     refused with the field and reason (a bad signature, an unknown or expired key, a bad field).
     The connection closes after the answer, so that the next batch goes to a free server process."""
     for_base(who, code)
     items: list[Any] = [*body.certificates, *body.credentials]
-    results = svc.ledger.file_certificates(code, items, by=who.actor, channel=Channel.API)
+    results = await run_batch(svc.settings.server_processes, lambda: svc.ledger.file_certificates(
+        code, items, by=who.actor, channel=Channel.API))
     out = [FilingResultOut(**r.__dict__) for r in results]
     count = {s: sum(r.status == s for r in out) for s in ("filed", "duplicate", "conflict", "refused")}
     response.headers.update(ONE_BATCH_A_CONNECTION)

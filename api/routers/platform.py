@@ -14,7 +14,7 @@ from ce_ledger.domain.identity import holds_id_number
 from ce_ledger.access import Principal, Role
 from api.deps import Services_, require
 from api.exact import ExactRoute
-from api.headers import ONE_BATCH_A_CONNECTION
+from api.batches import ONE_BATCH_A_CONNECTION, run_batch
 from api.problems import FieldProblem, field_problems, responses
 from api.schemas import CompletionBatch, CompletionItem, CompletionResult, CompletionResults, answer
 
@@ -22,16 +22,20 @@ router = APIRouter(prefix="/v1/platform", tags=["platform"], route_class=ExactRo
 
 
 @router.post("/completions", response_model=CompletionResults, responses=responses(400, 401, 403, 413, 422))
-def completions(
+async def completions(
     body: CompletionBatch,
     svc: Services_,
     who: Annotated[Principal, Depends(require(Role.PLATFORM))],
 ) -> Response:
     """Record up to 1,000 completions; one result per item, in order. Retries are duplicates.
     The connection closes after the answer, so that the next batch goes to a free server process."""
-    with collector.paused():  # a batch: many objects that live until it is answered, no cycles
-        out = _completions(body, svc, who)
+    out = await run_batch(svc.settings.server_processes, _paused, body, svc, who)
     return answer(out, headers=ONE_BATCH_A_CONNECTION)
+
+
+def _paused(body: CompletionBatch, svc: Any, who: Principal) -> CompletionResults:
+    with collector.paused():  # a batch: many objects that live until it is answered, no cycles
+        return _completions(body, svc, who)
 
 
 def _completions(body: CompletionBatch, svc: Any, who: Principal) -> CompletionResults:

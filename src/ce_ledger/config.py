@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     rate_proofs: str = "30/minute"
     rate_lookups: str = "30/minute"
     rate_filings: str = "60/minute"  # a roster of up to 1,000 certificates each
+    # How many server processes share the port (`ce-ledger serve --workers N` sets it; set it when
+    # running uvicorn or gunicorn another way): with several, a batch is recorded on the process's
+    # event loop so that the next connection goes to a free process (api/batches.py).
+    server_processes: int = 1
     # The PDF form (api/workbench/pdf.py): rendered in child processes, at most this many at once,
     # each within these ceilings; long records print in parts of this many lines. Kept on disk in
     # form_cache_dir (default: beside the SQLite file, or the data directory).
