@@ -16,7 +16,6 @@ HEADERS = [
 ]
 
 
-
 class WorkbenchHeaders:
     def __init__(self, app: Any, prefix: str = "/workbench"):
         self.app = app

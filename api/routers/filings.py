@@ -16,9 +16,9 @@ from pydantic import Field
 from ce_ledger.access import Principal, Role
 from ce_ledger.domain.filing import SigningKey
 from ce_ledger.domain.values import CODE_PATTERN, Channel, Text, Value, canonical_code
+from api.batches import ONE_BATCH_A_CONNECTION, run_batch
 from api.deps import Principal_, Services_, limited, require
 from api.exact import ExactRoute
-from api.batches import ONE_BATCH_A_CONNECTION, run_batch
 from api.problems import responses
 
 router = APIRouter(prefix="/v1/providers/{code}", tags=["filings"], route_class=ExactRoute)

@@ -12,9 +12,9 @@ from ce_ledger.domain.values import Channel
 from ce_ledger.domain.errors import Conflict, LedgerError, NotFound
 from ce_ledger.domain.identity import holds_id_number
 from ce_ledger.access import Principal, Role
+from api.batches import ONE_BATCH_A_CONNECTION, run_batch
 from api.deps import Services_, require
 from api.exact import ExactRoute
-from api.batches import ONE_BATCH_A_CONNECTION, run_batch
 from api.problems import FieldProblem, field_problems, responses
 from api.schemas import CompletionBatch, CompletionItem, CompletionResult, CompletionResults, answer
 
