@@ -4,15 +4,15 @@ that the batches of a platform sending several at once are shared by all the pro
 
 Measured on two cores with two processes and two clients sending batches (docs/scale.md, twelfth
 session): a keep-alive connection stays with the process that accepted it, and asyncio accepts
-every connection waiting at once, so in about a third of the runs one process took both clients
-and the other idled. Two things together share them out:
+every connection waiting at once, so in 6 of 22 rows measured one process took both clients and
+the other idled. Two things together share them out:
 
 - a batch's answer closes its connection (``ONE_BATCH_A_CONNECTION``), so each batch is accepted
   anew;
 - with several processes, a process records its batch on its event loop, and so accepts nothing
   until it has answered: the next connection is taken by a process that is free (gunicorn's sync
   workers, for these endpoints). Run in the thread pool instead, a busy process's loop still
-  accepted whenever the batch waited for PostgreSQL, and took about half of the next batches.
+  accepted while the batch waited for PostgreSQL, and took new batches too.
   Other requests on a connection that process already holds wait for the batch (at most a few
   hundred milliseconds); new connections go to the free processes.
 
