@@ -59,7 +59,7 @@ def status_of(api, activity_id: str, pid: str | None = None) -> tuple[str, str |
 def file(api, *items, who="provider", credentials=()):
     r = api.post(f"/v1/providers/{BASE}/filings", {"certificates": list(items), "credentials": list(credentials)}, who)
     assert r.status_code == 200, r.text
-    assert r.headers["connection"] == "close"  # a batch's answer frees its connection (api/headers.py)
+    assert r.headers["connection"] == "close"  # a batch's answer frees its connection (api/batches.py)
     return r.json()
 
 

@@ -91,6 +91,17 @@ def test_full_width_numbers_in_text_are_found_and_kept_out_of_logs():
     assert not holds_id_number(f"9{FULL_WIDTH}") and not holds_id_number(f"{STANDARD_EXAMPLE}A")
     assert not holds_id_number("１１０１０５１９４９１２３１００２１")  # the check digit is X
     assert redact(f"GET /v1/x/{FULL_WIDTH}?y=1") == "GET /v1/x/[ID number removed]?y=1"
+    # An ASCII number touching a full-width digit or letter is still one (found in review: the
+    # pattern of either width alone took them for one longer run).
+    for touching in (f"１{STANDARD_EXAMPLE}", f"{STANDARD_EXAMPLE}１", f"{STANDARD_EXAMPLE}Ａ", f"课程{STANDARD_EXAMPLE}ｓ"):
+        assert holds_id_number(touching), touching
+        assert STANDARD_EXAMPLE not in redact(touching)
+    from ce_ledger.domain.errors import InvalidInput
+    from ce_ledger.domain.identity import refuse_id_numbers
+
+    with pytest.raises(InvalidInput) as e:
+        refuse_id_numbers({"course_code": "GX", "title": f"课程{STANDARD_EXAMPLE}ｓ"})
+    assert e.value.field == "title"
 
 
 def test_registering_in_full_width_gives_the_same_record(ledger):

@@ -20,6 +20,7 @@ from api.batches import ONE_BATCH_A_CONNECTION, run_batch
 from api.deps import Principal_, Services_, limited, require
 from api.exact import ExactRoute
 from api.problems import responses
+from api.schemas import answer
 
 router = APIRouter(prefix="/v1/providers/{code}", tags=["filings"], route_class=ExactRoute)
 Code_ = Annotated[str, Path(pattern=CODE_PATTERN)]
@@ -90,19 +91,21 @@ class FilingOut(Value):
 
 
 @router.post("/filings", response_model=RosterOut, responses=responses(401, 403, 404, 422, 429))
-async def file_roster(code: Code_, body: Roster, svc: Services_, response: Response,
-                      who: Annotated[Principal, FILERS], _: Annotated[None, Depends(limited("filings"))]) -> RosterOut:
+async def file_roster(code: Code_, body: Roster, svc: Services_, who: Annotated[Principal, FILERS],
+                      _: Annotated[None, Depends(limited("filings"))]) -> Response:
     """File certificates. Each is filed, a duplicate (the same again), a conflict (other content), or
     refused with the field and reason (a bad signature, an unknown or expired key, a bad field).
     The connection closes after the answer, so that the next batch goes to a free server process."""
     for_base(who, code)
     items: list[Any] = [*body.certificates, *body.credentials]
-    results = await run_batch(svc.settings.server_processes, lambda: svc.ledger.file_certificates(
-        code, items, by=who.actor, channel=Channel.API))
-    out = [FilingResultOut(**r.__dict__) for r in results]
-    count = {s: sum(r.status == s for r in out) for s in ("filed", "duplicate", "conflict", "refused")}
-    response.headers.update(ONE_BATCH_A_CONNECTION)
-    return RosterOut(results=out, **count)
+
+    def filed() -> Response:  # the filing and its answer, serialised within the batch's work
+        results = svc.ledger.file_certificates(code, items, by=who.actor, channel=Channel.API)
+        out = [FilingResultOut(**r.__dict__) for r in results]
+        count = {s: sum(r.status == s for r in out) for s in ("filed", "duplicate", "conflict", "refused")}
+        return answer(RosterOut(results=out, **count), headers=ONE_BATCH_A_CONNECTION)
+
+    return await run_batch(svc.settings.server_processes, filed)
 
 
 @router.get("/filings/{certificate_no}", response_model=FilingOut, responses=responses(401, 403, 404))

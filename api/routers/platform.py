@@ -29,13 +29,13 @@ async def completions(
 ) -> Response:
     """Record up to 1,000 completions; one result per item, in order. Retries are duplicates.
     The connection closes after the answer, so that the next batch goes to a free server process."""
-    out = await run_batch(svc.settings.server_processes, _paused, body, svc, who)
-    return answer(out, headers=ONE_BATCH_A_CONNECTION)
+    return await run_batch(svc.settings.server_processes, _answered, body, svc, who)
 
 
-def _paused(body: CompletionBatch, svc: Any, who: Principal) -> CompletionResults:
+def _answered(body: CompletionBatch, svc: Any, who: Principal) -> Response:
+    """The batch and its answer, serialised within the batch's work (``run_batch``)."""
     with collector.paused():  # a batch: many objects that live until it is answered, no cycles
-        return _completions(body, svc, who)
+        return answer(_completions(body, svc, who), headers=ONE_BATCH_A_CONNECTION)
 
 
 def _completions(body: CompletionBatch, svc: Any, who: Principal) -> CompletionResults:

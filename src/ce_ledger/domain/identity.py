@@ -88,14 +88,25 @@ def _checked(value: str) -> str:
 IdNumber = Annotated[str, AfterValidator(_checked)]
 
 
-# 18 characters, ASCII or full-width, not inside a longer run of digits or letters. The look back
-# comes after the first digit, so that the search skips to digits (a leading one scanned every
-# character of Chinese text at about twice the time).
-_EMBEDDED = re.compile(r"[0-9０-９](?<![0-9０-９][0-9０-９])[0-9０-９]{16}[0-9０-９XxＸｘ](?![0-9０-９A-Za-zＡ-Ｚａ-ｚ])")
+# 18 ASCII characters not inside a longer run of ASCII digits or letters; and, where the text has a
+# full-width digit, 18 characters of either width not inside a longer run of either. Both are
+# searched: the second alone would miss an ASCII number touching a full-width digit or letter,
+# which the first finds. (A text without full-width digits has no match of the second that the
+# first misses.) The look back comes after the first digit, so that a search skips to digits (a
+# leading one scanned every character of Chinese text at about twice the time).
+_EMBEDDED = re.compile(r"[0-9](?<![0-9][0-9])[0-9]{16}[0-9Xx](?![0-9A-Za-z])")
+_EMBEDDED_ANY_WIDTH = re.compile(
+    r"[0-9０-９](?<![0-9０-９][0-9０-９])[0-9０-９]{16}[0-9０-９XxＸｘ](?![0-9０-９A-Za-zＡ-Ｚａ-ｚ])")
+_FULL_WIDTH_DIGIT = re.compile(r"[０-９]")
+
+
+def _patterns(text: str) -> tuple[re.Pattern[str], ...]:
+    """The patterns ``text`` is searched with (above)."""
+    return (_EMBEDDED, _EMBEDDED_ANY_WIDTH) if _FULL_WIDTH_DIGIT.search(text) else (_EMBEDDED,)
 
 
 def _valid(candidate: str) -> bool:
-    """Whether 18 characters found by ``_EMBEDDED`` are an ID number: the check digit matches."""
+    """Whether 18 characters found by ``_patterns`` are an ID number: the check digit matches."""
     number = candidate.translate(_FULL_WIDTH)
     return check_digit(number[:17]) == number[17].upper()
 
@@ -105,12 +116,15 @@ def holds_id_number(text: str) -> bool:
     digit that matches, in ASCII or full-width characters). Chinese certificates are often
     numbered by their holder's ID number; such a number must not reach the store through a
     certificate or record field."""
-    return any(_valid(m.group()) for m in _EMBEDDED.finditer(text))
+    return any(_valid(m.group()) for pattern in _patterns(text) for m in pattern.finditer(text))
 
 
 def redact_id_numbers(text: str, mark: str) -> str:
-    """``text`` with each valid resident ID number in it replaced by ``mark`` (for log lines)."""
-    return _EMBEDDED.sub(lambda m: mark if _valid(m.group()) else m.group(), text)
+    """``text`` with each valid resident ID number in it replaced by ``mark`` (for log lines;
+    ``mark`` holds no digit)."""
+    for pattern in _patterns(text):
+        text = pattern.sub(lambda m: mark if _valid(m.group()) else m.group(), text)
+    return text
 
 
 def refuse_id_numbers(fields: dict[str, object]) -> None:
@@ -118,7 +132,8 @@ def refuse_id_numbers(fields: dict[str, object]) -> None:
     # One search over all the text first (joined by a newline, which no match can span or touch
     # as a digit): almost every record has no 18-character number at all, and this runs on every
     # activity recorded.
-    if _EMBEDDED.search("\n".join([v for v in fields.values() if isinstance(v, str)])) is None:
+    text = "\n".join([v for v in fields.values() if isinstance(v, str)])
+    if not any(pattern.search(text) for pattern in _patterns(text)):
         return
     for name, value in fields.items():
         if isinstance(value, str) and holds_id_number(value):
