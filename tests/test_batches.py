@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from api.batches import run_batch
+from tests.apiclient import completion
 
 
 def test_several_processes_record_a_batch_on_the_loop_and_one_beside_it():
@@ -32,3 +35,26 @@ def test_serve_tells_its_workers_how_many_share_the_port(monkeypatch):
     monkeypatch.setenv("CE_LEDGER_SERVER_PROCESSES", "1")  # so that the variable serve sets is undone after
     cli.serve(host="127.0.0.1", port=8000, workers=3, demo=False, log_level="warning")
     assert seen["workers"] == 3 and seen["processes"] == 3
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_the_platform_batch_is_recorded_on_the_loop_only_when_processes_share_the_port(api, monkeypatch, processes):
+    """Through the endpoint: with several processes, on the event loop (``get_running_loop``
+    answers only there); with one, in the thread pool. Either way the answer closes the connection."""
+    ledger = api.services.ledger
+    recording, where = ledger.record_batch, []
+
+    def spy(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            where.append("loop")
+        except RuntimeError:
+            where.append("thread")
+        return recording(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "record_batch", spy)
+    monkeypatch.setattr(api.services.settings, "server_processes", processes)
+    r = api.post("/v1/platform/completions", {"completions": [completion(api.number, "LOOP-1")]}, "platform")
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "recorded"
+    assert r.headers["connection"] == "close"
+    assert where == ["loop" if processes > 1 else "thread"]

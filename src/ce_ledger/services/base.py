@@ -153,8 +153,9 @@ class Store(Application[UUID]):
         self._heads: OrderedDict[UUID, tuple[int, str]] | None = None
         self._heads_lock = threading.Lock()  # a server's threads save at once (a workbench import keeps heads)
         if not self.recorder.index_ready():
-            self.build_index()
-        self._claims_complete = self.recorder.claims_complete()
+            self.build_index()  # works ``_claims_complete`` out as it builds
+        else:
+            self._claims_complete = self.recorder.claims_complete()
 
     def construct_repository(self) -> SharedCacheRepository:
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
