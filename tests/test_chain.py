@@ -6,20 +6,24 @@ that differed by one byte would break every chain written after the change."""
 from __future__ import annotations
 
 import json
+import pickle
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import orjson
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from eventsourcing.utils import TopicError
 from pydantic import BaseModel
+from pydantic_core import to_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ce_ledger.domain.chain import _ENCODE, canonical, event_digest
 from ce_ledger.domain.details import ActivityDetails
 from ce_ledger.domain.events import EVENT_FOR_DETAILS, ActivityDecided, ActivityVoided, ProfessionalRegistered
+from ce_ledger.domain.professional import Professional
 from ce_ledger.domain.values import Channel, Series, uuid5
 from tests import builders as b
 
@@ -31,6 +35,9 @@ def test_every_code_point_is_written_as_json_writes_it():
     for k in range(0, len(points), 4096):
         content = {"b": "".join(points[k:k + 4096]), "a": [points[k], {"z": points[k]}]}
         assert canonical(content) == PLAIN(content).encode("utf-8"), hex(ord(points[k]))
+        # A checked event's stored JSON is orjson's, the model's is pydantic's (``LedgerEvent.sealed``).
+        content[points[k]] = [2**63 - 1, -(2**63), True, None]
+        assert orjson.dumps(content) == to_json(content), hex(ord(points[k]))
 
 
 def test_floats_integers_past_64_bits_and_deep_nesting_go_the_plain_way():
@@ -75,6 +82,34 @@ def test_an_activity_stores_the_json_its_model_writes(details):
     assert event.digest == event.content_digest() == event_digest(
         event_class.__name__, json.loads(event.model_dump_json(exclude={"digest"})))
     assert type(event).model_validate_json(written) == event
+
+
+@pytest.mark.parametrize("details", DETAILS, ids=lambda d: type(d).__name__)
+def test_an_activity_built_from_checked_details_is_the_one_validation_builds(details):
+    # The write path builds an activity's event without validating again (``sealed(checked=True)``):
+    # the same values of the same types, the same fields set, the same digest and stored bytes.
+    fields = {name: getattr(details, name) for name in type(details).model_fields}
+    made = {}
+    for checked in (False, True):
+        made[checked] = EVENT_FOR_DETAILS[type(details)].next_in_chain(
+            uuid.UUID(int=7), (75, "ab" * 32), checked=checked, activity_id=uuid.UUID(int=9),
+            recorded_at=datetime(2024, 3, 2, 8, 30, tzinfo=UTC), caused_by="platform", channel="import", **fields)
+    plain, fast = made[False], made[True]
+    assert fast == plain and fast.digest == plain.digest == fast.content_digest()
+    assert {k: type(v) for k, v in fast.__dict__.items()} == {k: type(v) for k, v in plain.__dict__.items()}
+    assert list(fast.__dict__) == list(plain.__dict__)
+    assert fast.model_fields_set == plain.model_fields_set
+    assert fast.stored_json() == plain.stored_json() == plain.model_dump_json().encode("utf-8")
+
+
+def test_a_recording_holds_plain_strings_for_who_and_which_door():
+    professional = Professional(id=uuid.UUID(int=7), version=3, registration=None)
+    professional.record(b.public("2", ON), now=datetime(2024, 3, 2, tzinfo=UTC), today=ON, by="platform",
+                        channel=Channel.IMPORT, generation=0)
+    event = professional.pending()[0]
+    assert type(event.channel) is str and event.channel == "import" and type(event.caused_by) is str
+    with pytest.raises(KeyError):  # a field left out is an error, never filled in silently
+        type(event).next_in_chain(uuid.UUID(int=7), None, checked=True, recorded_at=event.recorded_at)
 
 
 def test_a_copy_never_stores_the_json_of_what_it_was_copied_from():
@@ -138,6 +173,10 @@ def test_name_based_ids_are_uuid5():
             ours, theirs = uuid5(namespace, name), uuid.uuid5(namespace, name)
             assert (ours, ours.bytes, str(ours), ours.version, ours.variant, hash(ours)) == (
                 theirs, theirs.bytes, str(theirs), theirs.version, theirs.variant, hash(theirs))
+            assert (ours.is_safe, type(ours), pickle.loads(pickle.dumps(ours)), repr(ours)) == (
+                theirs.is_safe, type(theirs), theirs, repr(theirs))
+            with pytest.raises(TypeError):  # as immutable as the standard one
+                ours.int = 0  # type: ignore[misc]
 
 
 def test_hours_keep_their_exact_spelling_in_the_digest():

@@ -22,8 +22,9 @@ class Chained:
     head_digest: str
     _pending: list[LedgerEvent]
 
-    def _trigger(self, event_class: type[E], **fields: Any) -> E:
-        event = event_class.next_in_chain(self.id, (self.version, self.head_digest), **fields)
+    def _trigger(self, event_class: type[E], *, checked: bool = False, **fields: Any) -> E:
+        # ``checked``: the fields are validated already (``LedgerEvent.sealed``).
+        event = event_class.next_in_chain(self.id, (self.version, self.head_digest), checked=checked, **fields)
         self.apply(event)
         self._pending.append(event)
         return event

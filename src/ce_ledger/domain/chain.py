@@ -28,13 +28,14 @@ LABEL = b"ce-ledger/event/v1\n"
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
-def canonical(content: dict[str, Any]) -> bytes:
+def canonical(content: dict[str, Any], *, float_free: bool = False) -> bytes:
     """The canonical bytes, as ``_ENCODE`` gives them. orjson writes the same bytes for what events
     hold (strings, integers, booleans, null, sorted objects, arrays; checked for every code point
     in tests/test_chain.py) ten times faster: sealing and checking are on every write and every
     ``verify``. It writes floats differently (1e16, not 1e+16) and refuses integers past 64 bits:
-    content with either goes the plain way."""
-    if _plain(content):
+    content with either goes the plain way. ``float_free``: the caller knows ``content`` holds no
+    float (an event sealed from checked values, ``LedgerEvent.sealed``): not walked to look."""
+    if float_free or _plain(content):
         try:
             return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # an integer past 64 bits, a lone surrogate: the plain way decides
@@ -62,10 +63,10 @@ _CONTAINERS = (dict, list, tuple)
 _NESTED = frozenset(_CONTAINERS)
 
 
-def event_digest(kind: str, content: dict[str, Any]) -> str:
+def event_digest(kind: str, content: dict[str, Any], *, float_free: bool = False) -> str:
     """The digest of an event of ``kind`` (its class name) whose JSON, minus ``digest``, is ``content``.
 
     The kind is hashed too: two kinds may share their fields (verified and rejected
     decisions do), and relabelling one as the other must break the seal.
     """
-    return hashlib.sha256(LABEL + kind.encode("utf-8") + b"\n" + canonical(content)).hexdigest()
+    return hashlib.sha256(LABEL + kind.encode("utf-8") + b"\n" + canonical(content, float_free=float_free)).hexdigest()

@@ -8,6 +8,8 @@ commands saw. Nothing here touches a clock or a database: the caller passes
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -97,6 +99,7 @@ class Outcome:
     position: int | None = field(default=None, compare=False)
 
 
+@functools.lru_cache(maxsize=8192)  # pure; asked by a recording's claim, then by its index row
 def activity_term(activity_id: UUID) -> str:
     """The term all of an activity's events are filed under: its recording, the decision on it, its void."""
     return f"activity:{activity_id}"
@@ -297,14 +300,14 @@ class Professional(Chained):
         )
         return "recorded"
 
-    def existing(self, details: ActivityDetails) -> Outcome | None:
+    def existing(self, details: ActivityDetails, key: str | None = None) -> Outcome | None:
         """The retry rule (reading 13): same key and content → that activity; other content → conflict.
 
         A key whose every activity was voided may be recorded again with corrected
         content: the void is how a wrong entry is corrected, so it must not block
         the right one.
         """
-        ids = self.keys.get(details.canonical_key(), [])
+        ids = self.keys.get(key if key is not None else details.canonical_key(), [])
         for activity_id in ids:
             if self.activities[activity_id].recorded.details().model_dump() == details.model_dump():
                 return Outcome(activity_id, "duplicate")
@@ -329,11 +332,15 @@ class Professional(Chained):
         by: str,
         channel: str = "direct",
         generation: int | None = None,
+        key: str | None = None,
     ) -> Outcome:
         """Record an activity, or recognise its retry. ``generation`` comes from the
-        key's own stream when the key is global and another record held it before."""
+        key's own stream when the key is global and another record held it before;
+        ``key`` is the details' canonical key, if the caller has it already."""
         refuse_id_numbers(details.__dict__)  # before anything: not even a conflict may echo it
-        found = self.existing(details)
+        if key is None:
+            key = details.canonical_key()
+        found = self.existing(details, key)
         if found is not None:
             return found
         for name, day in details.dates().items():
@@ -342,16 +349,17 @@ class Professional(Chained):
         if isinstance(details, Teaching):
             self._check_teaching_day(details)
         if generation is None:
-            generation = len(self.keys.get(details.canonical_key(), []))
+            generation = len(self.keys.get(key, []))
         activity_id = activity_id_for(self.id, details, generation)
         self._made.add(activity_id)
         self._trigger(
             EVENT_FOR_DETAILS[type(details)],
+            checked=True,  # the details were validated as the command was made; the rest is ours
             activity_id=activity_id,
             **{name: getattr(details, name) for name in field_names(type(details))},
             recorded_at=now,
-            caused_by=by,
-            channel=channel,
+            caused_by=str(by),
+            channel=str(channel),  # a ``Channel`` is a str; validation would have made it a plain one
         )
         return Outcome(activity_id, "recorded")
 

@@ -385,13 +385,14 @@ class Records(Store):
     ) -> tuple[Outcome, list[KeyClaim]]:
         """The aggregate decides; a new activity with a global key also makes the key's next claim
         (who made it, and when, is on the activity's own event)."""
+        key = details.canonical_key()
         if generation is None:
-            generation = len(professional.keys.get(details.canonical_key(), []))
-        outcome = professional.record(details, now=now, today=today, generation=generation, by=by, channel=channel)
+            generation = len(professional.keys.get(key, []))
+        outcome = professional.record(details, now=now, today=today, generation=generation, by=by, channel=channel,
+                                      key=key)
         if outcome.status != "recorded" or not details.key_is_global:
             return outcome, []
-        return outcome, [claim(key_stream(details.canonical_key()), generation + 1, professional.id,
-                               outcome.activity_id)]
+        return outcome, [claim(key_stream(key), generation + 1, professional.id, outcome.activity_id)]
 
     def _in_part(self, professional_id: UUID, terms: Sequence[str], *, registration: bool = True) -> Professional:
         """The record loaded in part for one command (``Store.in_part``)."""
