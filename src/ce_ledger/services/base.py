@@ -431,11 +431,13 @@ class Store(Application[UUID]):
     def _keep_heads(self, events: Sequence[Any]) -> None:
         heads = self._heads
         assert heads is not None
+        # Each stream's last event (a batch saves several a record): a record's own stream only
+        # (``in_part`` serves records).
+        last = {event.originator_id: event for event in events if isinstance(event, RECORD_EVENTS)}
         with self._heads_lock:
-            for event in events:
-                if isinstance(event, RECORD_EVENTS):  # a record's own stream only (``in_part`` serves records)
-                    heads[event.originator_id] = event.link
-                    heads.move_to_end(event.originator_id)  # the oldest first
+            for stream, event in last.items():
+                heads[stream] = event.link
+                heads.move_to_end(stream)  # the oldest first
             # An OrderedDict: a plain dict's first entry, after many taken from the front, is found
             # by scanning past the holes they left, which grows with the entries kept.
             while len(heads) > HEADS_KEPT:
