@@ -81,7 +81,7 @@ class LedgerEvent(Value):
         # One dump serves the digest and the stored JSON (``stored_json``): on the write path
         # these were two of a completion's costliest steps. Set in place rather than by
         # ``model_copy``: the draft is new and nobody else holds it yet.
-        content = draft.model_dump(mode="json")
+        content = cls.__pydantic_serializer__.to_python(draft, mode="json")  # ``model_dump``, without its wrapper
         hashed = content.copy()
         del hashed["digest"]
         digest = event_digest(cls.__name__, hashed, float_free=checked)

@@ -31,7 +31,14 @@ _V5_SET = (5 << 76) | (0x8000 << 48)
 
 
 def uuid5(namespace: UUID, name: str) -> UUID:
-    digest = hashlib.sha1(namespace.bytes + name.encode("utf-8"), usedforsecurity=False).digest()
+    try:  # the hash of the namespace, copied: a handful of namespaces, a name hashed after each
+        hashing = _SEEDED[namespace].copy()
+    except KeyError:
+        if len(_SEEDED) > 64:  # the ledger's namespaces are a handful; a caller's own are not kept for ever
+            _SEEDED.clear()
+        hashing = _SEEDED.setdefault(namespace, hashlib.sha1(namespace.bytes, usedforsecurity=False)).copy()
+    hashing.update(name.encode("utf-8"))
+    digest = hashing.digest()
     # Filled as ``UUID.__init__`` fills it at its end, without its checks of a value made right
     # here: ``UUID(int=...)`` was a third of this function's cost.
     made = _new_object(UUID)
@@ -41,6 +48,7 @@ def uuid5(namespace: UUID, name: str) -> UUID:
 
 
 _new_object, _set_slot = object.__new__, object.__setattr__
+_SEEDED: dict[UUID, Any] = {}
 
 
 EARLIEST_DATE = date(1950, 1, 1)
