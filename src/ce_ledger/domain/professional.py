@@ -336,7 +336,9 @@ class Professional(Chained):
     ) -> Outcome:
         """Record an activity, or recognise its retry. ``generation`` comes from the
         key's own stream when the key is global and another record held it before;
-        ``key`` is the details' canonical key, if the caller has it already."""
+        ``key`` is the details' canonical key, if the caller has it already. ``details`` is a
+        model built by validation, as every door builds it (the API's bodies, an import's rows):
+        its values go into the event as they are (``LedgerEvent.sealed(checked=True)``)."""
         refuse_id_numbers(details.__dict__)  # before anything: not even a conflict may echo it
         if key is None:
             key = details.canonical_key()
