@@ -108,8 +108,13 @@ def test_a_recording_holds_plain_strings_for_who_and_which_door():
                         channel=Channel.IMPORT, generation=0)
     event = professional.pending()[0]
     assert type(event.channel) is str and event.channel == "import" and type(event.caused_by) is str
+    fields = {name: getattr(event, name) for name in type(event).model_fields
+              if name not in ("digest", "previous_digest", "originator_id", "originator_version")}
+    assert type(event).next_in_chain(uuid.UUID(int=7), (3, event.previous_digest), checked=True, **fields) == event
     with pytest.raises(KeyError):  # a field left out is an error, never filled in silently
         type(event).next_in_chain(uuid.UUID(int=7), None, checked=True, recorded_at=event.recorded_at)
+    with pytest.raises(TypeError, match="no field colour"):  # nor one the model has not, dropped
+        type(event).next_in_chain(uuid.UUID(int=7), None, checked=True, colour="red", **fields)
 
 
 def test_a_copy_never_stores_the_json_of_what_it_was_copied_from():

@@ -71,7 +71,7 @@ class LedgerEvent(Value):
         ``checked``: every value is already what validation would make of it — an activity's
         details, validated when the command was made, and the ledger's own ids, versions, clock
         and digests — so the model is built without validating again (``_built``). On the write
-        path validation was a third of sealing a completion. tests/test_events.py builds each
+        path validation was a third of sealing a completion. tests/test_chain.py builds each
         kind both ways and compares them, value and JSON."""
         if checked:
             fields["previous_digest"], fields["digest"] = previous_digest, GENESIS  # ``fields`` is this call's own
@@ -95,11 +95,15 @@ class LedgerEvent(Value):
     @classmethod
     def _built(cls, values: dict[str, Any]) -> Self:
         """The model of ``values``, taken as they are: what ``model_construct`` does for a model
-        given every field, without its per-field search for aliases and defaults (three times
-        this cost). A field left out is a KeyError: nothing is filled in silently."""
+        given every field, without its per-field search for aliases and defaults (more than twice
+        this cost). A field left out is a KeyError and one the model does not have a TypeError:
+        nothing is filled in or dropped silently."""
+        names = _field_order(cls)
+        if len(values) != len(names) and (extra := sorted(values.keys() - set(names))):
+            raise TypeError(f"{cls.__name__} has no field {', '.join(extra)}")
         event = cls.__new__(cls)
         _set = object.__setattr__  # the model is frozen; these are the slots pydantic fills
-        _set(event, "__dict__", {name: values[name] for name in _field_order(cls)})
+        _set(event, "__dict__", {name: values[name] for name in names})
         _set(event, "__pydantic_fields_set__", set(values))
         _set(event, "__pydantic_extra__", None)
         _set(event, "__pydantic_private__", None)
