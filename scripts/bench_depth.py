@@ -320,7 +320,7 @@ def main() -> int:
                 work[p, args.depth] = interleaved(deep[p], per_person[p], (3 + 2 * k) * 10**8, clients[p],
                                                   by_person=True)
                 continue
-            work[p, 1] = interleaved(shallow[p], 1, (2 + 2 * k) * 10**8, clients[p])[: n_deep // BATCH]
+            work[p, 1] = interleaved(shallow[p], 1, (2 + 2 * k) * 10**8, clients[p])[: max(1, n_deep // BATCH)]  # at least one batch, with small --deep
             work[p, args.depth] = interleaved(deep[p], per_person[p], (3 + 2 * k) * 10**8, clients[p])
         seconds, limit = {}, {}
         token = issue_token(env, "platform")
