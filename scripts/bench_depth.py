@@ -320,7 +320,8 @@ def main() -> int:
                 work[p, args.depth] = interleaved(deep[p], per_person[p], (3 + 2 * k) * 10**8, clients[p],
                                                   by_person=True)
                 continue
-            work[p, 1] = interleaved(shallow[p], 1, (2 + 2 * k) * 10**8, clients[p])[: max(1, n_deep // BATCH)]  # at least one batch, with small --deep
+            # At least one batch, so that a run with a small --deep still has a shallow row.
+            work[p, 1] = interleaved(shallow[p], 1, (2 + 2 * k) * 10**8, clients[p])[: max(1, n_deep // BATCH)]
             work[p, args.depth] = interleaved(deep[p], per_person[p], (3 + 2 * k) * 10**8, clients[p])
         seconds, limit = {}, {}
         token = issue_token(env, "platform")

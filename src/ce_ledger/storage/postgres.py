@@ -341,7 +341,9 @@ class LedgerRecorder(library.PostgresApplicationRecorder):
                 IntArray(codes), IntArray(starts), IntArray(sizes),
             ), binary=True, prepare=False)
 
-    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any,
+    ) -> list[int]:
         # The library's, with the new positions read as tuples rather than a dict per row.
         curs.row_factory = tuple_row
         return [row[0] for row in curs.fetchall()]
