@@ -11,7 +11,7 @@ import functools
 from datetime import date
 from typing import ClassVar, Self, get_args
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from ce_ledger.domain.values import (
     ActivityKind,
@@ -67,9 +67,9 @@ class ActivityDetails(Value):
 
 
 @functools.cache
-def field_names(cls: type[ActivityDetails]) -> tuple[str, ...]:
-    """The fields of ``cls``, once per class (pydantic's ``model_fields`` is a property, asked on
-    every recording)."""
+def field_names(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``cls`` in the model's order, once per class (pydantic's ``model_fields`` is a
+    property, asked on every recording; ``LedgerEvent._built`` fills an event in this order)."""
     return tuple(cls.model_fields)
 
 

@@ -7,7 +7,6 @@ frozen pydantic models; their JSON is what the store keeps.
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime
 from typing import Any, ClassVar, Self
 from uuid import UUID
@@ -25,6 +24,7 @@ from ce_ledger.domain.details import (
     SpecialtyCredit,
     StudyTour,
     Teaching,
+    field_names,
 )
 from ce_ledger.domain.values import Code, Day, Series, Text, Value
 
@@ -36,12 +36,6 @@ Digest = Field(pattern=r"^[0-9a-f]{64}$")
 # kept; events sealed and never saved (a refused command) are dropped when the table is full.
 _SEALED_JSON: dict[int, tuple[LedgerEvent, bytes]] = {}
 _SEALED_KEPT = 10_000  # ten batches of the largest size
-
-
-@functools.cache
-def _field_order(cls: type[LedgerEvent]) -> tuple[str, ...]:
-    """A kind's fields in the model's order (its JSON's order), once per kind."""
-    return tuple(cls.model_fields)
 
 
 def _keep_json(event: LedgerEvent, made: bytes) -> None:
@@ -98,7 +92,7 @@ class LedgerEvent(Value):
         given every field, without its per-field search for aliases and defaults (more than twice
         this cost). A field left out is a KeyError and one the model does not have a TypeError:
         nothing is filled in or dropped silently."""
-        names = _field_order(cls)
+        names = field_names(cls)  # in the model's order: its JSON's order
         if len(values) != len(names) and (extra := sorted(values.keys() - set(names))):
             raise TypeError(f"{cls.__name__} has no field {', '.join(extra)}")
         event = cls.__new__(cls)

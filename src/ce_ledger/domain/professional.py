@@ -360,7 +360,7 @@ class Professional(Chained):
             activity_id=activity_id,
             **{name: getattr(details, name) for name in field_names(type(details))},
             recorded_at=now,
-            caused_by=str(by),
+            caused_by=by,
             channel=str(channel),  # a ``Channel`` is a str; validation would have made it a plain one
         )
         return Outcome(activity_id, "recorded")
